@@ -1,0 +1,3 @@
+from haihai_tui.cli import main
+
+raise SystemExit(main())

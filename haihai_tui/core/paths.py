@@ -1,0 +1,72 @@
+"""Where settings and data live (settings-files.md: 'Where things live')."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+APP = "haihai-tui"
+ADMIN_FILE = "admin.toml"
+DB_FILE = "db.toml"
+SECRETS_FILE = "secrets.toml"
+TUI_FILE = "tui.toml"
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    data_dir: Path
+
+    @property
+    def admin(self) -> Path:
+        return self.config_dir / ADMIN_FILE
+
+    @property
+    def db(self) -> Path:
+        return self.config_dir / DB_FILE
+
+    @property
+    def secrets(self) -> Path:
+        return self.config_dir / SECRETS_FILE
+
+    @property
+    def tui(self) -> Path:
+        return self.config_dir / TUI_FILE
+
+    @property
+    def records_dir(self) -> Path:
+        return self.data_dir / "records"
+
+    @property
+    def history_db(self) -> Path:
+        return self.data_dir / "history.sqlite3"
+
+    @property
+    def outbox(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Temporary CSV files of runs in progress (0600, removed after every run)."""
+        return self.data_dir / "runs"
+
+
+def resolve(config_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
+            environ: dict[str, str] | None = None) -> Paths:
+    env = os.environ if environ is None else environ
+    home = Path(env.get("HOME") or Path.home())
+    if config_dir is None:
+        config_dir = env.get("HAIHAI_TUI_CONFIG_DIR") or Path(env.get("XDG_CONFIG_HOME") or home / ".config") / APP
+    if data_dir is None:
+        data_dir = env.get("HAIHAI_TUI_DATA_DIR") or Path(env.get("XDG_DATA_HOME") or home / ".local" / "share") / APP
+    return Paths(Path(config_dir).expanduser(), Path(data_dir).expanduser())
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) if missing; a folder this creates gets mode 0700 whatever the umask."""
+    path = Path(path)
+    if not path.exists():
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+    return path
