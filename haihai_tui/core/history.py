@@ -59,7 +59,7 @@ class RunRecord:
     params: dict[str, str]          # the import_settings sent
     response_excerpt: str
     dry_run: bool = False
-    result_csv: bytes | None = None  # the server's row-level result file, if fetched
+    result_csv: bytes | None = field(default=None, repr=False)  # the server's row-level result file
     #: size of the stored result file; set by History even when ``list()`` leaves the bytes out
     result_csv_size: int | None = None
 
@@ -376,11 +376,11 @@ def format_table(recs: list[RunRecord], width: int = 100) -> str:
         half = max(room // 2, 4)
         widths[3] = max(min(want_i, max(half, room - want_m)), 4)
         widths[4] = max(room - widths[3], 4)
-    right = {0, 5}
+    right = {0, 5, 7}
     lines = []
     for row in [heads] + cells:
         parts = [fit(c, widths[i], right=i in right) for i, c in enumerate(row)]
-        lines.append((" " * gap).join(parts).rstrip())
+        lines.append((" " * gap).join(parts))
     if not recs:
         lines.append("(no runs yet)")
     return "\n".join(lines)
