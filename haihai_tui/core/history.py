@@ -351,7 +351,8 @@ def fit(text: str, width: int, right: bool = False) -> str:
                 break
             keep.append(ch)
             used += char_width(ch)
-        text = "".join(keep) + ".."[: width - used]
+        text = "".join(keep).rstrip()
+        text += ".."[: width - text_width(text)]
     pad = " " * (width - text_width(text))
     return pad + text if right else text + pad
 
