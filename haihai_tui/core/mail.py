@@ -265,7 +265,10 @@ def deliver(msg: EmailMessage, *, smtp: Smtp, password: Secret | None, outbox: P
         bad = ", ".join(f"{a} ({c})" for a, (c, _) in e.recipients.items())
         raise MailError(f"{where} refused every recipient of the report mail: {bad}") from None
     except smtplib.SMTPNotSupportedError as e:
-        raise MailError(f"could not {step} {where}: the server does not support it ({_reply(e, secret)})") from None
+        hint = ("; many servers offer AUTH only after STARTTLS: set starttls = true under [system.smtp] "
+                "in admin.toml" if smtp.username and not smtp.starttls and step.startswith("log in") else "")
+        raise MailError(f"could not {step} {where}: the server does not support it "
+                        f"({_reply(e, secret)}){hint}") from None
     except (smtplib.SMTPException, ssl.SSLError, OSError) as e:
         raise MailError(f"could not {step} {where}: {_reply(e, secret)}") from None
     sent = [a for a in to if a not in refused]
