@@ -7,7 +7,7 @@ import socket
 from . import permissions as perm
 from .events import EventSink, LogLine, ignore
 from .history import RunRecord
-from .mail import MailError, build_report, deliver, recipients, should_send
+from .mail import MailError, build_report, deliver, recipient_note, recipients, should_send
 from .model import Integration, Settings
 from .paths import Paths
 
@@ -23,7 +23,8 @@ def send_report(rec: RunRecord, integ: Integration, settings: Settings, paths: P
         return ("report mail not sent: no address (add an email to your user in admin.toml, "
                 "or admin_emails under [system])")
     sender = settings.smtp.from_addr or f"haihai-tui@{socket.gethostname()}"
-    msg = build_report(rec, sender=sender, to=to, app_host=socket.gethostname())
+    note = recipient_note(integ.report_to, user.email if user else None, rec.executor)
+    msg = build_report(rec, sender=sender, to=to, app_host=socket.gethostname(), note=note)
     try:
         return "report mail " + deliver(msg, smtp=settings.smtp, password=settings.secrets.smtp_password,
                                         outbox=paths.outbox)
