@@ -10,7 +10,9 @@ temp file found while holding it was left by a killed writer and is removed.
 
 from __future__ import annotations
 
+import bisect
 import errno
+import functools
 import fcntl
 import hashlib
 import os
@@ -22,15 +24,14 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import tomlkit
 from tomlkit.exceptions import ParseError, TOMLKitError
 
 from .paths import ensure_private_dir
 from .problems import Problem, SettingsFileError
-from .tomlpos import TomlScan, scan
 
 __all__ = ["TomlFile", "load", "save", "update", "locate", "StoreError", "ConflictError", "LockTimeout",
            "check_private_file", "check_folder"]
@@ -94,6 +95,16 @@ def _read(path: Path) -> tuple[bytes, Fingerprint] | None:
     return data, _fingerprint(st, data)
 
 
+def _looks_cp932(data: bytes) -> bool:
+    """Decodes as Windows-31J into Japanese text (cp932 maps almost any byte, so ask for kana/kanji)."""
+    try:
+        text = data.decode("cp932")
+    except UnicodeDecodeError:
+        return False
+    return bool(re.search(r"[\u3040-\u30ff\u4e00-\u9fff\uff01-\uff60]", text)) and \
+        not re.search(r"[\x80-\x9f\ue000-\uf8ff]", text)
+
+
 def _decode(path: Path, data: bytes) -> str:
     name = str(path)
     q = shlex.quote(name)
@@ -109,18 +120,19 @@ def _decode(path: Path, data: bytes) -> str:
         bad = e.start
     line = data.count(b"\n", 0, bad) + 1
     col = len(data[data.rfind(b"\n", 0, bad) + 1:bad].decode("utf-8", "replace")) + 1
-    try:
-        data.decode("cp932")
-    except UnicodeDecodeError:
+    if not _looks_cp932(data):
         raise SettingsFileError(name, line, f"file is not valid UTF-8 (byte 0x{data[bad]:02X}); save it as "
-                                            "UTF-8", col) from None
+                                            "UTF-8", col)
     raise SettingsFileError(name, line, "file is not UTF-8; looks like Shift_JIS/Windows-31J; convert with "
                                         f"`iconv -f CP932 -t UTF-8 {q} > {q}.new && mv {q}.new {q}`", col)
 
 
 _HINTS = {
     "Invalid value": "invalid value (text needs quotes: key = \"text\"; true/false are lower case)",
-    "Invalid statement": "invalid line: expected `key = value`, `[table]` or `[[array]]`",
+    "Invalid statement": "invalid line: expected `key = value`, `[table]` or `[[array]]` (a key with "
+                         "characters other than A-Z a-z 0-9 _ - needs quotes: \"顧客\" = ...)",
+    "Illegal character '\\n'": "string is not closed on its line (a \"...\" string ends on the same line; "
+                                 "use \"\"\"...\"\"\" for text over several lines)",
     "Expected '=' after a key in a key/value pair": "expected '=' after the key (write `key = value`)",
     "Invalid initial character for a key part":
         "invalid key: use letters, digits, '_' or '-', or put it in quotes (\"キー\" = ...)",
@@ -170,6 +182,8 @@ def load(path: Path, *, missing_ok: bool = True) -> TomlFile:
     except PermissionError:
         raise SettingsFileError(str(path), None, "cannot read: permission denied (check the file's owner "
                                                  "and mode, e.g. `ls -l`)") from None
+    except OSError as e:
+        raise SettingsFileError(str(path), None, f"cannot read: {e.strerror or e}") from None
     if got is None:
         if not missing_ok:
             raise SettingsFileError(str(path), None, "file not found")
@@ -207,14 +221,14 @@ def _locked(path: Path, timeout: float) -> Iterator[None]:
                 pause = min(pause * 2, 0.02)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        for stale in folder.glob(f".{glob_escape(path.name)}.*.tmp"):  # only lock holders create these
+        for stale in folder.glob(f".{_glob_escape(path.name)}.*.tmp"):  # only lock holders create these
             stale.unlink(missing_ok=True)
         yield
     finally:
         os.close(fd)  # releases the flock
 
 
-def glob_escape(name: str) -> str:
+def _glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 
@@ -251,7 +265,12 @@ def _fsync_dir(folder: Path) -> None:
 
 def _save_locked(tf: TomlFile, target: Path, force: bool) -> TomlFile:
     text = tomlkit.dumps(tf.doc)
-    doc = parse(text, str(tf.path))  # never write what we could not read back
+    try:  # never write what we could not read back
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise StoreError(tf.path, f"not saved: the edited {tf.path.name} would not be valid TOML ({e}); "
+                                  "the file was not changed") from None
+    doc = tf.doc
     data = text.encode("utf-8")
     old = _read(target)
     if not force and (old[1][2] if old else None) != (tf.fingerprint[2] if tf.fingerprint else None):
@@ -336,3 +355,239 @@ def check_private_file(path: Path) -> str | None:
 def check_folder(path: Path) -> str | None:
     """A warning when the settings folder is readable or writable by group/others."""
     return _mode_problem(Path(path), 0o700, "700", "settings folder ")
+
+
+# --- a position scanner: which line defines which key path -----------------------------------------
+# Not a TOML parser (tomllib and tomlkit do that); it only follows the text closely enough to know
+# table headers, keys, inline tables and array elements, skipping strings and comments.
+
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+_WS = re.compile(r"[ \t]*")
+_WS_NL = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
+_BASIC_KEY = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)")
+_SIMPLE_ESC = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\", "e": "\x1b"}
+_STRINGS = (re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""(?:"{0,2})', re.S),
+            re.compile(r"'''(?:[^']|'(?!''))*'''(?:'{0,2})"),
+            re.compile(r'"(?:[^"\\\n]|\\.)*"'), re.compile(r"'[^'\n]*'"))
+_SCALAR = re.compile(r"[^,\]}#\r\n]+")
+
+
+class _Stop(Exception):
+    """The text stops making sense here; keep what was found so far."""
+
+
+@dataclass(frozen=True)
+class Dup:
+    path: tuple
+    first: int | None
+    line: int
+    message: str
+
+
+def _show(path: tuple) -> str:
+    out = ""
+    for k in path:
+        if isinstance(k, int):
+            out += f"[{k}]"
+        else:
+            out += ("." if out else "") + (k if _BARE.fullmatch(k) else '"' + k.replace('"', '\\"') + '"')
+    return out
+
+
+class TomlScan:
+    """Lines of every key path in one text: ``lines``, ``dups`` (definitions that repeat), ``locate()``."""
+
+    def __init__(self, text: str):
+        self.s, self.i = text, 0
+        self._nl = [m.start() for m in re.finditer("\n", text)]
+        self.lines: dict[tuple, int] = {}
+        self.kinds: dict[tuple, str] = {}   # value | table | aot | implicit | dotted
+        self.aot: dict[tuple, int] = {}     # array of tables -> how many so far
+        self.sizes: dict[tuple, int] = {}   # array value -> element count
+        self.dups: list[Dup] = []
+        try:
+            self._document()
+        except (_Stop, IndexError):
+            pass
+
+    def locate(self, keypath: tuple) -> int | None:
+        resolved: tuple = ()
+        best = None
+        for k in keypath:
+            if isinstance(k, int) and k < 0:
+                n = self.aot.get(resolved, self.sizes.get(resolved))
+                if n is None:
+                    break
+                k += n
+            resolved += (k,)
+            if resolved not in self.lines:
+                break
+            best = self.lines[resolved]
+        return best
+
+    # -- helpers
+    def _line(self) -> int:
+        return bisect.bisect_left(self._nl, self.i) + 1
+
+    def _peek(self) -> str:
+        return self.s[self.i:self.i + 1]
+
+    def _skip(self, rx: re.Pattern) -> None:
+        self.i = rx.match(self.s, self.i).end()
+
+    def _expect(self, token: str) -> None:
+        self._skip(_WS)
+        if not self.s.startswith(token, self.i):
+            raise _Stop
+        self.i += len(token)
+
+    def _dup(self, path: tuple, line: int, message: str) -> None:
+        self.dups.append(Dup(path, self.lines.get(path), line, message))
+
+    # -- grammar
+    def _document(self) -> None:
+        table: tuple = ()
+        while True:
+            self._skip(_WS_NL)
+            if self.i >= len(self.s):
+                return
+            line = self._line()
+            if self._peek() == "[":
+                aot = self.s.startswith("[[", self.i)
+                self.i += 2 if aot else 1
+                keys = self._key()
+                self._expect("]]" if aot else "]")
+                table = self._header(keys, aot, line)
+            else:
+                keys = self._key()
+                self._expect("=")
+                self._skip(_WS)
+                self._define(table, keys, line)
+                self._value(table + tuple(keys))
+
+    def _key(self) -> list[str]:
+        parts = []
+        while True:
+            self._skip(_WS)
+            c = self._peek()
+            if c == '"':
+                m = _BASIC_KEY.match(self.s, self.i)
+                if not m:
+                    raise _Stop
+                parts.append(_ESCAPE.sub(_unescape, m[1]))
+            elif c == "'":
+                m = _STRINGS[3].match(self.s, self.i)
+                if not m:
+                    raise _Stop
+                parts.append(m[0][1:-1])
+            else:
+                m = _BARE.match(self.s, self.i)
+                if not m:
+                    raise _Stop
+                parts.append(m[0])
+            self.i = m.end()
+            self._skip(_WS)
+            if self._peek() != ".":
+                return parts
+            self.i += 1
+
+    def _header(self, keys: list[str], aot: bool, line: int) -> tuple:
+        path: tuple = ()
+        for k in keys[:-1]:
+            path += (k,)
+            kind = self.kinds.get(path)
+            if kind == "aot":
+                path += (self.aot[path] - 1,)
+            elif kind == "value":
+                self._dup(path, line, f"[{_show(tuple(keys))}] conflicts with the value {_show(path)} "
+                                      f"(line {self.lines[path]})")
+            elif kind is None:
+                self.kinds[path], self.lines[path] = "implicit", line
+        path += (keys[-1],)
+        kind = self.kinds.get(path)
+        brackets = "[[{}]]" if aot else "[{}]"
+        if aot and kind in (None, "aot"):
+            n = self.aot.get(path, 0)
+            self.aot[path], self.kinds[path] = n + 1, "aot"
+            self.lines.setdefault(path, line)
+            path += (n,)
+            self.kinds[path], self.lines[path] = "table", line
+            return path
+        if kind == "table" and not aot:
+            self._dup(path, line, f"table [{_show(path)}] is defined twice (first at line {self.lines[path]})")
+        elif kind not in (None, "implicit"):
+            self._dup(path, line, f"{brackets.format(_show(path))} conflicts with {_show(path)} defined at "
+                                  f"line {self.lines[path]}")
+        else:
+            self.kinds[path], self.lines[path] = "table", line
+        return path
+
+    def _define(self, table: tuple, keys: list[str], line: int) -> None:
+        path = table
+        for k in keys[:-1]:
+            path += (k,)
+            kind = self.kinds.get(path)
+            if kind == "value":
+                self._dup(path, line, f"{_show(path)} is already set to a value at line {self.lines[path]}")
+            elif kind is None:
+                self.kinds[path], self.lines[path] = "dotted", line
+        path += (keys[-1],)
+        if path in self.kinds:
+            self._dup(path, line, f"duplicate key {_show(path)} (first defined at line {self.lines[path]})")
+        else:
+            self.kinds[path], self.lines[path] = "value", line
+
+    def _value(self, path: tuple) -> None:
+        c = self._peek()
+        if c == "[":
+            self.i += 1
+            n = 0
+            while True:
+                self._skip(_WS_NL)
+                if self._peek() == "]":
+                    break
+                self.lines.setdefault(path + (n,), self._line())
+                self._value(path + (n,))
+                n += 1
+                self._skip(_WS_NL)
+                if self._peek() != ",":
+                    break
+                self.i += 1
+            self.sizes[path] = n
+            self._expect("]")
+        elif c == "{":
+            self.i += 1
+            while True:
+                self._skip(_WS_NL)
+                if self._peek() == "}":
+                    break
+                line = self._line()
+                keys = self._key()
+                self._expect("=")
+                self._skip(_WS)
+                self._define(path, keys, line)
+                self._value(path + tuple(keys))
+                self._skip(_WS_NL)
+                if self._peek() != ",":
+                    break
+                self.i += 1
+            self._expect("}")
+        else:
+            for rx in (_STRINGS if c in "\"'" else (_SCALAR,)):
+                m = rx.match(self.s, self.i)
+                if m:
+                    self.i = m.end()
+                    return
+            raise _Stop
+
+
+def _unescape(m: re.Match) -> str:
+    e = m[1]
+    return chr(int(e[1:], 16)) if e[0] in "uU" and len(e) > 1 else _SIMPLE_ESC.get(e, e)
+
+
+@functools.lru_cache(maxsize=16)
+def scan(text: str) -> TomlScan:
+    """The (cached) position scan of ``text``."""
+    return TomlScan(text)
