@@ -42,7 +42,9 @@ async def _guard(request: web.Request, handler: Callable[[web.Request], Any]) ->
     except Exception:
         log.exception("mock: internal error on %s %s", request.method, request.path)
         resp = ApiError(500, "INTERNAL_ERROR", "the mock server hit an internal error").response()
-    log.info("mock: %s %s -> %s", request.method, request.path, resp.status)
+    transport = request.transport
+    outcome = "connection aborted" if transport is None or transport.is_closing() else resp.status
+    log.info("mock: %s %s -> %s", request.method, request.path, outcome)
     return resp
 
 
