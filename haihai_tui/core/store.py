@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import bisect
 import errno
-import functools
 import fcntl
+import functools
 import hashlib
 import os
 import re
@@ -23,8 +23,8 @@ import stat
 import time
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator
 
 import tomlkit
@@ -72,7 +72,7 @@ class TomlFile:
         return locate(self.text, keypath)
 
     def problem(self, keypath: tuple, message: str, severity: str = "error") -> Problem:
-        return Problem(str(self.path), self.line(keypath), message, severity)  # type: ignore[arg-type]
+        return Problem(self.path.name, self.line(keypath), message, severity)  # type: ignore[arg-type]
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -81,16 +81,17 @@ def _fingerprint(st: os.stat_result, data: bytes) -> Fingerprint:
     return (st.st_mtime_ns, st.st_size, hashlib.sha256(data).hexdigest())
 
 
-def _read(path: Path) -> tuple[bytes, Fingerprint] | None:
+def _read(path: Path, name: str | None = None) -> tuple[bytes, Fingerprint] | None:
     """The file's bytes and fingerprint, or None if it does not exist."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return None
+    st = os.fstat(fd)
+    if stat.S_ISDIR(st.st_mode):
+        os.close(fd)
+        raise SettingsFileError(name or path.name, None, f"{path} is a folder, not a settings file")
     with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if stat.S_ISDIR(st.st_mode):
-            raise SettingsFileError(str(path), None, "is a folder, not a settings file")
         data = f.read()
     return data, _fingerprint(st, data)
 
@@ -105,9 +106,8 @@ def _looks_cp932(data: bytes) -> bool:
         not re.search(r"[\x80-\x9f\ue000-\uf8ff]", text)
 
 
-def _decode(path: Path, data: bytes) -> str:
-    name = str(path)
-    q = shlex.quote(name)
+def _decode(path: Path, data: bytes, name: str) -> str:
+    q = shlex.quote(str(path))
     if data.startswith(_BOM):
         raise SettingsFileError(name, 1, "file starts with a UTF-8 BOM; save it as UTF-8 without BOM, e.g. "
                                          f"`sed -i '1s/^\\xEF\\xBB\\xBF//' {q}`")
@@ -148,8 +148,8 @@ _DUP_WORDS = ("overwrite", "twice", "redefine", "immutable", "Duplicate", "alrea
 def _syntax_error(name: str, text: str, msg: str, line: int | None, col: int | None) -> SettingsFileError:
     if any(w in msg for w in _DUP_WORDS):
         dups = scan(text).dups
-        if dups:
-            d = dups[0]
+        if dups:  # the scanner knows where the first definition was; prefer the one the parser hit
+            d = next((d for d in dups if d.line == line), dups[0])
             return SettingsFileError(name, d.line, d.message)
     nice = _HINTS.get(msg) or (msg[:1].lower() + msg[1:])
     return SettingsFileError(name, line, nice, col)
@@ -174,23 +174,28 @@ def parse(text: str, name: str = "<text>") -> tomlkit.TOMLDocument:
         raise _syntax_error(name, text, str(e), None, None) from None
 
 
-def load(path: Path, *, missing_ok: bool = True) -> TomlFile:
-    """Read one settings file strictly (see module doc); a missing file is an empty document."""
+def load(path: Path, *, missing_ok: bool = True, name: str | None = None) -> TomlFile:
+    """Read one settings file strictly (see module doc); a missing file is an empty document.
+
+    Errors are SettingsFileError whose ``file`` is ``name`` (default: the file name, as every
+    ``file:line: message`` problem shows it); commands in the messages use the full path.
+    """
     path = Path(path)
+    name = name or path.name
     try:
-        got = _read(path)
+        got = _read(path, name)
     except PermissionError:
-        raise SettingsFileError(str(path), None, "cannot read: permission denied (check the file's owner "
-                                                 "and mode, e.g. `ls -l`)") from None
+        raise SettingsFileError(name, None, f"cannot read {path}: permission denied (check its owner and "
+                                            f"mode: ls -l {shlex.quote(str(path))})") from None
     except OSError as e:
-        raise SettingsFileError(str(path), None, f"cannot read: {e.strerror or e}") from None
+        raise SettingsFileError(name, None, f"cannot read {path}: {e.strerror or e}") from None
     if got is None:
         if not missing_ok:
-            raise SettingsFileError(str(path), None, "file not found")
+            raise SettingsFileError(name, None, f"{path} not found")
         return TomlFile(path, tomlkit.document(), "", None)
     data, fp = got
-    text = _decode(path, data)
-    return TomlFile(path, parse(text, str(path)), text, fp)
+    text = _decode(path, data, name)
+    return TomlFile(path, parse(text, name), text, fp)
 
 
 # --- writing ---------------------------------------------------------------------------------------
@@ -232,8 +237,9 @@ def _glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 
-def _write_new(folder: Path, stem: str, data: bytes, mode: int, owner: tuple[int, int] | None) -> tuple[Path, os.stat_result]:
-    """Write ``data`` to a fresh 0600 temp file in ``folder``, fsync it; returns (temp path, its stat)."""
+def _write_new(folder: Path, stem: str, data: bytes, mode: int,
+               owner: tuple[int, int] | None) -> tuple[Path, os.stat_result]:
+    """Write ``data`` to a fresh temp file (created 0600, O_EXCL) in ``folder``, give it ``mode``, fsync it."""
     tmp = folder / f".{stem}.{os.getpid()}.{_rand.token_hex(4)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
@@ -272,7 +278,7 @@ def _save_locked(tf: TomlFile, target: Path, force: bool) -> TomlFile:
                                   "the file was not changed") from None
     doc = tf.doc
     data = text.encode("utf-8")
-    old = _read(target)
+    old = _read(target, tf.path.name)
     if not force and (old[1][2] if old else None) != (tf.fingerprint[2] if tf.fingerprint else None):
         raise ConflictError(tf.path)  # compared by content: a touch without change is no conflict
     if old and old[0] == data:
