@@ -1,0 +1,431 @@
+"""Rows -> the exact CSV file(s) that will be uploaded, plus the pre-flight findings, in one streaming pass.
+
+Nothing is ever replaced: a cell that cannot be encoded is an error with row, column and character.
+When the pass finds any error the files are deleted at once (``files == []``); the counts still
+describe what would have been built. Speed: rows go through ``csv.writer`` a chunk at a time, each
+chunk is encoded in one call and its e-mail column checked with one regex match; only a chunk that
+fails a fast check is looked at row by row.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from operator import itemgetter
+from pathlib import Path
+from typing import Callable, Iterable, Literal, Sequence
+
+from .model import EMAIL_LABEL
+from .preflight import (EMAIL_FAST, EMAIL_MAX, ENCODING_NAMES, email_problem, normalize_encoding,
+                        unencodable_chars, unencodable_message)
+
+CHUNK = 4096  # rows per chunk: the unit of encoding, checking, progress and cancel
+
+
+class BuildCancelled(Exception):
+    """The build was cancelled; its files are already removed."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: Literal["error", "warning"]
+    code: str
+    message: str
+    row: int | None = None        # 1-based data row in the whole result (header not counted)
+    column: str | None = None     # column label
+    char: str | None = None
+    codepoint: str | None = None  # "U+1F600"
+    rowid: object = None          # the record id of that row, when the caller passed rowids
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"row {self.row:,}" + (f" (record {self.rowid})" if self.rowid is not None else ""))
+        if self.column is not None:
+            where.append(self.column)
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+
+@dataclass
+class BuiltCsv:
+    files: list[Path]
+    rows_per_file: list[int]
+    bytes_per_file: list[int]
+    total_rows: int
+    findings: list[Finding]      # errors first; capped at max_findings plus one "... and N more"
+    header: list[str]
+    encoding: str                # "cp932" | "utf-8"
+    error_count: int = 0         # exact, even when findings are capped
+    warning_count: int = 0
+    counts: dict[str, int] = field(default_factory=dict)  # finding code -> exact number
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def has_errors(self) -> bool:
+        return self.error_count > 0
+
+    @property
+    def requests(self) -> int:
+        return len(self.rows_per_file)
+
+    def remove(self) -> None:
+        """Delete every file; safe to call twice."""
+        for p in self.files:
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+
+
+class _Sink:
+    """The output files: 0600, created exclusively; discarded as soon as an error is known."""
+
+    def __init__(self, dest_dir: Path, header: bytes):
+        dest_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.dir, self.header = dest_dir, header
+        self.stem = f"customer_list-{os.getpid()}-{secrets.token_hex(4)}"
+        self.paths: list[Path] = []
+        self.fh = None
+        self.dead = False
+
+    def open(self) -> None:
+        if self.dead:
+            return
+        self.close()
+        path = self.dir / f"{self.stem}-{len(self.paths) + 1}.csv"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        self.paths.append(path)
+        os.fchmod(fd, 0o600)
+        self.fh = os.fdopen(fd, "wb")
+        self.fh.write(self.header)
+
+    def write(self, data: bytes) -> None:
+        if self.fh is not None:
+            self.fh.write(data)
+
+    def close(self) -> None:
+        if self.fh is not None:
+            fh, self.fh = self.fh, None
+            fh.close()
+
+    def discard(self) -> None:
+        self.dead = True
+        try:
+            self.close()
+        finally:
+            for p in self.paths:
+                try:
+                    os.unlink(p)
+                except FileNotFoundError:
+                    pass
+            self.paths = []
+
+
+class _Builder:
+    def __init__(self, labels: Sequence[str], enc: str, header: bool, dest_dir: Path, max_rows: int,
+                 max_bytes: int, split: bool, rowids, max_findings: int, daily_quota: int):
+        self.labels, self.enc, self.header, self.split = list(labels), enc, header, split
+        self.max_rows, self.max_bytes, self.rowids = max_rows, max_bytes, rowids
+        self.max_findings, self.daily_quota = max_findings, daily_quota
+        self.row_findings: list[Finding] = []   # capped while collecting
+        self.file_findings: list[Finding] = []  # few, never capped
+        self.counts: dict[str, int] = {}
+        self.n_err = self.n_warn = 0
+        self.email_ix = self.labels.index(EMAIL_LABEL) if EMAIL_LABEL in self.labels else None
+        self.email_col = EMAIL_LABEL
+        self.seen: set | None = set()           # lower-cased addresses while no duplicate was met
+        self.hist: list = []                    # (keys, rows) pairs kept to build ``first`` lazily
+        self.first: dict[str, int] | None = None
+        self.parts: list[list[int]] = []        # planned requests: [rows, bytes]; virtual when not split
+        self.file_bytes = 0
+        self.total = 0
+        self.buf: list[str] = []
+        out = type("_Out", (), {})()
+        out.write = self.buf.append
+        self.writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        self.sink = _Sink(dest_dir, b"")  # opens no file before the first row
+        if header:
+            self.sink.header = self._header_bytes()
+
+    # findings ------------------------------------------------------------------------------------
+    def add(self, severity: str, code: str, message: str, row: int | None = None, column: str | None = None,
+            char: str | None = None, codepoint: str | None = None) -> None:
+        self.counts[code] = self.counts.get(code, 0) + 1
+        if severity == "error":
+            self.n_err += 1
+            if not self.sink.dead:
+                self.sink.discard()
+        else:
+            self.n_warn += 1
+        rowid = None
+        if row is not None and self.rowids is not None and 0 < row <= len(self.rowids):
+            rowid = self.rowids[row - 1]
+        f = Finding(severity, code, message, row, column, char, codepoint, rowid)  # type: ignore[arg-type]
+        if row is None:
+            self.file_findings.append(f)
+        elif (self.n_err if severity == "error" else self.n_warn) <= self.max_findings:
+            self.row_findings.append(f)  # at most max_findings of each severity are kept
+
+    def findings(self) -> list[Finding]:
+        all_ = sorted(self.file_findings + self.row_findings, key=lambda f: (f.severity != "error", f.row is not None))
+        total = self.n_err + self.n_warn
+        if total <= self.max_findings:
+            return all_
+        kept = all_[:self.max_findings]
+        e = self.n_err - sum(f.is_error for f in kept)
+        w = self.n_warn - (len(kept) - sum(f.is_error for f in kept))
+        more = f"... and {total - len(kept):,} more ({e:,} errors, {w:,} warnings) not listed"
+        return kept + [Finding("error" if e else "warning", "more", more)]
+
+    # header --------------------------------------------------------------------------------------
+    def _header_bytes(self) -> bytes:
+        self.buf.clear()
+        self.writer.writerow(self.labels)
+        line = "".join(self.buf)
+        try:
+            return line.encode(self.enc)
+        except UnicodeEncodeError:
+            for label in self.labels:
+                for ch, n in unencodable_chars(label, self.enc):
+                    self._unencodable(None, f"header label {label!r}", ch, n, label)
+            return line.encode(self.enc, "replace")
+
+    def check_labels(self) -> None:
+        if self.email_ix is None:
+            self.add("error", "no_email_column", f"there is no {EMAIL_LABEL} (e-mail) column; HaiHai needs it as the "
+                     f"customer key (EMAIL_COLUMN_MISSING): add the e-mail field to the menu's columns (メニュー設定)")
+        if not self.header:
+            self.add("warning", "no_header", "the CSV has no header row (1行目にヘッダ(項目名)を付ける is off); HaiHai "
+                     "reads the first row as the column labels, so turn csv_header on")
+            return
+        where: dict[str, int] = {}
+        for i, label in enumerate(self.labels, 1):
+            if not label.strip():
+                self.add("error", "header_label", f"column {i} has a blank label; every column needs the HaiHai field "
+                         f"label (項目名) as its header", column=label)
+            elif label != label.strip():
+                self.add("error", "header_label", f"the label of column {i} has spaces around it, so HaiHai will not "
+                         f"recognise it (UNKNOWN_COLUMN); remove them in the field settings", column=label)
+            if label in where:
+                self.add("error", "header_label", f"columns {where[label]} and {i} have the same label; each field "
+                         f"may appear once: remove one of them from the menu's columns", column=label)
+            where.setdefault(label, i)
+
+    # rows ----------------------------------------------------------------------------------------
+    def chunk(self, rows: list) -> None:
+        base, n = self.total, len(rows)
+        buf = self.buf
+        buf.clear()
+        self.writer.writerows(rows)
+        try:
+            data, lens = "".join(buf).encode(self.enc), None
+        except UnicodeEncodeError:
+            data, lens = self._encode_slow(rows, base)
+        width = len(self.labels)
+        ok_width = set(map(len, rows)) == {width}
+        if not ok_width:
+            for i, r in enumerate(rows):
+                if len(r) != width:
+                    self.add("error", "columns", f"the row has {len(r)} values but there are {width} columns",
+                             row=base + i + 1)
+        if self.email_ix is not None:
+            self._emails(rows, base, ok_width)
+        self._place(data, n, lens, base)
+        self.total += n
+
+    def _encode_slow(self, rows: list, base: int) -> tuple[bytes, list[int]]:
+        out, lens = [], []
+        for i, line in enumerate(self.buf):
+            try:
+                b = line.encode(self.enc)
+            except UnicodeEncodeError:
+                b = line.encode(self.enc, "replace")  # only to count bytes: the file is discarded
+                for j, cell in enumerate(rows[i]):
+                    label = self.labels[j] if j < len(self.labels) else f"column {j + 1}"
+                    for ch, cnt in unencodable_chars(_text(cell), self.enc):
+                        self._unencodable(base + i + 1, label, ch, cnt, label)
+            out.append(b)
+            lens.append(len(b))
+        return b"".join(out), lens
+
+    def _unencodable(self, row: int | None, what: str, ch: str, count: int, column: str) -> None:
+        self.add("error", "unencodable", unencodable_message(ch, count, self.enc, what if row is None else None),
+                 row=row, column=column, char=ch, codepoint=f"U+{ord(ch):04X}")
+
+    def _emails(self, rows: list, base: int, ok_width: bool) -> None:
+        ix = self.email_ix
+        if ok_width:
+            em = list(map(itemgetter(ix), rows))
+        else:
+            em = [r[ix] if len(r) > ix else "" for r in rows]
+        try:
+            joined = "\n".join(em)
+        except TypeError:
+            return self._emails_slow(em, base)
+        if (joined.count("\n") != len(em) - 1 or EMAIL_FAST.fullmatch(joined) is None
+                or max(map(len, em)) > EMAIL_MAX):
+            return self._emails_slow(em, base)
+        low = joined.lower()
+        self._dups(em if low == joined else low.split("\n"), range(base + 1, base + 1 + len(em)), em)
+
+    def _emails_slow(self, em: list, base: int) -> None:
+        keys, nums, values = [], [], []
+        col = self.email_col
+        for i, v in enumerate(em):
+            v, row = _text(v), base + i + 1
+            if not v.strip():
+                self.add("error", "email_blank", f"{EMAIL_LABEL} is blank; HaiHai would count the row as 失敗 "
+                         f"(failure): fill in the address in 楽楽販売 or filter the row out", row=row, column=col)
+                continue
+            why = email_problem(v)
+            if why:
+                self.add("error", "email_malformed", f"{v!r} is not an e-mail address: {why}; correct it in 楽楽販売 "
+                         f"(HaiHai would count the row as 失敗)", row=row, column=col)
+            keys.append(v.lower())
+            nums.append(row)
+            values.append(v)
+        self._dups(keys, nums, values)
+
+    def _dups(self, keys: list[str], rows: Sequence[int], values: list) -> None:
+        """Duplicate addresses: a plain set while there are none; a key -> first row dict from the first one."""
+        if self.first is None:
+            seen = self.seen
+            n0 = len(seen)
+            if seen.isdisjoint(keys):
+                seen.update(keys)
+                if len(seen) - n0 == len(keys):
+                    self.hist.append((keys, rows))
+                    return
+            self.first = {}
+            for k, r in self.hist:
+                self.first.update(zip(k, r))
+            self.seen = self.hist = None
+        first = self.first
+        for k, r, v in zip(keys, rows, values):
+            r0 = first.setdefault(k, r)
+            if r0 != r:
+                self.add("warning", "email_duplicate", f"duplicate address {v!r} (also on row {r0:,}, compared "
+                         f"ignoring case); HaiHai registers it once and counts this row as その他 (other)",
+                         row=r, column=self.email_col)
+
+    # split planning and writing --------------------------------------------------------------------
+    def room(self) -> int:
+        """How many rows the next chunk may hold so that it never crosses a row-limit cut."""
+        if not self.parts or self.parts[-1][0] >= self.max_rows:
+            return min(CHUNK, self.max_rows)
+        return min(CHUNK, self.max_rows - self.parts[-1][0])
+
+    def _new_part(self) -> None:
+        self.parts.append([0, len(self.sink.header)])
+        if self.split or len(self.parts) == 1:
+            self.sink.open()
+            self.file_bytes = len(self.sink.header)
+
+    def _place(self, data: bytes, n: int, lens: list[int] | None, base: int) -> None:
+        if not self.parts or self.parts[-1][0] >= self.max_rows:
+            self._new_part()
+        part = self.parts[-1]
+        if part[1] + len(data) <= self.max_bytes and part[0] + n <= self.max_rows:
+            self.sink.write(data)
+            part[0] += n
+            part[1] += len(data)
+            self.file_bytes += len(data)
+            return
+        if lens is None:
+            lens = [len(line.encode(self.enc)) for line in self.buf]
+        start = end = 0
+        hdr = len(self.sink.header)
+        for i, size in enumerate(lens):
+            if part[0] and (part[1] + size > self.max_bytes or part[0] >= self.max_rows):
+                self.sink.write(data[start:end])
+                self.file_bytes += end - start
+                start = end
+                self._new_part()
+                part = self.parts[-1]
+            if hdr + size > self.max_bytes:
+                self.add("error", "over_bytes", f"this row alone is {size:,} bytes, so with the header it is over the "
+                         f"{self.max_bytes:,}-byte limit per request and cannot be sent even on its own; shorten its "
+                         f"cells in 楽楽販売", row=base + i + 1)
+            part[0] += 1
+            part[1] += size
+            end += size
+        self.sink.write(data[start:end])
+        self.file_bytes += end - start
+
+    def finish(self) -> BuiltCsv:
+        self.sink.close()
+        n_parts = len(self.parts)
+        if self.total == 0:
+            self.add("error", "empty", "the CSV would contain no data rows; HaiHai rejects an empty file (EMPTY_FILE): "
+                     "check the search conditions")
+        elif not self.split and n_parts > 1:
+            quota = f"{n_parts:,} of the daily quota of {self.daily_quota:,}"
+            if self.total > self.max_rows:
+                self.add("error", "over_rows", f"{self.total:,} rows exceed the {self.max_rows:,}-row limit per request; "
+                         f"choose split to send it as {n_parts:,} requests ({quota})")
+            if self.file_bytes > self.max_bytes:
+                self.add("error", "over_bytes", f"the CSV is {self.file_bytes:,} bytes, over the {self.max_bytes:,}-byte "
+                         f"limit per request; choose split to send it as {n_parts:,} requests ({quota})")
+        if n_parts > self.daily_quota:
+            self.add("error", "over_quota", f"this needs {n_parts:,} requests, more than the daily quota of "
+                     f"{self.daily_quota:,} import calls; narrow the search or raise the per-request limits")
+        if self.split:
+            rows = [p[0] for p in self.parts]
+            sizes = [p[1] for p in self.parts]
+        else:
+            rows, sizes = [self.total], [self.file_bytes or len(self.sink.header)]
+        if self.n_err:
+            self.sink.discard()
+        return BuiltCsv(list(self.sink.paths), rows, sizes, self.total, self.findings(), self.labels, self.enc,
+                        self.n_err, self.n_warn, dict(self.counts))
+
+
+def _text(v) -> str:
+    """A cell as csv.writer writes it: None -> "", anything else -> str()."""
+    return "" if v is None else v if isinstance(v, str) else str(v)
+
+
+def build_csv(rows: Iterable[Sequence[str]], labels: Sequence[str], *, encoding: str, header: bool, dest_dir: Path,
+              max_rows: int = 10_000, max_bytes: int = 3_000_000, split: bool = False,
+              on_rows: Callable[[int], None] | None = None, cancel: threading.Event | None = None,
+              rowids: Sequence | None = None, max_findings: int = 1000, daily_quota: int = 240) -> BuiltCsv:
+    """Check and write ``rows`` in one pass; see the module docstring. Raises BuildCancelled on cancel."""
+    enc = normalize_encoding(encoding)
+    if max_rows < 1 or max_bytes < 1 or max_findings < 1:
+        raise ValueError("max_rows, max_bytes and max_findings must be at least 1")
+    b = _Builder(labels, enc, header, Path(dest_dir), max_rows, max_bytes, split, rowids, max_findings, daily_quota)
+    try:
+        b.check_labels()
+        it = iter(rows)
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise BuildCancelled("cancelled while building the CSV; no file was kept")
+            chunk = list(itertools.islice(it, b.room()))
+            if not chunk:
+                break
+            b.chunk(chunk)
+            if on_rows is not None:
+                on_rows(b.total)
+        return b.finish()
+    except BaseException:
+        b.sink.discard()
+        raise
+
+
+__all__ = ["BuildCancelled", "BuiltCsv", "Finding", "build_csv", "email_problem", "normalize_encoding", "CHUNK",
+           "ENCODING_NAMES"]
