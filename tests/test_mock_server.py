@@ -257,14 +257,17 @@ BAD_SETTINGS = [
     (settings(import_type="4"), "INVALID_PARAMETER", "import_type"),
     (settings(is_overwrite="2"), "INVALID_PARAMETER", "is_overwrite"),
     (settings(report_option="9"), "INVALID_PARAMETER", "report_option"),
-    (settings(gid=""), "INVALID_PARAMETER", "gid"),
+    (settings(login_id=""), "INVALID_PARAMETER", "login_id"),
     (settings(gid="abc"), "INVALID_PARAMETER", "gid"),
     (settings(gid=True), "INVALID_PARAMETER", "gid"),
-    (settings(colour="blue"), "INVALID_PARAMETER", "colour"),
+    (settings(gid=["12"]), "INVALID_PARAMETER", "gid"),
     (settings(import_type="2", gid="12", is_overwrite="1"), "PARAM_NOT_APPLICABLE", "is_overwrite"),
+    (settings(import_type="1", is_overwrite="1"), "PARAM_NOT_APPLICABLE", "is_overwrite"),
     (settings(overwrite_type="2"), "PARAM_NOT_APPLICABLE", "overwrite_type"),
+    (settings(is_overwrite="0", overwrite_type="2"), "PARAM_NOT_APPLICABLE", "overwrite_type"),
     (settings(import_type="2"), "TARGET_REQUIRED", "gid"),
     (settings(import_type="5"), "TARGET_REQUIRED", "gid"),
+    (settings(import_type="3", gid="", spid=""), "TARGET_REQUIRED", "gid"),      # blank = absent
     (settings(gid="12", spid="7"), "TARGET_CONFLICT", "spid"),
     (settings(gid="99"), "UNKNOWN_GROUP", "gid"),
     (settings(import_type="3", spid="99"), "UNKNOWN_PLAN", "spid"),
@@ -279,6 +282,24 @@ async def test_settings_validation_422_uses_no_quota(mock: Mock, sett: dict, cod
     assert r.json()["error"]["field"] == field
     acc = await mock.account()
     assert acc["customers"] == [] and acc["quota"]["used"] == 0 and acc["imports"] == []
+
+
+@pytest.mark.parametrize("sett", [
+    settings(import_type="2", gid="12", is_overwrite="0"),       # default values are harmless anywhere
+    settings(overwrite_type="1"),
+    settings(gid="", spid="7", report_option=""),                # blank values count as absent
+])
+async def test_harmless_settings_are_accepted(mock: Mock, sett: dict) -> None:
+    r = await mock.post(form(sett, csv_bytes(PEOPLE)))
+    assert r.status_code == 200, r.text
+    assert r.json()["warnings"] == []
+
+
+async def test_unknown_key_is_ignored_with_a_warning(mock: Mock) -> None:
+    r = await mock.post(form(settings(colour="blue"), csv_bytes(PEOPLE)))
+    assert r.status_code == 200
+    [warning] = r.json()["warnings"]
+    assert "colour" in warning
 
 
 BAD_CSV = [

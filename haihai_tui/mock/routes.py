@@ -149,7 +149,8 @@ async def _accept_import(request: web.Request, state: ServerState, record: dict[
     acc = authenticate(request, state, request.match_info["path"])
     upload = await read_upload(request, cfg.json_part, cfg.csv_part, cfg.max_bytes_for(acc), record)
     decode_csv(upload, cfg.csv_part, acc.multilang)
-    settings = validate_settings(upload.settings, acc)
+    warnings: list[str] = []
+    settings = validate_settings(upload.settings, acc, warnings)
     header, rows = parse_csv(upload.text, acc, cfg.csv_part, cfg.max_rows_for(acc))
 
     acc_state = state.accounts[acc.path]
@@ -172,7 +173,7 @@ async def _accept_import(request: web.Request, state: ServerState, record: dict[
     if delay:
         await asyncio.sleep(delay)
     return json_ok({
-        "result": "success", "import_id": job.import_id, "rows_received": len(rows), "warnings": [],
+        "result": "success", "import_id": job.import_id, "rows_received": len(rows), "warnings": warnings,
         "quota": {"limit": limit, "used": used + 1, "remaining": max(0, limit - used - 1)},
     })
 

@@ -2,14 +2,14 @@
 
 Rules (haihai-import-api.md, with the mock's [assumed] strictness written down):
 
-- keys: only ``login_id import_type is_overwrite overwrite_type gid spid report_option``; values are
-  JSON strings or integers, never empty (an empty ``gid`` must not silently turn a group delete into a
-  database delete) -> ``INVALID_PARAMETER``;
+- values are JSON strings or integers -> else ``INVALID_PARAMETER``; an empty value counts as the key
+  being absent (as the client's pre-flight reads the grid: "blank means the default"); ``login_id`` and
+  ``import_type`` are required; an unknown key is ignored and named in the success body's ``warnings``;
 - ``login_id`` must be one of the account's -> ``UNKNOWN_LOGIN_ID``;
 - ``gid`` and ``spid`` together -> ``TARGET_CONFLICT``; import_type 2/3/5 without either ->
   ``TARGET_REQUIRED``;
-- ``is_overwrite`` present with import_type 1/2/3, or ``overwrite_type`` present unless
-  ``is_overwrite`` = 1 -> ``PARAM_NOT_APPLICABLE``;
+- ``is_overwrite`` = 1 with import_type 1/2/3, or ``overwrite_type`` = 2 unless ``is_overwrite`` = 1 ->
+  ``PARAM_NOT_APPLICABLE`` (the default values are harmless anywhere);
 - unknown ``gid`` / ``spid`` -> ``UNKNOWN_GROUP`` / ``UNKNOWN_PLAN``;
 - CSV: no data rows -> ``EMPTY_FILE``; no メールアドレス column -> ``EMAIL_COLUMN_MISSING``; a label that
   is not a field of the account, blank or repeated -> ``UNKNOWN_COLUMN``; more rows than allowed ->
@@ -44,18 +44,22 @@ def _bad(field: str, message: str) -> ApiError:
     return ApiError(422, "INVALID_PARAMETER", message, field)
 
 
-def validate_settings(raw: dict[str, Any], acc: MockAccount) -> dict[str, str]:
-    """Check ``import_settings`` against the account; return it normalised to strings."""
+def validate_settings(raw: dict[str, Any], acc: MockAccount, warnings: list[str] | None = None) -> dict[str, str]:
+    """Check ``import_settings`` against the account; return the known, non-empty keys as strings.
+
+    Unknown keys are left out and described in ``warnings`` (when a list is given).
+    """
     out: dict[str, str] = {}
     for key, value in raw.items():
-        if key not in KEYS:
-            raise _bad(key, f"unknown key {key!r} in import_settings; allowed keys: {', '.join(KEYS)}")
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise _bad(key, f"{key} must be a string or an integer, got {type(value).__name__}")
+        if key not in KEYS:
+            if warnings is not None:
+                warnings.append(f"unknown key {key!r} in import_settings was ignored; known keys: {', '.join(KEYS)}")
+            continue
         text = str(value)
-        if text == "":
-            raise _bad(key, f"{key} is empty; give a value or remove the key")
-        out[key] = text
+        if text != "":
+            out[key] = text
     for key in ("login_id", "import_type"):
         if key not in out:
             raise _bad(key, f"{key} is required in import_settings")
@@ -76,12 +80,13 @@ def validate_settings(raw: dict[str, Any], acc: MockAccount) -> dict[str, str]:
     if itype in ("2", "3", "5") and "gid" not in out and "spid" not in out:
         raise ApiError(422, "TARGET_REQUIRED",
                        f"import_type {itype} needs gid (delivery group) or spid (step-mail plan)", "gid")
-    if "is_overwrite" in out and itype in ("1", "2", "3"):
+    if out.get("is_overwrite") == "1" and itype in ("1", "2", "3"):
         raise ApiError(422, "PARAM_NOT_APPLICABLE",
-                       f"is_overwrite applies only to import_type 0 and 5, not {itype}; remove it", "is_overwrite")
-    if "overwrite_type" in out and out.get("is_overwrite") != "1":
+                       f"is_overwrite = 1 applies only to import_type 0 and 5, not {itype}; set 0 or remove it",
+                       "is_overwrite")
+    if out.get("overwrite_type") == "2" and out.get("is_overwrite") != "1":
         raise ApiError(422, "PARAM_NOT_APPLICABLE",
-                       "overwrite_type applies only when is_overwrite = 1; remove it", "overwrite_type")
+                       "overwrite_type = 2 applies only when is_overwrite = 1; set 1 or remove it", "overwrite_type")
     if "gid" in out and out["gid"] not in acc.groups:
         raise ApiError(422, "UNKNOWN_GROUP", f"delivery group gid {out['gid']} does not exist in this account",
                        "gid")
