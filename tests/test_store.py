@@ -534,3 +534,38 @@ def test_check_folder(tmp_path):
     assert store.check_folder(d) == f"settings folder {d} is readable by others (mode 0755); run: chmod 700 {d}"
     os.chmod(d, 0o770)
     assert "writable by others (mode 0770); run: chmod 700" in store.check_folder(d)
+
+
+def _leaves(node, path=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _leaves(v, path + (i,))
+    else:
+        yield path
+
+
+def test_locate_finds_every_value_of_the_document():
+    import tomllib
+    lines = RICH.splitlines()
+    leaves = list(_leaves(tomllib.loads(RICH)))
+    assert len(leaves) >= 40
+    for path in leaves:
+        line = store.locate(RICH, path)
+        assert line is not None, path
+        key = next(k for k in reversed(path) if isinstance(k, str))
+        assert key in lines[line - 1] or isinstance(path[-1], int), (path, line)
+
+
+def test_scanner_survives_any_truncation_or_damage():
+    import random
+    rng = random.Random(7)
+    for i in range(0, len(RICH) + 1, 3):
+        store.locate(RICH[:i], ("integrations", 0, "params", "gid"))
+    for _ in range(300):
+        chars = list(RICH)
+        for _ in range(5):
+            chars[rng.randrange(len(chars))] = rng.choice('[]{}"\'#=.,\n \\')
+        store.locate("".join(chars), ("users", 1, "permissions", 0))
