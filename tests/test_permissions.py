@@ -140,7 +140,7 @@ def test_save_menu(paths):
     editing.save_menu(paths, "admin", m, "顧客一覧")
     assert load_settings(paths, {}).settings.menus[0].columns == ["email", "name"]
     with pytest.raises(EditRefused, match="no column"):
-        editing.save_menu(paths, "admin", Menu("x", "customers", ["nope"]))
+        editing.save_menu(paths, "admin", Menu(name="x", database="customers", columns=["nope"]))
 
 
 def test_set_token_goes_to_private_secrets(paths):
