@@ -379,6 +379,22 @@ def test_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
         store.save(tf)
 
 
+def test_disk_full_leaves_the_file_and_no_temp(tmp_path, monkeypatch):
+    import errno
+    p = write(tmp_path / "db.toml", "n = 1  # keep\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(store.StoreError) as ei:
+        store.update(p, lambda d: d.update(n=2))
+    assert str(ei.value) == f"cannot write {p}: No space left on device; the file was not changed"
+    monkeypatch.undo()
+    assert p.read_text() == "n = 1  # keep\n"
+    assert _leftovers(tmp_path, p.name) == []
+
+
 def test_unwritable_folder_is_a_clear_error(tmp_path):
     if os.geteuid() == 0:
         pytest.skip("root ignores folder permissions")

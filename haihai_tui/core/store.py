@@ -33,8 +33,8 @@ from tomlkit.exceptions import ParseError, TOMLKitError
 from .paths import ensure_private_dir
 from .problems import Problem, SettingsFileError
 
-__all__ = ["TomlFile", "load", "save", "update", "locate", "StoreError", "ConflictError", "LockTimeout",
-           "check_private_file", "check_folder"]
+__all__ = ["TomlFile", "load", "parse", "save", "update", "locate", "scan", "StoreError", "ConflictError",
+           "LockTimeout", "check_private_file", "check_folder"]
 
 Fingerprint = tuple[int, int, str]
 _BOM = b"\xef\xbb\xbf"
