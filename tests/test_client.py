@@ -557,3 +557,17 @@ async def test_fetch_result_csv(serve, csv_file):
     with pytest.raises(ClientError) as e:
         await fetch_result_csv(req, "x")
     assert "500" in str(e.value) and CANARY not in str(e.value)
+
+
+async def test_custom_transport_and_sjis_alias(csv_file):
+    import httpx
+    seen = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(await request.aread())
+        return httpx.Response(200, json=SUCCESS)
+
+    req = make_req("https://a01.hm-f.jp/api_sample/api/v1/custcsv/import", csv_file, csv_encoding="sjis")
+    r = await send_import(req, transport=httpx.MockTransport(handler))
+    assert r.outcome is Outcome.DONE and len(seen) == 1
+    assert b"Content-Type: text/csv; charset=Shift_JIS" in seen[0] and csv_file.read_bytes() in seen[0]

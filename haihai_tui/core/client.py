@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 import os
+import re
 import ssl
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -41,6 +42,8 @@ JST = timezone(timedelta(hours=9), "JST")
 REPORT_PLACE = "レポート > 一括登録・削除の処理結果"
 UNKNOWN_ADVICE = (f"The upload may or may not have been processed: check {REPORT_PLACE} and the import "
                   "history in HaiHai before sending again. It was NOT re-sent.")
+
+
 class ClientError(Exception):
     """A failure of a side request (status, result file), in plain words; never holds a secret."""
 
@@ -82,10 +85,11 @@ class _LogScrub(logging.Filter):
         self.active: dict[str, int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.active:
+        values = tuple(self.active)
+        if values:
             text = record.getMessage()
-            if any(v in text for v in self.active):
-                for v in self.active:
+            if any(v in text for v in values):
+                for v in values:
                     text = text.replace(v, MASK)
                 record.msg, record.args = text, None
         return True
@@ -206,7 +210,6 @@ def _reset_text(retry_after: float | None) -> str:
     return f"The quota resets at {at:%Y-%m-%d %H:%M} JST (in about {h} h {m} min)."
 
 
-
 # --- reading an answer ------------------------------------------------------------------------
 
 @dataclass
@@ -254,10 +257,8 @@ def _server_error(data: dict | None) -> tuple[str | None, str]:
 
 
 def _title(body: bytes) -> str:
-    low = body[:20000].decode("utf-8", errors="replace")
-    start = low.lower().find("<title>")
-    end = low.lower().find("</title>", start)
-    return " ".join(low[start + 7:end].split())[:120] if start >= 0 and end > start else ""
+    m = re.search(r"<title[^>]*>(.*?)</title>", body[:20000].decode("utf-8", errors="replace"), re.I | re.S)
+    return " ".join(m.group(1).split())[:120] if m else ""
 
 
 _STATUS_ADVICE = {
@@ -291,8 +292,8 @@ def _token_source(req: ImportRequest) -> str:
 def _classify(ans: _Answer, stream: MultipartStream, req: ImportRequest) -> tuple[ImportResult, bool]:
     """The answer as an ImportResult, and whether it invites a retry (429/503 with Retry-After)."""
     st, ctype = ans.status, ans.headers.get("content-type", "").lower()
-    is_html = "html" in ctype or ans.body.lstrip()[:1] == b"<"
-    data = None if is_html else _json(ans.body)
+    data = _json(ans.body)
+    is_html = data is None and ("html" in ctype or ans.body.lstrip()[:1] == b"<")
     code, said = _server_error(data)
     said = f" HaiHai said: {said.rstrip('.')}." if said else ""
     r = ImportResult(Outcome.ERROR, http_status=st, code=code, body_excerpt=_excerpt(ans.body, ctype),

@@ -26,7 +26,7 @@ from .model import TOKEN_HEADER, Timeouts
 from .secret import MASK, Secret
 
 #: bytes read from the CSV file per chunk handed to the connection (tuned with bench/upload.py)
-CHUNK_SIZE = 256 * 1024
+CHUNK_SIZE = 1024 * 1024
 #: at most this many progress callbacks per second (the first and the last always go out)
 PROGRESS_INTERVAL = 0.05
 
@@ -34,8 +34,6 @@ _CSV_CHARSETS = {
     "cp932": "Shift_JIS", "sjis": "Shift_JIS", "shift_jis": "Shift_JIS", "windows-31j": "Shift_JIS",
     "utf-8": "UTF-8", "utf8": "UTF-8",
 }
-
-
 _OWN_HEADERS = {"content-type", "content-length", "transfer-encoding", "host"}
 _SECRET_WORDS = ("token", "authorization", "secret", "password", "apikey", "api-key")
 
@@ -82,7 +80,7 @@ class UploadCancelled(Exception):
 
 
 class FileChanged(Exception):
-    """The CSV file got shorter while it was being sent."""
+    """The CSV file changed size while it was being sent."""
 
 
 def csv_charset(encoding: str) -> str:
