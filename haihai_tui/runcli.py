@@ -19,9 +19,13 @@ EXIT = {Outcome.DONE: 0, Outcome.ERROR: 1, Outcome.CANCELLED: 1, Outcome.UNKNOWN
 class Printer:
     """Progress to stderr: stage changes, log lines and a byte count every 10 %; never a secret."""
 
-    def __init__(self, out=sys.stderr):
-        self.out = out
+    def __init__(self, out=None):
+        self._out = out
         self.last_pct = -1
+
+    @property
+    def out(self):
+        return self._out or sys.stderr
 
     def __call__(self, ev: RunEvent) -> None:
         if isinstance(ev, StageChanged) and ev.stage is not Stage.DONE:

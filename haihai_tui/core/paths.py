@@ -64,9 +64,19 @@ def resolve(config_dir: str | os.PathLike | None = None, data_dir: str | os.Path
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) if missing; a folder this creates gets mode 0700 whatever the umask."""
+    """Create ``path`` and any missing parents, each created one 0700 from the start (no umask window)."""
     path = Path(path)
-    if not path.exists():
-        path.mkdir(parents=True, exist_ok=True)
-        os.chmod(path, 0o700)
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for p in reversed(missing):
+        try:
+            os.mkdir(p, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(p, 0o700)  # mkdir's mode is masked by the umask; make it exact
     return path

@@ -27,6 +27,9 @@ from .query import Condition, Query
 from .records import RecordStore
 
 
+COUNT_KEYS = ("success", "failure", "other", "stopped")   # 成功 失敗 その他 配信停止
+
+
 class RunRefused(Exception):
     """The run cannot start; the message says why and what to do."""
 
@@ -247,8 +250,13 @@ async def _collect(prepared: Prepared, import_ids: list[str], on_event, transpor
         if st is None:
             on_event(LogLine("HaiHai does not offer a status endpoint; see レポート > 一括登録・削除の処理結果 there"))
             return None, None
-        for k, v in (st.counts or {}).items():
-            totals[k] = totals.get(k, 0) + int(v)
+        if not st.finished:
+            on_event(LogLine(f"import {iid} is still {st.status} after {timeout:.0f} s; "
+                             f"the counts below are what HaiHai had processed so far", "warning"))
+        for k in COUNT_KEYS:
+            v = getattr(st, k, None)
+            if v is not None:
+                totals[k] = totals.get(k, 0) + int(v)
         if result_csv is None:
             result_csv = await fetch_result_csv(prepared.request(min(i, prepared.requests - 1)), iid,
                                                 transport=transport)
