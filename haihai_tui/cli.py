@@ -17,16 +17,20 @@ data folder:     --data-dir, or $HAIHAI_TUI_DATA_DIR, or $XDG_DATA_HOME/haihai-t
 You act as the account running this program; there is no flag to act as someone else."""
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config-dir", metavar="DIR", help="settings folder (admin.toml, db.toml, secrets.toml)")
-    p.add_argument("--data-dir", metavar="DIR", help="data folder (records, history, report-mail outbox)")
+def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # On subcommands the default is SUPPRESS, so a --config-dir given before the command is not reset to None.
+    default = None if top else argparse.SUPPRESS
+    p.add_argument("--config-dir", metavar="DIR", default=default,
+                   help="settings folder (admin.toml, db.toml, secrets.toml)")
+    p.add_argument("--data-dir", metavar="DIR", default=default,
+                   help="data folder (records, history, report-mail outbox)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="haihai-tui", formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Keyboard-driven console for the 楽楽販売 -> 配配メール customer sync. "
                                             "Without a command it opens the TUI.", epilog=EPILOG)
-    _common(p)
+    _common(p, top=True)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("tui", help="open the TUI (the default)")

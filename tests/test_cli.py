@@ -1,0 +1,63 @@
+"""The small commands: --help, db import, demo --no-tui, option placement."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from haihai_tui.cli import build_parser, main
+from haihai_tui.core.records import RecordStore
+from haihai_tui.core.samplegen import SAMPLE_DATABASE
+
+from conftest import CANARY
+
+
+def test_help_lists_only_working_commands():
+    text = build_parser().format_help()
+    for cmd in ("tui", "demo", "run", "check", "db", "history", "mock-server"):
+        assert cmd in text
+
+
+def test_config_dir_before_or_after_command(paths):
+    a = build_parser().parse_args(["--config-dir", "/x", "check"])
+    b = build_parser().parse_args(["check", "--config-dir", "/x"])
+    assert a.config_dir == b.config_dir == "/x"
+
+
+def test_db_import_cp932_and_errors(paths, tmp_path, capsys):
+    f = tmp_path / "c.csv"
+    f.write_bytes("メールアドレス,会社名,お名前\r\na@example.co.jp,髙橋商事㈱,山﨑 ①\r\nb@example.co.jp,波～,x\r\n"
+                  .encode("cp932"))
+    base = ["--config-dir", str(paths.config_dir), "--data-dir", str(paths.data_dir)]
+    assert main(["db", "import", "customers", str(f), *base]) == 0
+    assert "imported 2 records" in capsys.readouterr().out
+    rs = RecordStore.open(paths.records_dir, SAMPLE_DATABASE)
+    from haihai_tui.core.query import Query
+    assert list(rs.iter_rows(Query(), ["company", "name"])) == [("髙橋商事㈱", "山﨑 ①"), ("波～", "x")]
+    rs.close()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("メールアドレス,会社名\na@x.jp,a\nb@x.jp,b,extra\n", encoding="utf-8")
+    assert main(["db", "import", "customers", str(bad), *base]) == 1
+    err = capsys.readouterr().err
+    assert "line 3" in err and "nothing was imported" in err
+    assert main(["db", "import", "nope", str(f), *base]) == 2
+    assert "databases: customers" in capsys.readouterr().err
+
+
+def test_demo_no_tui(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "haihai_tui", "demo", "--no-tui", "--dir", str(tmp_path / "d"),
+                        "--rows", "300"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "customers in 顧客管理" in r.stdout and "may configure" in r.stdout
+    secrets = tmp_path / "d" / "config" / "secrets.toml"
+    assert secrets.stat().st_mode & 0o777 == 0o600
+    token = secrets.read_text(encoding="utf-8").split('"')[-2]
+    assert token not in r.stdout + r.stderr
+
+
+def test_mock_server_needs_token(capsys, monkeypatch):
+    monkeypatch.delenv("HAIHAI_MOCK_TOKEN", raising=False)
+    assert main(["mock-server", "--port", "0"]) == 2
+    assert "HAIHAI_MOCK_TOKEN" in capsys.readouterr().err
