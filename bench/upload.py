@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -79,18 +81,29 @@ def make_csv(path: Path, mb: int) -> None:
             f.write(block)
 
 
-def curl_once(url: str, json_path: Path, csv_path: Path) -> float:
-    t = time.perf_counter()
+def cpu(who: int) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def curl_once(url: str, json_path: Path, csv_path: Path, cpu_used: list | None = None) -> float:
+    c, t = cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run(["curl", "-s", "-o", "/dev/null", "-F", f"import_settings=<{json_path};type=application/json",
                     "-F", f"customer_list=@{csv_path};type=text/csv", "-H", "X-HM-apitoken: x", url], check=True)
-    return time.perf_counter() - t
-
-
-async def ours_once(url: str, csv_path: Path) -> float:
-    req = ImportRequest(url=url, headers={"X-HM-apitoken": Secret("x")}, params=PARAMS, csv_path=csv_path)
-    t = time.perf_counter()
-    r = await send_import(req)
     took = time.perf_counter() - t
+    if cpu_used is not None:
+        cpu_used.append(cpu(resource.RUSAGE_CHILDREN) - c)
+    return took
+
+
+async def ours_once(url: str, csv_path: Path, cpu_used: list | None = None) -> float:
+    req = ImportRequest(url=url, headers={"X-HM-apitoken": Secret("x")}, params=PARAMS, csv_path=csv_path)
+    events: list = []
+    c, t = cpu(resource.RUSAGE_SELF), time.perf_counter()
+    r = await send_import(req, on_event=events.append)   # a listener, as the TUI and CLI have
+    took = time.perf_counter() - t
+    if cpu_used is not None:
+        cpu_used.append(cpu(resource.RUSAGE_SELF) - c)
     if r.outcome is not Outcome.DONE:
         raise SystemExit(f"send_import failed: {r.code} {r.message}")
     return took
@@ -133,7 +146,7 @@ def main() -> int:
     if shutil.which("curl") is None:
         print("curl is not installed; cannot measure the baseline")
         return 1
-    work = ROOT / "bench" / "_work" / f"upload-{__import__('os').getpid()}"
+    work = ROOT / "bench" / "_work" / f"upload-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
     server = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
@@ -147,13 +160,15 @@ def main() -> int:
         size = small.stat().st_size
         curl_once(url, json_path, small)               # warm the page cache and the server
         asyncio.run(ours_once(url, small))
-        curl_times, our_times = [], []
+        curl_times, our_times, curl_cpu, our_cpu = [], [], [], []
         for _ in range(3):                               # interleaved, so drift hits both alike
-            curl_times.append(curl_once(url, json_path, small))
-            our_times.append(asyncio.run(ours_once(url, small)))
+            curl_times.append(curl_once(url, json_path, small, curl_cpu))
+            our_times.append(asyncio.run(ours_once(url, small, our_cpu)))
         curl_t, ours_t = min(curl_times), min(our_times)
-        print(f"{size / 1e6:.0f} MB: curl {curl_t * 1000:.0f} ms ({size / curl_t / 1e6:.0f} MB/s), "
-              f"send_import {ours_t * 1000:.0f} ms ({size / ours_t / 1e6:.0f} MB/s)")
+        print(f"{size / 1e6:.0f} MB: curl {curl_t * 1000:.0f} ms ({size / curl_t / 1e6:.0f} MB/s, "
+              f"CPU {min(curl_cpu) * 1000:.0f} ms), send_import {ours_t * 1000:.0f} ms "
+              f"({size / ours_t / 1e6:.0f} MB/s, CPU {min(our_cpu) * 1000:.0f} ms); "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         small.unlink()
         big = work / "big.csv"
         make_csv(big, BIG_MB)
