@@ -117,7 +117,7 @@ def resolve_headers(settings: Settings, integ: Integration, environ: dict[str, s
         if hv.value is None:
             raise RunRefused(f"header {hv.name}: {hv.missing}")
         if hdr.is_token_header(hv.name) and hv.kind == "literal":
-            raise RunRefused(f"the API token is written in db.toml; move it to secrets.toml (`haihai-tui check` says how)")
+            raise RunRefused("the API token is written in db.toml; move it to secrets.toml (`haihai-tui check` says how)")
         out[hv.name] = hv.value
     if hdr.token_header(integ) is None:
         raise RunRefused("the integration has no X-HM-apitoken header (システム連携設定 > HTTPヘッダ)")
