@@ -1,0 +1,172 @@
+"""Screens, one module per screen the user sees; this module holds what they share.
+
+``AppScreen`` gives every screen the header (who you are), the footer (the keys that matter),
+Esc to go back (asking first when there are unsaved changes) and j/k/g/G list navigation.
+``Jump`` is the command-palette provider that can open any screen or menu.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable
+
+from textual.app import ComposeResult
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, OptionList
+
+from ..bindings import BACK, NAV
+from ..core.editing import EditRefused
+from ..core.permissions import PermissionDenied
+from ..core.problems import SettingsFileError
+from ..core.store import StoreError
+from ..widgets import AppHeader
+
+if TYPE_CHECKING:
+    from ..app import HaiHaiApp
+
+
+def nav_widget(widget: Widget | None, where: str) -> None:
+    """j/k/g/G on the focused list: DataTable, OptionList (ListView-likes) or a scrollable."""
+    if widget is None:
+        return
+    if isinstance(widget, DataTable):
+        actions = {"down": widget.action_cursor_down, "up": widget.action_cursor_up,
+                   "top": widget.action_scroll_top, "bottom": widget.action_scroll_bottom}
+    elif isinstance(widget, OptionList):
+        actions = {"down": widget.action_cursor_down, "up": widget.action_cursor_up,
+                   "top": widget.action_first, "bottom": widget.action_last}
+    else:
+        actions = {"down": widget.scroll_down, "up": widget.scroll_up,
+                   "top": widget.scroll_home, "bottom": widget.scroll_end}
+    fn = actions.get(where)
+    if fn:
+        fn()
+
+
+class AppScreen(Screen):
+    """Base screen: header + body + footer, Esc back, list navigation."""
+
+    TITLE_TEXT = ""
+    HELP_TEXT = ""
+    BINDINGS = [BACK, *NAV]
+
+    @property
+    def happ(self) -> "HaiHaiApp":
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield AppHeader(self.TITLE_TEXT)
+        yield from self.body()
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        return iter(())
+
+    # unsaved changes -------------------------------------------------------------------------------
+    def is_dirty(self) -> bool:
+        return False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back" and self.is_current and len(self.app.screen_stack) <= 1:
+            return False  # the start screen has nowhere to go back to
+        return True
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) <= 1:
+            return
+        if not self.is_dirty():
+            self.app.pop_screen()
+            return
+        from ..widgets.dialogs import ConfirmScreen
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.app.pop_screen()
+        self.app.push_screen(ConfirmScreen("You have unsaved changes. Leave and discard them?",
+                                           yes="discard and leave", no="stay"), done)
+
+    def action_nav(self, where: str) -> None:
+        nav_widget(self.focused, where)
+
+    # settings refresh ------------------------------------------------------------------------------
+    _seen_version = -1
+
+    def on_screen_resume(self) -> None:
+        version = getattr(self.app, "settings_version", 0)
+        if version != self._seen_version:
+            self._seen_version = version
+            self.settings_changed()
+            try:
+                self.query_one(AppHeader).refresh_who()
+            except Exception:
+                pass
+
+    def settings_changed(self) -> None:
+        """Called when the screen shows and the settings were reloaded since it last showed."""
+
+    def refuse(self, message: str) -> None:
+        """Show a refusal sentence (EditRefused, a permission) as an error notification."""
+        self.notify(message, severity="error", timeout=8, markup=False)
+
+    def attempt(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[bool, Any]:
+        """Call a core edit; a refusal or a file problem becomes its sentence on screen, not a traceback."""
+        ok, result = run_edit(fn, *args, **kwargs)
+        if not ok:
+            self.refuse(result)
+        return ok, result
+
+
+EDIT_ERRORS: tuple[type[Exception], ...] = (EditRefused, StoreError, SettingsFileError, PermissionDenied, OSError)
+
+
+def run_edit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[bool, Any]:
+    """(True, result) or (False, the sentence of the refusal)."""
+    try:
+        return True, fn(*args, **kwargs)
+    except EDIT_ERRORS as e:
+        return False, str(e) or type(e).__name__
+
+
+# --- where the palette (and the start screen) can go --------------------------------------------------
+
+STATIC_DESTINATIONS: list[tuple[str, str, str]] = [
+    ("start", "Start / スタート", "the start screen with every menu"),
+    ("permissions", "全体権限一覧 Permissions", "管理者設定 > 権限設定 > 全体権限一覧: users x 15 permissions"),
+    ("users", "ユーザ Users", "管理者設定 > ユーザ: add, edit, remove users"),
+    ("integrations", "システム連携設定 Integrations", "DB設定 > システム連携 > システム連携設定"),
+    ("menus", "メニュー設定 Menus", "DB設定 > 基本設定 > メニュー設定: columns and attached integrations"),
+    ("history", "システム連携状況確認 History", "every run: time, who, integration, rows, state"),
+    ("progress", "Progress / 実行状況", "the live log of the current run"),
+]
+
+
+def destinations(app: "HaiHaiApp") -> list[tuple[str, str, str]]:
+    """[(target, label, help)] for every screen, record-list menu and integration."""
+    out = list(STATIC_DESTINATIONS)
+    s = app.ctx.settings
+    for m in s.menus:
+        out.append((f"menu:{m.name}", f"{m.name} record list / レコード一覧", f"database {m.database}"))
+    for g in s.integrations:
+        out.append((f"integration:{g.name}", f"Edit integration {g.name}", "システム連携設定"))
+    for m in s.menus:
+        out.append((f"menu-settings:{m.name}", f"Menu settings {m.name}", "メニュー設定 for this menu"))
+    return out
+
+
+class Jump(Provider):
+    """Command-palette commands that open any screen, menu or integration."""
+
+    async def discover(self) -> Hits:
+        app: HaiHaiApp = self.app  # type: ignore[assignment]
+        for target, label, help_text in destinations(app):
+            yield DiscoveryHit(label, partial(app.open, target), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        app: HaiHaiApp = self.app  # type: ignore[assignment]
+        matcher = self.matcher(query)
+        for target, label, help_text in destinations(app):
+            score = max(matcher.match(label), matcher.match(help_text) * 0.8)
+            if score > 0:
+                yield Hit(score, matcher.highlight(label), partial(app.open, target), text=label, help=help_text)

@@ -1,0 +1,33 @@
+"""Reusable widgets. ``AppHeader`` is the one-line header every screen shows."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+
+class AppHeader(Horizontal):
+    """One line: the app, the screen title, and who is at the keyboard (AppContext.who())."""
+
+    DEFAULT_CSS = """
+    AppHeader { dock: top; height: 1; background: $panel; }
+    AppHeader > #hdr-title { width: auto; max-width: 40; text-style: bold; padding: 0 1; text-wrap: nowrap;
+                             text-overflow: ellipsis; }
+    AppHeader > #hdr-who { width: 1fr; padding: 0 1; text-align: right; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.title_text, id="hdr-title", markup=False)
+        yield Static(self.who_text(), id="hdr-who", markup=False)
+
+    def who_text(self) -> str:
+        ctx = getattr(self.app, "ctx", None)
+        return ctx.who() if ctx is not None else ""
+
+    def refresh_who(self) -> None:
+        self.query_one("#hdr-who", Static).update(self.who_text())

@@ -1,0 +1,192 @@
+"""The app shell: start screen, header, footer, help, palette, back/quit, keymaps, broken settings."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from conftest import CANARY, SIZE, notes, no_canary, screen_text, type_text
+
+from haihai_tui.screens.help import HelpScreen
+from haihai_tui.screens.start import StartScreen
+
+
+def chrome_symbols(text: str) -> set[str]:
+    """Ambiguous-width characters other than box drawing (they misalign on CJK terminals)."""
+    return {c for c in text if unicodedata.east_asian_width(c) == "A" and not 0x2500 <= ord(c) <= 0x257F}
+
+
+async def test_start_screen_at_80x24_shows_the_product_menus(make_app, me):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen)
+        text = screen_text(app)
+        for label in ("管理者設定", "全体権限一覧", "ユーザ", "DB設定", "システム連携設定", "メニュー設定",
+                      "顧客一覧", "システム連携状況確認", "Permissions", "Integrations", "Menus"):
+            assert label in text, label
+        assert me in text and "may configure" in text          # the header: who, and what they may do
+        assert "F1 Help" in text and "q Quit" in text and "Enter Open" in text   # the footer
+        assert "Esc Back" not in text                           # nowhere to go back to
+        assert not chrome_symbols(text)
+        assert app.animation_level == "none"
+        no_canary(app)
+
+
+async def test_read_only_user_is_told_in_the_header_and_on_the_start_screen(make_app):
+    app = make_app(login="tanaka")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "田中 一郎 (tanaka) - read-only settings, may run" in text
+        assert "lacks 「DB設定」 and 「システム連携」" in text
+
+
+async def test_help_lists_every_key_with_ids_and_esc_goes_back(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        rows = app.screen.rows
+        ids = {r[2] for r in rows}
+        assert {"open", "reload", "quit_start", "help", "palette", "quit", "nav_down"} <= ids
+        keys = {r[2]: r[0] for r in rows}
+        assert keys["help"] == "F1 ?" and keys["quit"] == "^q" and keys["palette"] == "^p :"
+        assert "quit_start" in screen_text(app) and not chrome_symbols(screen_text(app))
+        await pilot.press("escape")
+        assert isinstance(app.screen, StartScreen)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, StartScreen)
+
+
+async def test_arrows_and_jk_move_enter_opens_esc_returns(make_app):
+    from haihai_tui.screens.permissions import PermissionsScreen
+    from haihai_tui.screens.users import UsersScreen
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("j", "enter")          # second entry: ユーザ
+        assert isinstance(app.screen, UsersScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, StartScreen)
+        await pilot.press("k", "enter")          # back up to 全体権限一覧
+        assert isinstance(app.screen, PermissionsScreen)
+        await pilot.press("escape", "G", "g", "down", "enter")
+        assert isinstance(app.screen, UsersScreen)
+
+
+async def test_palette_jumps_to_any_screen(make_app):
+    from haihai_tui.screens.menus import MenusScreen
+    from haihai_tui.screens.integrations import IntegrationsScreen
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "メニュー設定")
+        await pilot.pause(0.3)   # the palette searches in a background task
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MenusScreen)
+        await pilot.press("colon")
+        await type_text(pilot, "Integrations")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, IntegrationsScreen)
+        assert len(app.screen_stack) == 2        # jumping goes via the start screen, not deeper
+
+
+async def test_q_quits_only_from_the_start_screen(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")               # 全体権限一覧
+        await pilot.press("q")
+        assert app.is_running and len(app.screen_stack) == 2
+        await pilot.press("escape", "q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+class BusyRuns:
+    busy = True
+
+
+async def test_ctrl_q_asks_while_a_run_is_busy(make_app):
+    from haihai_tui.widgets.dialogs import ConfirmScreen
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.runs = BusyRuns()
+        await pilot.press("enter", "ctrl+q")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "run is in progress" in screen_text(app)
+        await pilot.press("n")
+        assert app.is_running
+        await pilot.press("ctrl+q", "y")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_ctrl_q_quits_at_once_when_idle(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.runs = None
+        await pilot.press("enter", "ctrl+q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_keys_remapped_in_tui_toml(make_app, tui_paths):
+    from haihai_tui.screens.integration_form import IntegrationFormScreen
+    from haihai_tui.screens.integrations import IntegrationsScreen
+    (tui_paths.tui).write_text('[keys]\nhelp = "f9"\ninteg_add = "n"\nopen = "o,enter"\nnot_a_binding = "x"\n',
+                               encoding="utf-8")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "'not_a_binding' is not a binding id" in notes(app)
+        await pilot.press("f1")
+        assert isinstance(app.screen, StartScreen)       # F1 no longer opens help
+        await pilot.press("f9")
+        assert isinstance(app.screen, HelpScreen)
+        assert "F9" in screen_text(app)
+        await pilot.press("escape", "down", "down", "o")
+        assert isinstance(app.screen, IntegrationsScreen)
+        assert "n 新規追加 Add" in screen_text(app)         # the footer shows the new key
+        await pilot.press("a")
+        assert isinstance(app.screen, IntegrationsScreen)
+        await pilot.press("n")
+        assert isinstance(app.screen, IntegrationFormScreen)
+
+
+async def test_broken_settings_file_opens_with_file_line_problems(make_app, tui_paths):
+    db = tui_paths.db
+    lines = db.read_text(encoding="utf-8").splitlines()
+    lines[4] = 'name = 顧客管理'                 # line 5: a string without quotes
+    db.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen)
+        text = " ".join(screen_text(app).split())
+        assert "db.toml:5: (column 8) invalid value" in text
+        assert "What still works" in text and "not read: db.toml" in text
+        assert "全体権限一覧" in text                          # the rest of the app still opens
+        await pilot.press("enter")
+        assert "admin" in screen_text(app)
+
+
+async def test_missing_screens_are_reported_not_crashed(make_app, monkeypatch):
+    import sys
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        monkeypatch.setitem(sys.modules, "haihai_tui.screens.progress", None)   # import fails
+        await pilot.press("f6")
+        assert isinstance(app.screen, StartScreen)
+        assert "not available" in notes(app)
