@@ -6,6 +6,12 @@ from .core.context import AppContext
 
 
 def run_tui(ctx: AppContext, mock_note: str = "") -> int:
+    from .core.history import History, HistoryError
+    try:
+        # runs left 実行中 by a process that died become 結果不明, so nobody re-sends them blindly
+        History(ctx.paths.history_db).mark_interrupted()
+    except (HistoryError, OSError):
+        pass  # the history screen shows what is wrong with the file
     from .app import HaiHaiApp
     HaiHaiApp(ctx, mock_note=mock_note).run()
     return 0
