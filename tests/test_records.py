@@ -317,7 +317,7 @@ def test_keyset_pages_equal_offset_pages(big, q, limit):
 def test_rows_at_equals_order_by_offset(big, q, monkeypatch):
     monkeypatch.setattr(records, "ANCHOR_EVERY", 7)
     total = big.count(q)
-    for start in sorted({0, 1, 6, 7, 8, 13, 14, 50, total - 1, total, total + 5} - {-1}):
+    for start in range(total + 3):
         for count in (1, 5, 20):
             assert big.rows_at(q, ["email", "pref"], start, count) == reference(big, q, limit=count, offset=start)
 

@@ -87,13 +87,19 @@ class _Plan:
         else:
             self.order = "rid DESC" if self.desc else "rid"
 
-    def seek(self, at: Cursor, inclusive: bool) -> tuple[str, list]:
-        """SQL (and parameters) for 'rows after ``at``' (or 'from ``at`` on') in this order."""
+    def parts(self, at: Cursor, inclusive: bool) -> list[tuple[str, list, str]]:
+        """The rows after ``at`` (or from ``at`` on) as (WHERE, params, ORDER BY) pieces, read in turn.
+
+        With a sort key these are two exact index seeks: the rest of ``at``'s tie group
+        (``key = ? AND rid > ?``), then the keys beyond it. One ``key >= ? AND (key > ? OR rid > ?)``
+        would scan the whole tie group up to ``at`` (70 ms in a 900,000-row group).
+        """
         eq = "=" if inclusive else ""
         if self.key is None:
-            return f"rid {'<' if self.desc else '>'}{eq} ?", [at.rowid]
-        lt, k = ("<" if self.desc else ">"), self.key
-        return f"{k} {lt}= ? AND ({k} {lt} ? OR rid >{eq} ?)", [at.key, at.key, at.rowid]
+            return [(f"({self.where}) AND rid {'<' if self.desc else '>'}{eq} ?", self.params + [at.rowid],
+                     self.order)]
+        return [(f"({self.where}) AND {self.key} = ? AND rid >{eq} ?", self.params + [at.key, at.rowid], "rid"),
+                (f"({self.where}) AND {self.key} {'<' if self.desc else '>'} ?", self.params + [at.key], self.order)]
 
     def after(self, a: tuple, b: tuple) -> bool:
         """True if row ``a`` = (key, rowid) comes strictly after row ``b`` in this order."""
@@ -216,14 +222,14 @@ class RecordStore:
         once per file); later sorts on that field seek straight to the page.
         """
         plan, cols = _Plan(q, self.database), self._columns(columns)
-        where, params = plan.where, list(plan.params)
-        if after is not None:
-            seek, extra = plan.seek(after, inclusive=False)
-            where, params = f"({where}) AND {seek}", params + extra
+        select = f"{cols}{plan.key or 'NULL'}, rid"
         with self._lock:
             self._ensure_index(q)
-            raw = self._conn.execute(f"SELECT {cols}{plan.key or 'NULL'}, rid FROM {TABLE} WHERE {where} "
-                                     f"ORDER BY {plan.order} LIMIT ?", params + [limit + 1]).fetchall()
+            if after is None:
+                raw = self._conn.execute(f"SELECT {select} FROM {TABLE} WHERE {plan.where} ORDER BY {plan.order} "
+                                         f"LIMIT ?", plan.params + [limit + 1]).fetchall()
+            else:
+                raw = self._seek(plan, select, after, False, 0, limit + 1)
         more = len(raw) > limit
         del raw[limit:]
         rows = list(map(itemgetter(slice(0, len(columns))), raw))
@@ -245,10 +251,7 @@ class RecordStore:
             a, skip = divmod(start, ANCHOR_EVERY)
             if a >= len(anchors) or count == 0:
                 return []
-            seek, extra = plan.seek(Cursor(*anchors[a]), inclusive=True)
-            raw = self._conn.execute(f"SELECT {cols}NULL FROM {TABLE} WHERE ({plan.where}) AND {seek} "
-                                     f"ORDER BY {plan.order} LIMIT ? OFFSET ?",
-                                     plan.params + extra + [count, skip]).fetchall()
+            raw = self._seek(plan, cols + "NULL", Cursor(*anchors[a]), True, skip, count)
         return list(map(itemgetter(slice(0, len(columns))), raw))
 
     def row_index_of(self, q: Query, rowid: int) -> int | None:
@@ -269,11 +272,8 @@ class RecordStore:
                 else:
                     lo = mid + 1
             a = max(lo - 1, 0)
-            seek, extra = plan.seek(Cursor(*anchors[a]), inclusive=True)
-            rids = [r[0] for r in self._conn.execute(
-                f"SELECT rid FROM {TABLE} WHERE ({plan.where}) AND {seek} ORDER BY {plan.order} LIMIT ?",
-                plan.params + extra + [ANCHOR_EVERY])]
-        return a * ANCHOR_EVERY + rids.index(rowid)
+            rids = [r[0] for r in self._seek(plan, "rid", Cursor(*anchors[a]), True, 0, ANCHOR_EVERY)]
+        return a * ANCHOR_EVERY + rids.index(rowid) if rowid in rids else None
 
     def iter_rows(self, q: Query, columns: Sequence[str], *, batch: int = 5000) -> Iterator[tuple[str, ...]]:
         """Every row of the result, in order, fetched ``batch`` rows at a time (keyset); for exports."""
@@ -324,6 +324,23 @@ class RecordStore:
         while len(self._anchors) > _CACHED_QUERIES:
             self._anchors.popitem(last=False)
         return anchors
+
+    def _seek(self, plan: _Plan, select: str, at: Cursor, inclusive: bool, skip: int, count: int) -> list[tuple]:
+        """``count`` rows after ``skip`` rows, from ``at`` on (or after it), in the query's order."""
+        out: list[tuple] = []
+        for where, params, order in plan.parts(at, inclusive):
+            sql = f"FROM {TABLE} WHERE {where} ORDER BY {order}"
+            rows = self._conn.execute(f"SELECT {select} {sql} LIMIT ? OFFSET ?", params + [count, skip]).fetchall()
+            if not rows and skip:  # all of this part was skipped, or less: how much of ``skip`` is left
+                skip -= self._conn.execute(f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT ?)",
+                                           params + [skip]).fetchone()[0]
+            else:
+                skip = 0
+            out += rows
+            count -= len(rows)
+            if count <= 0:
+                break
+        return out
 
     def _data_version(self) -> int:
         return self._conn.execute("PRAGMA data_version").fetchone()[0]
