@@ -406,3 +406,17 @@ def test_shared_between_threads(big):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_close_is_idempotent_and_final(tmp_path):
+    s = RecordStore.open(tmp_path, DB)
+    s.close()
+    s.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        s.count()
+
+
+def test_header_only_file_imports_nothing(store, tmp_path):
+    res = store.import_csv(write(tmp_path / "in.csv", "メールアドレス,会社名\r\n", "cp932"))
+    assert (res.rows, res.codec, res.encoding) == (0, "cp932", "Windows-31J/cp932")
+    assert store.count() == 0

@@ -22,7 +22,7 @@ from .problems import Problem
 
 BATCH = 50_000
 _CHUNK = 1 << 20
-LABELS = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp932": "Windows-31J (cp932)"}
+LABELS = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp932": "Windows-31J/cp932"}
 # (rows stored so far, bytes read so far, file size)
 ProgressFn = Callable[[int, int, int], None]
 
@@ -41,7 +41,7 @@ class RecordImportError(ValueError):
 @dataclass
 class ImportResult:
     rows: int                 # records stored
-    encoding: str             # what the file was read as, for people: "UTF-8", "Windows-31J (cp932)" ...
+    encoding: str             # what the file was read as, for people: "UTF-8", "Windows-31J/cp932" ...
     codec: str                # the Python codec used: "utf-8-sig" | "utf-8" | "cp932"
     columns: list[str]        # field ids, in the file's column order
     missing: list[str] = field(default_factory=list)  # field ids not in the file (stored empty)
@@ -164,10 +164,6 @@ def _diagnose(path: Path, codec: str, width: int, cause: Exception) -> RecordImp
     return RecordImportError(None, f"the records could not be stored: {cause}")
 
 
-def _begin(conn: sqlite3.Connection) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-
-
 def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:  # SQLite may already have rolled back (disk full, I/O error)
         conn.execute("ROLLBACK")
@@ -179,35 +175,36 @@ def import_file(conn: sqlite3.Connection, table: str, column_of: Callable[[str],
 
     ``conn`` must be in autocommit mode (``isolation_level=None``) and used by no one else meanwhile.
     """
+    try:
+        return _load(conn, table, column_of, Path(path), database, replace, on_progress)
+    except RecordImportError as e:
+        e.file = str(path)
+        raise
+
+
+def _load(conn: sqlite3.Connection, table: str, column_of: Callable[[str], str], path: Path,
+          database: Database, replace: bool, on_progress: ProgressFn | None) -> ImportResult:
     t0 = time.perf_counter()
-    path = Path(path)
     try:
         size = os.path.getsize(path)
         codec = detect_encoding(path)
         f = _open(path, codec)
     except OSError as e:
-        raise RecordImportError(None, f"cannot read the file: {e.strerror or e}", str(path)) from None
-    except RecordImportError as e:
-        e.file = str(path)
-        raise
+        raise RecordImportError(None, f"cannot read the file: {e.strerror or e}") from None
     with f:
         reader = _reader(f)
         try:
             header = next(reader, None)
         except (UnicodeDecodeError, csv.Error) as e:
-            raise _named(_diagnose(path, codec, 0, e), path) from None
+            raise _diagnose(path, codec, 0, e) from None
         if not header:
-            raise RecordImportError(1, "the file is empty; the first line must be the header (column labels)",
-                                    str(path))
-        try:
-            fields = match_header(header, database)
-        except RecordImportError as e:
-            raise _named(e, path) from None
+            raise RecordImportError(1, "the file is empty; the first line must be the header (column labels)")
+        fields = match_header(header, database)
         cols = ", ".join(column_of(fd.id) for fd in fields)
         sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(fields))})"
         rows = filter(None, reader)  # blank lines are skipped (in C, no Python code per row)
         done = 0
-        _begin(conn)
+        conn.execute("BEGIN IMMEDIATE")
         try:
             if replace:
                 conn.execute(f"DELETE FROM {table}")
@@ -219,18 +216,13 @@ def import_file(conn: sqlite3.Connection, table: str, column_of: Callable[[str],
             conn.execute("COMMIT")
         except (UnicodeDecodeError, csv.Error, sqlite3.ProgrammingError) as e:
             _rollback(conn)
-            raise _named(_diagnose(path, codec, len(fields), e), path) from None
+            raise _diagnose(path, codec, len(fields), e) from None
         except sqlite3.Error as e:
             _rollback(conn)
-            raise RecordImportError(None, f"the record database could not be written: {e}", str(path)) from None
+            raise RecordImportError(None, f"the record database could not be written: {e}") from None
         except BaseException:
             _rollback(conn)
             raise
     ids = [fd.id for fd in fields]
     return ImportResult(done, LABELS[codec], codec, ids, [fd.id for fd in database.fields if fd.id not in ids],
                         replace, time.perf_counter() - t0)
-
-
-def _named(e: RecordImportError, path: Path) -> RecordImportError:
-    e.file = str(path)
-    return e

@@ -151,10 +151,9 @@ class RecordStore:
         return cls(path, database)
 
     def close(self) -> None:
+        """Close the connection (again is fine); later calls raise sqlite3.ProgrammingError."""
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None  # type: ignore[assignment]
+            self._conn.close()
 
     def __enter__(self) -> "RecordStore":
         return self
