@@ -29,7 +29,8 @@ class Outcome(str, Enum):
     DONE = "done"            # 完了
     ERROR = "error"          # エラー
     UNKNOWN = "unknown"      # 結果不明: the body was sent, the answer never came
-    CANCELLED = "cancelled"  # 中止: stopped by the user before the body was sent
+    CANCELLED = "cancelled"  # 中止: stopped by the user before anything was sent, or part-way through
+                             # the upload (the body never completed; HaiHai rejects incomplete uploads)
 
     @property
     def label(self) -> str:
