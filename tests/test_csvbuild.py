@@ -114,7 +114,8 @@ def test_lone_surrogate_is_an_error_even_in_utf8(tmp_path):
 def test_unencodable_header_label(tmp_path):
     b = build([("a@example.jp", "x", "y")], tmp_path, labels=["メールアドレス", "名前😀", "備考"])
     (f,) = b.errors
-    assert f.row is None and f.column == "名前😀" and f.codepoint == "U+1F600" and "header label" in str(f)
+    assert f.row is None and f.column == "名前😀" and f.codepoint == "U+1F600"
+    assert str(f).startswith("名前😀: in the header label: character '😀' (U+1F600)")
 
 
 def test_none_and_numbers_are_written_like_csv_writer(tmp_path):
@@ -150,6 +151,11 @@ def test_email_findings_blank_and_malformed(tmp_path, small_chunks):
     assert all(f.column == "メールアドレス" for f in b.errors)
     assert "'bad' is not an e-mail address: there is no @" in str(b.errors[2])
     assert b.files == []
+
+
+def test_idn_domain_and_plus_addresses_pass_in_a_build(tmp_path):
+    b = build([("user@例え.jp", "", ""), ("a+b@example.jp", "", ""), ("x..y.@docomo.ne.jp", "", "")], tmp_path)
+    assert not b.findings and len(b.files) == 1
 
 
 def test_duplicates_case_insensitive_name_both_rows(tmp_path, small_chunks):

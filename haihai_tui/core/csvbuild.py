@@ -5,6 +5,9 @@ When the pass finds any error the files are deleted at once (``files == []``); t
 describe what would have been built. Speed: rows go through ``csv.writer`` a chunk at a time, each
 chunk is encoded in one call and its e-mail column checked with one regex match; only a chunk that
 fails a fast check is looked at row by row.
+
+Cells are sent exactly as they are: a leading = + - @ (spreadsheet formula injection) is neither
+altered nor warned about, since HaiHai is not a spreadsheet and the data must stay exact.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from .model import EMAIL_LABEL
 from .preflight import (EMAIL_FAST, EMAIL_MAX, ENCODING_NAMES, email_problem, normalize_encoding,
                         unencodable_chars, unencodable_message)
 
-CHUNK = 4096  # rows per chunk: the unit of encoding, checking, progress and cancel
+CHUNK = 2048  # rows per chunk: the unit of encoding, checking, progress and cancel
 
 
 class BuildCancelled(Exception):
@@ -202,7 +205,7 @@ class _Builder:
         except UnicodeEncodeError:
             for label in self.labels:
                 for ch, n in unencodable_chars(label, self.enc):
-                    self._unencodable(None, f"header label {label!r}", ch, n, label)
+                    self._unencodable(None, "in the header label", ch, n, label)
             return line.encode(self.enc, "replace")
 
     def check_labels(self) -> None:
