@@ -72,14 +72,14 @@ def cmd_run(args) -> int:
         if prepared.blocked:
             hint = " (or --split to send several requests)" if any(
                 f.code in ("over_rows", "over_bytes") for f in prepared.built.errors) else ""
-            print(f"not sent: pre-flight found {len(prepared.built.errors)} error(s){hint}", file=sys.stderr)
+            print(f"not sent: pre-flight found {prepared.built.error_count} error(s){hint}", file=sys.stderr)
             return 1
         if args.dry_run:
             print(prepared.preview())
             print("dry run: nothing was sent", file=sys.stderr)
             return 0
         if prepared.built.warnings and not args.allow_warnings:
-            print(f"not sent: pre-flight found {len(prepared.built.warnings)} warning(s); "
+            print(f"not sent: pre-flight found {prepared.built.warning_count} warning(s); "
                   f"re-run with --allow-warnings to send anyway", file=sys.stderr)
             return 1
         if prepared.dangerous and not args.yes:

@@ -67,7 +67,7 @@ class Prepared:
 
     @property
     def requests(self) -> int:
-        return len(self.built.files)
+        return self.built.requests
 
     @property
     def quota_left(self) -> int:
@@ -150,17 +150,17 @@ def prepare(settings: Settings, paths: Paths, target: Target, *, environ: dict[s
         store.close()
     history = History(paths.history_db)
     used = history.used_today(urlsplit(integ.url).hostname or "")
-    if built.files and len(built.files) > integ.limits.daily_quota - used:
-        on_event(LogLine(f"this run needs {len(built.files)} requests but only "
+    if built.files and built.requests > integ.limits.daily_quota - used:
+        on_event(LogLine(f"this run needs {built.requests} requests but only "
                          f"{max(0, integ.limits.daily_quota - used)} of the daily quota are left", "warning"))
     cond_texts = [c.describe(db.field(c.field_id).label if db.field(c.field_id) else None) for c in target.conditions]
     if target.search:
         cond_texts.append(f"search:{target.search}")
     prepared = Prepared(target, menu, integ, db, query, built, headers,
-                        describe_run(integ.params, built.total_rows, max(1, len(built.files))),
+                        describe_run(integ.params, built.total_rows, max(1, built.requests)),
                         is_dangerous(integ.params), used, split, cond_texts)
-    on_event(LogLine(f"pre-flight: {built.total_rows:,} rows, {len(built.errors)} errors, "
-                     f"{len(built.warnings)} warnings, {len(built.files)} request(s)"))
+    on_event(LogLine(f"pre-flight: {built.total_rows:,} rows, {built.error_count} errors, "
+                     f"{built.warning_count} warnings, {built.requests} request(s)"))
     return prepared
 
 
@@ -173,10 +173,10 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
     from .runmail import send_report
     try:
         if prepared.blocked:
-            raise RunRefused(f"pre-flight found {len(prepared.built.errors)} error(s); fix them first: "
+            raise RunRefused(f"pre-flight found {prepared.built.error_count} error(s); fix them first: "
                              f"{prepared.built.errors[0]}")
         if prepared.built.warnings and not accept_warnings:
-            raise RunRefused(f"pre-flight found {len(prepared.built.warnings)} warning(s); accept them to run")
+            raise RunRefused(f"pre-flight found {prepared.built.warning_count} warning(s); accept them to run")
         if prepared.dangerous and not confirm_dangerous:
             raise RunRefused(f"dangerous run refused without explicit confirmation: {prepared.dangerous}")
         g = prepared.integration
@@ -191,7 +191,7 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
         run_id = history.start(rec)
         on_event(LogLine(f"run #{run_id}: {prepared.summary}"))
         results = []
-        for i in range(prepared.requests):
+        for i in range(len(prepared.built.files)):
             if cancel is not None and cancel.is_set():
                 break
             req = prepared.request(i)
