@@ -64,6 +64,7 @@ class IntegrationFormScreen(AppScreen):
         self.revealed: str | None = None
         self.snapshot: Integration | None = None
         self.new = integ is None or copy
+        self._shown: dict[str, str] = {}
 
     # --- layout ---------------------------------------------------------------------------------------
     def body(self) -> ComposeResult:
@@ -95,7 +96,8 @@ class IntegrationFormScreen(AppScreen):
                 [("true", "[x] 1行目に項目名 header row"), ("false", "[ ] no header row")],
                 "true" if g.csv_header else "false", id="f-csv-header"))
             yield field_row("連携データ(CSV)の文字コード", Choice(
-                [(k, f"{'SJIS' if k == 'sjis' else 'UTF-8'} {v}") for k, v in ENCODINGS.items()],
+                [(k, "SJIS = Windows-31J (cp932)" if k == "sjis" else "UTF-8 (multi-language option)")
+                 for k in ENCODINGS],
                 g.csv_encoding, id="f-csv-encoding"))
             yield Static("レポートメール  report mail", classes="section", markup=False)
             yield field_row("レポートメール send", Choice(
@@ -186,7 +188,7 @@ class IntegrationFormScreen(AppScreen):
         for where, sev, msg in found:
             text.append(f"{sev}: ", style="bold red" if sev == "error" else "bold yellow")
             text.append(f"[{where}] {msg}\n")
-        self.query_one("#form-problems", Static).update(text)
+        self._update("#form-problems", text)
         self.update_token_source(g)
         return found
 
@@ -203,7 +205,14 @@ class IntegrationFormScreen(AppScreen):
                 line = f"token from {hv.source}: NOT FOUND - {hv.missing}"
             else:
                 line = f"token from {hv.source}: set (ctrl+t reveals it here)"
-        self.query_one("#f-token-source", Static).update(line)
+        self._update("#f-token-source", line)
+
+    def _update(self, wid: str, content: Text | str) -> None:
+        """Update a Static only when its text changes (an update re-lays out the form)."""
+        plain = content.plain if isinstance(content, Text) else content
+        if self._shown.get(wid) != plain:
+            self._shown[wid] = plain
+            self.query_one(wid, Static).update(content)
 
     @on(Input.Changed)
     @on(Choice.Changed)

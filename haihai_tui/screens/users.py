@@ -59,6 +59,11 @@ class UserFormScreen(ModalScreen[bool]):
                    name=self.query_one("#uf-name", Input).value.strip(),
                    email=self.query_one("#uf-email", Input).value.strip(),
                    permissions=list(self.user.permissions) if self.user else [])
+        if self.user is None or new.login != self.user.login:
+            app.reload_settings()  # type: ignore[attr-defined]
+            if perm.find_user(ctx.settings.users, new.login):
+                self.query_one("#uf-error", Static).update(f"a user {new.login!r} already exists; choose another login")
+                return
         ok, msg = run_edit(editing.save_user, ctx.paths, ctx.login, new,
                            self.user.login if self.user else None)
         if not ok:

@@ -28,12 +28,12 @@ def coded(table: dict[str, tuple[str, str]]) -> Options:
 
 #: key -> (what it is, allowed values or None, {code: meaning})
 PARAM_INFO: dict[str, tuple[str, Options | None, dict[str, tuple[str, str]]]] = {
-    "login_id": ("HaiHai login ID the import runs as (required)", None, {}),
+    "login_id": ("HaiHai login ID (required)", None, {}),
     "import_type": ("operation (required)", coded(IMPORT_TYPES), IMPORT_TYPES),
     "is_overwrite": ("existing customers (import_type 0/5)", coded(IS_OVERWRITE), IS_OVERWRITE),
     "overwrite_type": ("blank cell (when is_overwrite 1)", coded(OVERWRITE_TYPE), OVERWRITE_TYPE),
-    "gid": ("配信グループID delivery group, digits", None, {}),
-    "spid": ("ステップメールプランID step-mail plan, digits", None, {}),
+    "gid": ("配信グループID delivery group", None, {}),
+    "spid": ("ステップメールプランID step-mail plan", None, {}),
     "report_option": ("HaiHai's own report mail", coded(REPORT_OPTION), REPORT_OPTION),
 }
 
@@ -42,7 +42,7 @@ def describe_param(key: str, value: str) -> str:
     """The meaning shown next to a row: ``import_type 0 = 新規登録 register (0/1/2/3/5)``."""
     info = PARAM_INFO.get(key)
     if info is None:
-        return "" if not key else f"not a HaiHai key; known: {', '.join(KNOWN_PARAMS)}"
+        return "" if not key else "not a HaiHai key (see below)"
     what, options, codes = info
     if not codes:
         return what
@@ -116,8 +116,8 @@ class KVRow(Horizontal):
 
     DEFAULT_CSS = """
     KVRow { height: auto; }
-    KVRow > .kv-key { width: 18; }
-    KVRow > .kv-value { width: 22; }
+    KVRow > .kv-key { width: 16; }
+    KVRow > .kv-value { width: 20; }
     KVRow > .kv-meaning { width: 1fr; padding: 0 1; color: $text-muted; }
     """
 
@@ -150,8 +150,11 @@ class KVRow(Horizontal):
         return describe_param(self.key_text, self.value_text) if self.known else ""
 
     def refresh_meaning(self) -> None:
+        before = self.meaning()
         self.key_text, self.value_text = self.key, self.value
-        self.query_one(".kv-meaning", Static).update(self.meaning())
+        after = self.meaning()
+        if after != before:
+            self.query_one(".kv-meaning", Static).update(after)
 
     async def sync_value_widget(self) -> None:
         """Swap Input <-> Choice when the key becomes (or stops being) a coded key."""
@@ -188,7 +191,7 @@ class KVGrid(Vertical):
         self.initial, self.known = rows, known
 
     def compose(self) -> ComposeResult:
-        head = f"{'KEY':<18}{'VALUE':<22}" + ("meaning  [allowed values]" if self.known else "")
+        head = f"{'KEY':<16}{'VALUE':<20}" + ("meaning  [allowed values]" if self.known else "")
         yield Static(head, classes="kv-head", markup=False)
         for k, v in self.initial:
             yield KVRow(k, v, known=self.known)

@@ -75,6 +75,13 @@ async def type_text(pilot, text: str) -> None:
     await pilot.press(*text)
 
 
+async def paste(pilot, text: str) -> None:
+    """What the terminal sends when the user pastes (bracketed paste) into the focused field."""
+    from textual import events
+    pilot.app.post_message(events.Paste(text))
+    await pilot.pause()
+
+
 def no_canary(app) -> None:
     assert CANARY not in screen_text(app)
     assert CANARY not in app.export_screenshot()

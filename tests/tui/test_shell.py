@@ -85,13 +85,15 @@ async def test_palette_jumps_to_any_screen(make_app):
         await pilot.pause()
         await pilot.press("ctrl+p")
         await type_text(pilot, "メニュー設定")
-        await pilot.pause(0.3)   # the palette searches in a background task
+        await app.workers.wait_for_complete()   # the palette searches in a worker
+        await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, MenusScreen)
         await pilot.press("colon")
         await type_text(pilot, "Integrations")
-        await pilot.pause(0.3)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, IntegrationsScreen)
