@@ -6,6 +6,7 @@ Screens live in ``haihai_tui.screens``; this module only wires them together.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Iterable
 
 from textual.app import App, SystemCommand
@@ -31,7 +32,7 @@ ScrollBar.renderer = _PlainScrollBarRender
 class HaiHaiApp(App):
     """haihai-tui. ``ctx`` is who is at the keyboard and what the settings say."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses may live anywhere
     TITLE = "haihai-tui"
     BINDINGS = kb.APP
     COMMANDS = App.COMMANDS | {Jump}
