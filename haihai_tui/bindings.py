@@ -20,6 +20,9 @@ APP = [
     Binding("f1,question_mark", "help", "Help", id="help"),
     Binding("ctrl+p,colon", "command_palette", "Palette", id="palette", show=False),
     Binding("f6", "progress", "Progress", id="progress", show=False),
+    # priority: focus moves before the next typed key is delivered (type-ahead lands in the right field)
+    Binding("tab", "focus_next", "Next field", id="focus_next", show=False, priority=True),
+    Binding("shift+tab", "focus_previous", "Previous field", id="focus_previous", show=False, priority=True),
 ]
 
 # --- every screen: back, and list navigation (arrows, PgUp/PgDn work natively) -----------------------
@@ -33,7 +36,7 @@ NAV = [
 
 SCOPES: dict[str, list[Binding]] = {
     "start": [
-        Binding("enter", "open", "Open", id="open", priority=True),
+        Binding("enter", "open", "Open", id="open"),
         Binding("f5", "reload", "Reload", id="reload"),
         Binding("q", "app.quit", "Quit", id="quit_start"),
         *NAV,
@@ -68,8 +71,8 @@ SCOPES: dict[str, list[Binding]] = {
     "integration_form": [
         BACK,
         Binding("f2", "save", "確定 Save", id="save"),
-        Binding("f7", "add_row", "Add row", id="kv_add"),
-        Binding("f8", "delete_row", "Del row", id="kv_delete"),
+        Binding("f7", "add_row", "Add row", id="kv_add", priority=True),
+        Binding("f8", "delete_row", "Del row", id="kv_delete", priority=True),
         Binding("ctrl+t", "reveal", "Reveal", id="reveal"),
     ],
     "menus": [

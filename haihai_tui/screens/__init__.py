@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, OptionList
 
-from ..bindings import BACK, NAV
+from ..bindings import BACK, NAV, key_label
 from ..core.editing import EditRefused
 from ..core.permissions import PermissionDenied
 from ..core.problems import SettingsFileError
@@ -90,6 +90,14 @@ class AppScreen(Screen):
     def action_nav(self, where: str) -> None:
         nav_widget(self.focused, where)
 
+    def keys_for(self, action: str, default: str) -> str:
+        """The key(s) bound to ``action`` right now (after tui.toml remaps), for hints on screen."""
+        try:
+            keys = [k for k, ab in self.active_bindings.items() if ab.binding.action == action]
+        except Exception:
+            keys = []
+        return " or ".join(key_label(k) for k in keys) or default
+
     # settings refresh ------------------------------------------------------------------------------
     _seen_version = -1
 
@@ -108,7 +116,7 @@ class AppScreen(Screen):
 
     def refuse(self, message: str) -> None:
         """Show a refusal sentence (EditRefused, a permission) as an error notification."""
-        self.notify(message, severity="error", timeout=8, markup=False)
+        self.notify(message, title="Not done", severity="error", timeout=8, markup=False)
 
     def attempt(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[bool, Any]:
         """Call a core edit; a refusal or a file problem becomes its sentence on screen, not a traceback."""

@@ -23,7 +23,7 @@ def screen_keys(screen: Screen) -> list[Row]:
         grouped.setdefault(ident, []).append(key)
         rank = 0 if active.node is screen else 1 if active.node is screen.app else 2  # widget keys last
         info[ident] = (desc, b.id or "", rank)
-    order = sorted(grouped, key=lambda i: info[i][2])
+    order = sorted(grouped, key=lambda i: (not info[i][1], info[i][2]))  # remappable first
     return [(" ".join(key_label(k) for k in grouped[i]), info[i][0], info[i][1] or "-") for i in order]
 
 

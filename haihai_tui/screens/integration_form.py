@@ -52,7 +52,7 @@ class IntegrationFormScreen(AppScreen):
 
     def __init__(self, integ: Integration | None, *, copy: bool = False) -> None:
         super().__init__()
-        blank = Integration(name="", url="", headers={TOKEN_HEADER: "${HAIHAI_API_TOKEN}"},
+        blank = Integration(name="", url="", headers={},
                             params={"login_id": "", "import_type": "0"}, report_mail=2)
         self.base = dataclasses.replace(integ) if integ else blank
         self.original_name = integ.name if integ and not copy else None
@@ -81,7 +81,7 @@ class IntegrationFormScreen(AppScreen):
             yield field_row(f"{self.token_name} from", Input(ref, id="f-token-ref", compact=True,
                                                              placeholder="${HAIHAI_API_TOKEN} or ${secret:NAME}"))
             yield field_row("token / トークン", MaskedInput(id="f-token", compact=True, password=True,
-                                                          placeholder="******** (type a new token to replace)"))
+                                                          placeholder=self.token_placeholder()))
             yield Static("", id="f-token-source", classes="hint", markup=False)
             yield Static("other headers (F7 add, F8 delete)", classes="hint", markup=False)
             yield KVGrid(other, known=False, id="f-headers")
@@ -106,6 +106,17 @@ class IntegrationFormScreen(AppScreen):
             yield field_row("送信先 recipient", Choice(
                 [(k, f"{v} {k}") for k, v in REPORT_TO.items()], g.report_to, id="f-report-to"))
         yield Static("", id="form-problems")
+
+    @property
+    def read_only(self) -> bool:
+        return self.happ.ctx.configure_refusal is not None
+
+    def token_placeholder(self) -> str:
+        ctx = self.happ.ctx
+        hv = hdr.resolve(self.token_name, self.token_raw, ctx.settings, ctx.environ) if self.token_raw else None
+        if hv is not None and hv.kind != "literal" and hv.value is not None:
+            return "******** stored" + ("" if self.read_only else "; type a new token to replace it")
+        return "paste the API token from HaiHai here"
 
     def on_mount(self) -> None:
         refusal = self.happ.ctx.configure_refusal
@@ -181,7 +192,7 @@ class IntegrationFormScreen(AppScreen):
         errors = sum(1 for p in found if p[1] == "error")
         text = Text()
         if not found:
-            text.append("No problems. F2 確定 saves to db.toml.", style="bold")
+            text.append("No problems." + ("" if self.read_only else " F2 確定 saves to db.toml."), style="bold")
         else:
             text.append(f"{errors} error(s), {len(found) - errors} warning(s)"
                         f"{' - errors block saving' if errors else ''}:\n", style="bold")
@@ -200,11 +211,12 @@ class IntegrationFormScreen(AppScreen):
             raw = g.headers.get(self.token_name, "")
             hv = hdr.resolve(self.token_name, raw, ctx.settings, ctx.environ) if raw else None
             if hv is None:
-                line = "no token header yet: type the token above, or write ${ENV_VAR} in 'from'"
+                line = "no token yet: paste it into the token field above (kept in secrets.toml), or write ${ENV_VAR} in 'from'"
             elif hv.value is None:
                 line = f"token from {hv.source}: NOT FOUND - {hv.missing}"
             else:
-                line = f"token from {hv.source}: set (ctrl+t reveals it here)"
+                line = f"token from {hv.source}: set" + ("" if self.read_only else
+                                                              f" ({self.keys_for('reveal', '^t')} reveals it here)")
         self._update("#f-token-source", line)
 
     def _update(self, wid: str, content: Text | str) -> None:

@@ -40,8 +40,8 @@ class IntegrationsScreen(AppScreen):
         t.add_column("システム連携名 name", width=26)
         t.add_column("import_type", width=14)
         t.add_column("target", width=10)
-        t.add_column("report", width=8)
-        t.add_column("menus", width=8)
+        t.add_column("report mail", width=13)
+        t.add_column("menus", width=5)
 
     def settings_changed(self) -> None:
         ctx = self.happ.ctx

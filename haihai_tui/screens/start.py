@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.cells import cell_len
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import OptionList, Static
@@ -10,6 +11,12 @@ from textual.widgets.option_list import Option
 
 from ..bindings import scope
 from . import AppScreen
+
+
+class MenuList(OptionList, inherit_bindings=False):
+    """An OptionList that leaves Enter to the screen's "open" binding (remappable, shown in the footer)."""
+
+    BINDINGS = [b for b in OptionList.BINDINGS if getattr(b, "key", "") != "enter"]
 
 
 def _heading(text: str) -> Option:
@@ -29,9 +36,9 @@ class StartScreen(AppScreen):
     AUTO_FOCUS = "#menu"
 
     def body(self) -> ComposeResult:
-        yield OptionList(id="menu", compact=True)
+        yield MenuList(id="menu", compact=True)
         with VerticalScroll(id="start-info"):
-            yield Static("", id="start-notes", markup=False)
+            yield Static("", id="start-notes")
 
     def settings_changed(self) -> None:
         ol = self.query_one("#menu", OptionList)
@@ -67,24 +74,26 @@ class StartScreen(AppScreen):
         ]
         return opts
 
-    def notes(self) -> str:
+    def notes(self) -> Text:
         ctx = self.happ.ctx
-        lines: list[str] = []
-        if self.happ.mock_note:
-            lines.append(self.happ.mock_note)
-        refusal = ctx.configure_refusal
-        if refusal:
-            lines.append(refusal)
-        loaded = ctx.loaded
-        problems = loaded.problems if loaded else []
+        text = Text()
+        problems = ctx.loaded.problems if ctx.loaded else []
         if problems:
             n_err = sum(p.is_error for p in problems)
-            lines.append(f"Settings problems: {n_err} error(s), {len(problems) - n_err} warning(s) "
-                         f"in {ctx.paths.config_dir}")
-            lines += [f"  {p}" for p in problems]
-            lines.append(self.still_works())
-            lines.append("Fix the files, then press F5 to reload (or run: haihai-tui check).")
-        return "\n".join(lines)
+            text.append(f"Settings problems: {n_err} error(s), {len(problems) - n_err} warning(s)\n", style="bold")
+            for p in problems:
+                text.append(f"  {p}\n", style="red" if p.is_error else "yellow")
+            text.append(self.still_works() + "\n")
+            text.append(f"Fix the files, then {self.keys_for('reload', 'F5')} reloads "
+                        f"(or run: haihai-tui check).\n\n")
+        for line in (self.happ.mock_note, ctx.configure_refusal):
+            if line:
+                text.append(line + "\n", style="yellow")
+        text.append(f"Arrows or j/k move, {self.keys_for('open', 'Enter')} opens, "
+                    f"{self.keys_for('help', 'F1')} lists every key, {self.keys_for('command_palette', '^p')} "
+                    f"jumps anywhere, {self.keys_for('quit', '^q')} quits.\n", style="dim")
+        text.append(f"settings: {ctx.paths.config_dir}\ndata:     {ctx.paths.data_dir}", style="dim")
+        return text
 
     def still_works(self) -> str:
         ctx = self.happ.ctx

@@ -213,7 +213,7 @@ class KVGrid(Vertical):
     async def add_row(self, key: str = "", value: str = "") -> KVRow:
         row = KVRow(key, value, known=self.known)
         await self.mount(row)
-        row.query_one(".kv-key", Input).focus()
+        self.screen.set_focus(row.query_one(".kv-key", Input))  # now, not after queued keys
         self.post_message(self.Changed(self))
         return row
 
@@ -231,7 +231,7 @@ class KVGrid(Vertical):
         await row.remove()
         rest = self.row_widgets()
         if rest:
-            rest[min(i, len(rest) - 1)].query_one(".kv-key", Input).focus()
+            self.screen.set_focus(rest[min(i, len(rest) - 1)].query_one(".kv-key", Input))
         self.post_message(self.Changed(self))
 
     @on(Input.Changed)

@@ -75,6 +75,18 @@ async def type_text(pilot, text: str) -> None:
     await pilot.press(*text)
 
 
+async def burst(pilot, *keys: str) -> None:
+    """Keys arriving together (fast typing, a terminal's type-ahead), not one at a time like press()."""
+    from textual import events
+    from textual.keys import _character_to_key
+    for key in keys:
+        char = key if len(key) == 1 else None
+        name = _character_to_key(key) if len(key) == 1 and not key.isalnum() else key
+        pilot.app._driver.send_message(events.Key(name, char if name != "tab" else "\t"))
+    for _ in range(3):
+        await pilot.pause()
+
+
 async def paste(pilot, text: str) -> None:
     """What the terminal sends when the user pastes (bracketed paste) into the focused field."""
     from textual import events

@@ -6,7 +6,7 @@ from __future__ import annotations
 import stat
 import tomllib
 
-from conftest import CANARY, SIZE, no_canary, notes, paste, screen_text, type_text
+from conftest import CANARY, SIZE, burst, no_canary, notes, paste, screen_text, type_text
 
 from haihai_tui.screens.integration_form import IntegrationFormScreen, MaskedInput
 from haihai_tui.screens.integrations import IntegrationsScreen
@@ -108,7 +108,10 @@ async def test_dependency_rule_error_shows_while_typing_and_blocks_saving(make_a
         await type_text(pilot, NEW)
         await pilot.press("tab")
         await paste(pilot, "https://a01.hm-f.jp/acct/api/v1/custcsv/import")
-        await pilot.press("tab", "tab", "tab", "tab", "tab")          # -> login_id value
+        await pilot.press("tab")                                      # 'from': an environment variable
+        await type_text(pilot, "${HH_TOKEN}")
+        assert "environment variable HH_TOKEN is not set" in flat(app)
+        await pilot.press("tab", "tab", "tab", "tab")                 # -> login_id value
         await type_text(pilot, "ops02")
         assert "0 error(s)" in flat(app) and "error:" not in flat(app)
         await pilot.press("tab", "tab", "2")                          # import_type 2 配信停止, no gid / spid
@@ -229,3 +232,17 @@ async def test_read_only_without_db_settings_and_integration(make_app, tui_paths
         await pilot.press("escape")
         assert isinstance(app.screen, IntegrationsScreen)
     assert tui_paths.db.read_text(encoding="utf-8") == before
+
+
+async def test_type_ahead_lands_in_the_right_fields(make_app):
+    """Keys that arrive together (tmux, a fast typist) follow Tab and F7 into the next field."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_list(pilot)
+        await pilot.press("a")
+        await burst(pilot, "T", "1", "tab", "u", "tab", "tab", "tab", "tab", "tab", "o", "p", "f7", "g", "i", "d",
+                    "tab", "7")
+        form = app.screen
+        assert form.query_one("#f-name").value == "T1"
+        assert form.query_one("#f-url").value == "u"
+        assert form.current().params == {"login_id": "op", "import_type": "0", "gid": "7"}
