@@ -154,6 +154,12 @@ class HaiHaiApp(App):
             return
         self.push_screen(HelpScreen.for_screen(self.screen))
 
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(id="--command-palette",
+                                            placeholder="Go to a screen or menu, or run a command..."))
+
     def action_progress(self) -> None:
         try:
             from .screens.progress import ProgressScreen

@@ -90,13 +90,13 @@ class AppScreen(Screen):
     def action_nav(self, where: str) -> None:
         nav_widget(self.focused, where)
 
-    def keys_for(self, action: str, default: str) -> str:
+    def keys_for(self, action: str, default: str, first: bool = False) -> str:
         """The key(s) bound to ``action`` right now (after tui.toml remaps), for hints on screen."""
         try:
             keys = [k for k, ab in self.active_bindings.items() if ab.binding.action == action]
         except Exception:
             keys = []
-        return " or ".join(key_label(k) for k in keys) or default
+        return " or ".join(key_label(k) for k in keys[:1 if first else None]) or default
 
     # settings refresh ------------------------------------------------------------------------------
     _seen_version = -1

@@ -107,8 +107,7 @@ class MenusScreen(AppScreen):
             return
         s = self.happ.ctx.settings
         db = s.database(m.database)
-        info.update(f"{m.name}: database {m.database}" + (f" ({db.name})" if db else " (MISSING)") +
-                    "  a 追加, d remove, K/J move")
+        info.update(f"{m.name}: database {m.database}" + (f" ({db.name})" if db else " (MISSING)"))
         for c in m.columns:
             f = db.field(c) if db else None
             cols.add_option(Option(f"{c:<10} {f.label if f else '(no such field)'}", id=c))
@@ -132,6 +131,9 @@ class MenusScreen(AppScreen):
                 lines.append(f"warning: no {EMAIL_LABEL} column; HaiHai needs it as the key column")
         if message:
             lines.append(message)
+        if not lines:
+            lines.append(f"Tab: next pane.  {self.keys_for('add', 'a')} 追加 add, {self.keys_for('remove', 'd')} "
+                         f"remove, {self.keys_for('move(-1)', 'K', first=True)}/{self.keys_for('move(1)', 'J', first=True)} reorder, {self.keys_for('save', 'F2')} 確定 save.")
         self.query_one("#menu-status", Static).update("\n".join(lines))
 
     def edit(self, fn) -> None:

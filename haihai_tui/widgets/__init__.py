@@ -13,8 +13,8 @@ class AppHeader(Horizontal):
     DEFAULT_CSS = """
     AppHeader { dock: top; height: 1; background: $panel; }
     AppHeader > #hdr-title { width: auto; max-width: 40; text-style: bold; padding: 0 1; text-wrap: nowrap;
-                             text-overflow: ellipsis; }
-    AppHeader > #hdr-who { width: 1fr; padding: 0 1; text-align: right; text-wrap: nowrap; text-overflow: ellipsis; }
+                             text-overflow: clip; }
+    AppHeader > #hdr-who { width: 1fr; padding: 0 1; text-align: right; text-wrap: nowrap; text-overflow: clip; }
     """
 
     def __init__(self, title: str) -> None:

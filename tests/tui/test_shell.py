@@ -192,3 +192,43 @@ async def test_missing_screens_are_reported_not_crashed(make_app, monkeypatch):
         await pilot.press("f6")
         assert isinstance(app.screen, StartScreen)
         assert "not available" in notes(app)
+
+
+async def test_no_ambiguous_width_symbols_on_any_settings_screen(make_app):
+    app = make_app()
+    seen = []
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for keys in (["enter"], ["escape", "down", "enter"], ["escape", "down", "enter"], ["enter"],
+                     ["escape", "escape", "down", "enter"], ["tab", "tab", "a"], ["escape", "f1"]):
+            await pilot.press(*keys)
+            await pilot.pause()
+            seen.append(type(app.screen).__name__)
+            text = screen_text(app)
+            assert not chrome_symbols(text), (seen[-1], chrome_symbols(text))
+        await pilot.press("escape", "ctrl+p")
+        await pilot.pause()
+        assert not chrome_symbols(screen_text(app))
+    assert seen == ["PermissionsScreen", "UsersScreen", "IntegrationsScreen", "IntegrationFormScreen",
+                    "MenusScreen", "PickScreen", "HelpScreen"]
+
+
+def test_default_keys_avoid_tmux_and_ambiguous_ctrl_keys():
+    from textual.binding import Binding
+
+    from haihai_tui import bindings
+    avoid = {f"ctrl+{c}" for c in "bashzjmi"}
+    every = [b for bs in [bindings.APP, *bindings.SCOPES.values()] for b in bs if isinstance(b, Binding)]
+    assert all(b.id for b in every)
+    used = {k.strip() for b in every for k in b.key.split(",")}
+    assert not used & avoid
+
+
+async def test_record_list_menu_opens_from_the_start_screen(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "down", "down", "down", "enter")
+        await pilot.pause()
+        name = type(app.screen).__name__
+        assert name == "RecordListScreen" or "not available" in notes(app)
