@@ -12,9 +12,9 @@ from pathlib import Path
 from .core.paths import Paths, resolve
 
 EPILOG = """\
-settings folder: --config-dir, or $HAIHAI_TUI_CONFIG_DIR, or $XDG_CONFIG_HOME/haihai-tui
-data folder:     --data-dir, or $HAIHAI_TUI_DATA_DIR, or $XDG_DATA_HOME/haihai-tui
-You act as the account running this program; there is no flag to act as someone else."""
+settings: --config-dir, $HAIHAI_TUI_CONFIG_DIR or $XDG_CONFIG_HOME/haihai-tui
+data:     --data-dir, $HAIHAI_TUI_DATA_DIR or $XDG_DATA_HOME/haihai-tui
+You act as the account running this program; no flag acts as someone else."""
 
 
 def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
@@ -28,8 +28,8 @@ def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="haihai-tui", formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description="Keyboard-driven console for the 楽楽販売 -> 配配メール customer sync. "
-                                            "Without a command it opens the TUI.", epilog=EPILOG)
+                                description="Keyboard-driven console for the 楽楽販売 -> 配配メール customer\n"
+                                            "sync. Without a command it opens the TUI.", epilog=EPILOG)
     _common(p, top=True)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     h = sub.add_parser("history", help="the run history (システム連携状況確認)")
     _common(h)
     h.add_argument("--json", action="store_true", help="one JSON object per run, newest first")
-    h.add_argument("--limit", type=int, default=50)
+    h.add_argument("--limit", type=int, default=50, help="how many runs, newest first (default 50)")
 
     m = sub.add_parser("mock-server", help="the local HaiHai Mail mock server")
     _common(m)
@@ -83,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--config", metavar="FILE", type=Path,
                    help="mock accounts (TOML); default: the demo account, token from $HAIHAI_MOCK_TOKEN")
     return p
+
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    """Errors whose message is written for the user (file, what is wrong, how to fix it)."""
+    from .core.answers import ClientError
+    from .core.history import HistoryError
+    from .core.mail import MailError
+    from .core.store import StoreError
+    return (ClientError, HistoryError, MailError, StoreError)
 
 
 def paths_of(args: argparse.Namespace) -> Paths:
@@ -118,5 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a user's file or the machine said no: one clear line, never a traceback
+        from .core.problems import SettingsFileError
+        known = (SettingsFileError, OSError) + _known_errors()
+        if not isinstance(e, known):
+            raise
+        print(f"haihai-tui {cmd}: {e}", file=sys.stderr)
+        return 1
     parser.error(f"unknown command {cmd}")
     return 2

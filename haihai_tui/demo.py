@@ -54,7 +54,7 @@ def lay_demo(base: Path, *, login: str, token: str, mock_url: str, rows: int = 5
     def put_token(doc) -> None:
         doc.setdefault("tokens", tomlkit.table())["配配メール 顧客登録"] = token
 
-    store.update(paths.secrets, put_token)
+    store.update(paths.secrets, put_token, backup=False)
     paths.secrets.chmod(0o600)
     _load_customers(paths, rows)
     return paths

@@ -45,9 +45,17 @@ class Printer:
 
 
 def cmd_run(args) -> int:
-    ctx = AppContext(paths_of(args))
+    paths = paths_of(args)
+    if not paths.config_dir.is_dir():
+        print(f"no settings folder {paths.config_dir}; pass --config-dir or see `haihai-tui check`", file=sys.stderr)
+        return 2
+    ctx = AppContext(paths)
     s = ctx.settings
     menu = s.menu(args.menu)
+    if menu is None and s.load_errors:
+        print(f"no menu {args.menu!r}, and the settings have errors: {s.load_errors[0]} "
+              f"(run `haihai-tui check`)", file=sys.stderr)
+        return 1
     if menu is None:
         print(f"no menu {args.menu!r}; menus: {', '.join(m.name for m in s.menus) or '(none)'}", file=sys.stderr)
         return 2

@@ -19,8 +19,8 @@ from .settings import Loaded, load_settings
 class AppContext:
     paths: Paths
     login: str = field(default_factory=perm.current_login)
-    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
-    loaded: Loaded | None = None
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
+    loaded: Loaded | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.loaded is None:

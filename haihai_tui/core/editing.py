@@ -271,5 +271,5 @@ def set_token(paths: Paths, actor_login: str, name: str, value: str) -> None:
             doc["tokens"] = tomlkit.table()
         doc["tokens"][name] = value
 
-    store.update(paths.secrets, mutate)
+    store.update(paths.secrets, mutate, backup=False)
     os.chmod(paths.secrets, 0o600)

@@ -53,15 +53,15 @@ def parse(name: str, raw: str) -> tuple[str, str]:
 
 def resolve(name: str, raw: str, settings: Settings, environ: dict[str, str]) -> HeaderValue:
     kind, ref = parse(name, raw)
-    secret = is_token_header(name)
+    # A value that comes from the environment or secrets.toml is treated as secret whatever the header's
+    # name (someone keeps it out of db.toml for a reason); a literal is secret only for the token header.
     if kind == "env":
         v = environ.get(ref)
-        value = None if v is None else (Secret(v, f"environment variable {ref}") if secret else v)
+        value = None if v is None else Secret(v, f"environment variable {ref}")
     elif kind == "secret":
-        tok = settings.secrets.tokens.get(ref)
-        value = tok if secret else (tok.reveal() if tok else None)
+        value = settings.secrets.tokens.get(ref)
     else:
-        value = Secret(raw, "db.toml") if secret else raw
+        value = Secret(raw, "db.toml") if is_token_header(name) else raw
     return HeaderValue(name, kind, ref, value)
 
 

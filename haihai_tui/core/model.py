@@ -132,6 +132,9 @@ class Settings:
     menus: list[Menu] = field(default_factory=list)
     secrets: Secrets = field(default_factory=Secrets)
     keys: dict[str, str] = field(default_factory=dict)  # tui.toml [keys]: binding id -> key(s)
+    #: errors in db.toml / secrets.toml found at load: nothing is sent while there are any, because a value
+    #: that failed to parse would otherwise silently fall back to a default (or go missing) on the wire
+    load_errors: list = field(default_factory=list, repr=False)
 
     def database(self, id: str) -> Database | None:
         return next((d for d in self.databases if d.id == id), None)

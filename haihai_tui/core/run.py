@@ -10,6 +10,7 @@ Temp files are removed after every run, also after an error or a cancel. Progres
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -128,6 +129,10 @@ def prepare(settings: Settings, paths: Paths, target: Target, *, environ: dict[s
             on_event: EventSink = ignore, cancel: threading.Event | None = None) -> Prepared:
     """Query the rows, run pre-flight and build the exact file(s). Blocking: call it from a thread."""
     from .validate import integration_problems
+    if settings.load_errors:
+        first = settings.load_errors[0]
+        raise RunRefused(f"the settings have {len(settings.load_errors)} error(s), so nothing is sent until they "
+                         f"are fixed; first: {first} (run `haihai-tui check` for all)")
     menu, integ, db = resolve_target(settings, target)
     errors = [m for _, sev, m in integration_problems(integ, settings, environ) if sev == "error"]
     if errors:
@@ -136,6 +141,7 @@ def prepare(settings: Settings, paths: Paths, target: Target, *, environ: dict[s
     query = Query(conditions=target.conditions, search=target.search, search_fields=tuple(menu.columns),
                   sort_field=target.sort_field, descending=target.descending)
     on_event(StageChanged(Stage.QUERY, f"reading {db.name} ({menu.name})"))
+    sweep_stale(paths.runs_dir)
     store = RecordStore.open(paths.records_dir, db)
     try:
         total = store.count(query)
@@ -145,9 +151,45 @@ def prepare(settings: Settings, paths: Paths, target: Target, *, environ: dict[s
         built = build_csv(store.iter_rows(query, menu.columns), labels, encoding=integ.python_encoding,
                           header=integ.csv_header, dest_dir=ensure_private_dir(paths.runs_dir),
                           max_rows=integ.limits.max_rows, max_bytes=integ.limits.max_bytes, split=split,
-                          on_rows=lambda n: on_event(RowsProgress(n, total)), cancel=cancel)
+                          on_rows=lambda n: on_event(RowsProgress(n, total)), cancel=cancel,
+                          daily_quota=integ.limits.daily_quota)
     finally:
         store.close()
+    try:
+        return _prepared(settings, paths, target, menu, integ, db, query, built, headers, split, on_event)
+    except BaseException:
+        built.remove()  # nothing half-done stays on disk
+        raise
+
+
+def sweep_stale(runs_dir: Path) -> int:
+    """Remove CSV files left in the runs folder by a process that died (their pid is in the name)."""
+    removed = 0
+    if not runs_dir.is_dir():
+        return 0
+    for f in runs_dir.glob("customer_list-*.csv"):
+        try:
+            pid = int(f.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if pid == os.getpid() or _alive(pid):
+            continue
+        f.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _prepared(settings, paths, target, menu, integ, db, query, built, headers, split, on_event) -> Prepared:
     history = History(paths.history_db)
     used = history.used_today(urlsplit(integ.url).hostname or "")
     if built.files and built.requests > integ.limits.daily_quota - used:
@@ -208,8 +250,12 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
         counts, result_csv = None, None
         if final["outcome"] is Outcome.DONE and final["import_ids"]:
             on_event(StageChanged(Stage.POLL, "asking HaiHai for the row results"))
-            counts, result_csv = await _collect(prepared, final["import_ids"], on_event, transport,
-                                                poll_interval, poll_timeout, poll_status, fetch_result_csv)
+            try:
+                counts, result_csv = await _collect(prepared, final["import_ids"], on_event, transport,
+                                                    poll_interval, poll_timeout, poll_status, fetch_result_csv)
+            except Exception as e:  # the upload was accepted: a status hiccup must not turn it into a failure
+                on_event(LogLine(f"could not read the row results ({type(e).__name__}: {e}); the import itself "
+                                 f"was accepted - see レポート > 一括登録・削除の処理結果 in HaiHai", "warning"))
         on_event(StageChanged(Stage.HISTORY))
         done = history.finish(run_id, counts=counts, result_csv=result_csv, **final)
         on_event(StageChanged(Stage.MAIL))
@@ -226,9 +272,10 @@ def summarize(results: list, planned: int, cancelled: bool) -> dict:
     """Fold the per-request results into the history fields of the run."""
     if not results:
         return dict(outcome=Outcome.CANCELLED, code="CANCELLED", message="cancelled before anything was sent",
-                    http_status=None, import_ids=[], response_excerpt="")
+                    http_status=None, import_ids=[], response_excerpt="", requests=0)
     last = results[-1]
     ids = [r.import_id for r in results if r.import_id]
+    used = sum(r.outcome in (Outcome.DONE, Outcome.UNKNOWN) for r in results)
     msg = last.message
     outcome = last.outcome
     if outcome is Outcome.DONE and len(results) < planned:
@@ -236,7 +283,7 @@ def summarize(results: list, planned: int, cancelled: bool) -> dict:
     elif outcome is not Outcome.DONE and len(results) > 1:
         msg = f"request {len(results)} of {planned}: {msg} (requests 1-{len(results) - 1} were accepted)"
     return dict(outcome=outcome, code=last.code, message=msg, http_status=last.http_status, import_ids=ids,
-                response_excerpt=last.body_excerpt)
+                response_excerpt=last.body_excerpt, requests=used)
 
 
 async def _collect(prepared: Prepared, import_ids: list[str], on_event, transport, interval, timeout,

@@ -24,10 +24,10 @@ def send_report(rec: RunRecord, integ: Integration, settings: Settings, paths: P
                 "or admin_emails under [system])")
     sender = settings.smtp.from_addr or f"haihai-tui@{socket.gethostname()}"
     note = recipient_note(integ.report_to, user.email if user else None, rec.executor)
-    msg = build_report(rec, sender=sender, to=to, app_host=socket.gethostname(), note=note)
     try:
+        msg = build_report(rec, sender=sender, to=to, app_host=socket.gethostname(), note=note)
         return "report mail " + deliver(msg, smtp=settings.smtp, password=settings.secrets.smtp_password,
                                         outbox=paths.outbox)
-    except MailError as e:
+    except (MailError, ValueError, OSError) as e:
         on_event(LogLine(f"report mail failed: {e}", "warning"))
         return f"report mail failed: {e}"

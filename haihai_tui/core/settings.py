@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -20,12 +21,21 @@ from .problems import Problem, SettingsFileError
 from .secret import Secret
 
 
+SECRET_KEY = re.compile(r"(token|password|passwd|secret|api[_-]?key)", re.I)
+
+
 @dataclass
 class Ctx:
     """Where problems go while one file is parsed."""
     file: str
-    text: str
+    text: str = field(repr=False)
     problems: list[Problem]
+    hide_values: bool = False   # secrets.toml: never echo a value in a problem
+
+    def show(self, key: str, value: Any) -> str:
+        if self.hide_values or SECRET_KEY.search(key):
+            return f"a {type(value).__name__} (value not shown)"
+        return repr(value)
 
     def add(self, keypath: tuple, message: str, severity: str = "error") -> None:
         line = store.locate(self.text, keypath) if self.text else None
@@ -37,7 +47,7 @@ class Loaded:
     paths: Paths
     settings: Settings
     problems: list[Problem] = field(default_factory=list)
-    files: dict[str, store.TomlFile | None] = field(default_factory=dict)
+    files: dict[str, store.TomlFile | None] = field(default_factory=dict, repr=False)
 
     @property
     def errors(self) -> list[Problem]:
@@ -72,7 +82,7 @@ def check_table(ctx: Ctx, table: Any, schema: Schema, keypath: tuple, what: str)
     """Report unknown keys, wrong types and missing required keys; return the good values."""
     out: dict[str, Any] = {}
     if not isinstance(table, dict):
-        ctx.add(keypath, f"{what} must be a table")
+        ctx.add(keypath, f"{what} must be a table ([...] header or {{ ... }})")
         return out
     for key, value in table.items():
         if key not in schema:
@@ -82,7 +92,7 @@ def check_table(ctx: Ctx, table: Any, schema: Schema, keypath: tuple, what: str)
         value = plain(value)
         ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
         if not ok:
-            ctx.add(keypath + (key,), f"{key} must be {TYPE_WORDS.get(types, types)}, not {value!r}")
+            ctx.add(keypath + (key,), f"{key} must be {TYPE_WORDS.get(types, types)}, not {ctx.show(key, value)}")
             continue
         out[key] = value
     for key, (_, required) in schema.items():
@@ -95,7 +105,7 @@ def str_list(ctx: Ctx, value: Any, keypath: tuple, what: str) -> list[str]:
     items = [plain(v) for v in value]
     bad = [v for v in items if not isinstance(v, str)]
     if bad:
-        ctx.add(keypath, f"{what} must be a list of strings; {bad[0]!r} is not")
+        ctx.add(keypath, f"{what} must be a list of strings; {ctx.show(what, bad[0])} is not")
     return [v for v in items if isinstance(v, str)]
 
 
@@ -251,7 +261,10 @@ def load_settings(paths: Paths, environ: dict[str, str] | None = None, *, valida
             loaded.files[key] = None
             continue
         loaded.files[key] = tf
-        parse(Ctx(name, tf.text, loaded.problems), tf.doc, loaded.settings)
+        parse(Ctx(name, tf.text, loaded.problems, hide_values=key == "secrets"), tf.doc, loaded.settings)
+        if key == "secrets":
+            loaded.files[key] = None  # keep no copy of the secrets text around (reprs, crash reports)
     if validate_all:
         validate(loaded, os.environ if environ is None else environ)
+    loaded.settings.load_errors = [p for p in loaded.errors if p.file in ("db.toml", "secrets.toml")]
     return loaded

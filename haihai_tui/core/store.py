@@ -20,7 +20,7 @@ import shlex
 import stat
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -62,8 +62,8 @@ class LockTimeout(StoreError):
 @dataclass
 class TomlFile:
     path: Path
-    doc: tomlkit.TOMLDocument
-    text: str
+    doc: tomlkit.TOMLDocument = field(repr=False)
+    text: str = field(repr=False)
     fingerprint: Fingerprint | None
 
     def line(self, keypath: tuple) -> int | None:
@@ -268,7 +268,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _save_locked(tf: TomlFile, target: Path, force: bool) -> TomlFile:
+def _save_locked(tf: TomlFile, target: Path, force: bool, backup: bool = True) -> TomlFile:
     text = tomlkit.dumps(tf.doc)
     try:  # never write what we could not read back
         tomllib.loads(text)
@@ -290,7 +290,7 @@ def _save_locked(tf: TomlFile, target: Path, force: bool) -> TomlFile:
         mode, owner = 0o600, None
     tmp, st_new = _write_new(folder, target.name, data, mode, owner)
     try:
-        if old:
+        if old and backup:
             bak, _ = _write_new(folder, target.name + ".bak", old[0], 0o600, None)
             os.replace(bak, folder / f"{target.name}.bak")
         os.replace(tmp, target)
@@ -304,19 +304,22 @@ def _oserror(path: Path, e: OSError) -> StoreError:
     return StoreError(path, f"cannot write {path}: {e.strerror or e}; the file was not changed")
 
 
-def save(tf: TomlFile, *, force: bool = False, lock_timeout: float = 30.0) -> TomlFile:
-    """Write ``tf.doc`` back atomically under the lock; ConflictError if the file changed since load."""
+def save(tf: TomlFile, *, force: bool = False, lock_timeout: float = 30.0, backup: bool = True) -> TomlFile:
+    """Write ``tf.doc`` back atomically under the lock; ConflictError if the file changed since load.
+
+    ``backup=False`` keeps no ``.bak`` (secrets.toml: an old token must not linger in a second file)."""
     target = _target(tf.path)
     try:
         with _locked(target, lock_timeout):
-            return _save_locked(tf, target, force)
+            return _save_locked(tf, target, force, backup)
     except (StoreError, SettingsFileError):
         raise
     except OSError as e:
         raise _oserror(target, e) from None
 
 
-def update(path: Path, mutate: Callable[[tomlkit.TOMLDocument], None], *, lock_timeout: float = 30.0) -> TomlFile:
+def update(path: Path, mutate: Callable[[tomlkit.TOMLDocument], None], *, lock_timeout: float = 30.0,
+           backup: bool = True) -> TomlFile:
     """Load, ``mutate(doc)`` and save under one lock hold, so concurrent updates never lose each other."""
     path = Path(path)
     target = _target(path)
@@ -324,7 +327,7 @@ def update(path: Path, mutate: Callable[[tomlkit.TOMLDocument], None], *, lock_t
         with _locked(target, lock_timeout):
             tf = load(path)
             mutate(tf.doc)
-            return _save_locked(tf, target, force=False)
+            return _save_locked(tf, target, force=False, backup=backup)
     except (StoreError, SettingsFileError):
         raise
     except OSError as e:

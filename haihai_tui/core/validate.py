@@ -11,7 +11,7 @@ from . import headers as hdr
 from .model import (EMAIL_LABEL, ENCODINGS, FIELD_TYPES, REPORT_MAIL, REPORT_TO, TOKEN_HEADER, Integration,
                     Settings)
 from .permissions import GRANT, PERMISSION_NAMES
-from .preflight import param_findings
+from .preflight import email_problem, param_findings
 from .settings import Ctx, Loaded, did_you_mean
 
 API_PATH = "/api/v1/custcsv/import"
@@ -101,6 +101,14 @@ def validate(loaded: Loaded, environ: dict[str, str]) -> None:
         return Ctx(name, tf.text if tf else "", loaded.problems)
 
     admin, db = ctx("admin", "admin.toml"), ctx("db", "db.toml")
+    for addr in s.admin_emails:
+        why = email_problem(addr)
+        if why:
+            admin.add(("system", "admin_emails"), f"admin_emails: {addr!r} is not an e-mail address: {why}")
+    for i, u in enumerate(s.users):
+        why = email_problem(u.email) if u.email else None
+        if why:
+            admin.add(("users", i, "email"), f"user {u.login!r}: email {u.email!r} is not an e-mail address: {why}")
     # users
     seen: set[str] = set()
     for i, u in enumerate(s.users):
