@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable
 
+import httpx
 import pytest
 
+from haihai_tui.core.answers import server_int
 from haihai_tui.core.client import (ClientError, ImportRequest, check_url, fetch_result_csv,
                                     parse_retry_after, poll_status, send_import)
 from haihai_tui.core.events import BytesProgress, LogLine, Outcome, ServerResponse, Stage, StageChanged
@@ -334,12 +336,83 @@ async def test_connect_refused_retried_then_connect_failed(csv_file):
     assert len(retries) == 2 and all(e.level == "warning" for e in retries)
 
 
-async def test_503_retry_after_then_success(serve, csv_file):
-    srv = await serve(answer(503, error_body("MAINTENANCE"), extra={"Retry-After": "1"}), answer(200, SUCCESS))
+class Scripted(httpx.AsyncBaseTransport):
+    """A transport answering by script; each step reads ``read`` bytes of the upload first (None: all of
+    it, 0: none), so a test can say exactly how much of the body the "server" had taken."""
+
+    def __init__(self, *steps: tuple[int, dict | bytes, dict, int | None]) -> None:
+        self.steps, self.taken = list(steps), []
+
+    async def handle_async_request(self, request):
+        status, body, headers, read = self.steps[min(len(self.taken), len(self.steps) - 1)]
+        got = b""
+        if read != 0:
+            async for chunk in request.stream:
+                got += chunk
+                if read is not None and len(got) >= read:
+                    break
+        self.taken.append(len(got))
+        content = json.dumps(body).encode() if isinstance(body, dict) else body
+        return httpx.Response(status, headers={"content-type": "application/json", **headers}, content=content)
+
+
+BUSY = error_body("MAINTENANCE", "busy")
+
+
+async def test_503_retry_after_before_body_read_then_success(csv_file):
+    t = Scripted((503, BUSY, {"Retry-After": "0"}, 0), (200, SUCCESS, {}, None))
     events = []
-    r = await send_import(make_req(srv.url(), csv_file), on_event=events.append)
-    assert r.outcome is Outcome.DONE and r.attempts == 2 and len(srv.requests) == 2
+    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file), transport=t,
+                          on_event=events.append)
+    total = len(csv_file.read_bytes())
+    assert r.outcome is Outcome.DONE and r.attempts == 2
+    assert t.taken[0] == 0 and t.taken[1] > total       # first: nothing taken; second: the whole upload
     assert [e for e in events if isinstance(e, LogLine) and "try 2 of 3" in e.text]
+
+
+async def test_503_retry_after_part_way_through_the_body_is_retried(tmp_path):
+    p = tmp_path / "big.csv"
+    p.write_bytes(b"a@example.com,x\r\n" * 20_000)
+    t = Scripted((503, BUSY, {"Retry-After": "0"}, 50_000), (200, SUCCESS, {}, None))
+    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", p), transport=t,
+                          chunk_size=16_384)
+    assert r.outcome is Outcome.DONE and r.attempts == 2
+    assert 50_000 <= t.taken[0] < p.stat().st_size < t.taken[1]
+
+
+async def test_503_retry_after_after_the_whole_body_is_unknown_and_sent_once(serve, csv_file):
+    srv = await serve(answer(503, error_body("SERVICE_UNAVAILABLE", "overloaded"), extra={"Retry-After": "1"}),
+                      answer(200, SUCCESS))
+    events = []
+    r = await send_import(make_req(srv.url(), csv_file), on_event=events.append, max_tries=3, backoff=0.01)
+    assert r.outcome is Outcome.UNKNOWN and r.code == "SERVICE_UNAVAILABLE" and r.http_status == 503
+    assert len(srv.requests) == 1 and srv.requests[0].complete and r.attempts == 1
+    assert "NOT re-sent" in r.message and "twice" in r.message and "一括登録・削除の処理結果" in r.message
+    assert not [e for e in events if isinstance(e, LogLine) and "trying again" in e.text]
+
+
+async def test_503_retry_after_when_transport_took_everything_is_unknown(csv_file):
+    t = Scripted((503, BUSY, {"Retry-After": "0"}, None), (200, SUCCESS, {}, None))
+    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file), transport=t)
+    assert r.outcome is Outcome.UNKNOWN and r.attempts == 1 and len(t.taken) == 1
+
+
+async def test_500_part_way_through_the_body_is_error_not_retried(tmp_path):
+    p = tmp_path / "big.csv"
+    p.write_bytes(b"a@example.com,x\r\n" * 20_000)
+    t = Scripted((500, error_body("INTERNAL_ERROR"), {}, 20_000), (200, SUCCESS, {}, None))
+    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", p), transport=t,
+                          chunk_size=16_384)
+    assert r.outcome is Outcome.ERROR and r.code == "INTERNAL_ERROR" and r.attempts == 1 and len(t.taken) == 1
+    assert "before the whole file was sent" in r.message and "nothing was imported" in r.message
+
+
+async def test_429_after_the_whole_body_is_retried(serve, csv_file):
+    srv = await serve(answer(429, error_body("DAILY_LIMIT_EXCEEDED"), extra={"Retry-After": "0"}),
+                      answer(200, SUCCESS))
+    r = await send_import(make_req(srv.url(), csv_file))
+    assert r.outcome is Outcome.DONE and r.attempts == 2 and len(srv.requests) == 2
+    assert all(q.complete for q in srv.requests)
 
 
 async def test_429_long_retry_after_is_error_without_waiting(serve, csv_file):
@@ -352,11 +425,20 @@ async def test_429_long_retry_after_is_error_without_waiting(serve, csv_file):
     assert not [e for e in events if isinstance(e, LogLine)]
 
 
-async def test_503_retries_stop_at_max_tries(serve, csv_file):
-    srv = await serve(answer(503, "", extra={"Retry-After": "0"}))
-    r = await send_import(make_req(srv.url(), csv_file), max_tries=2)
+@pytest.mark.parametrize("value", ["inf", "nan", "1e400", "٣", "-5", "99999999999999999999", "x" * 5000])
+async def test_429_absurd_retry_after_does_not_raise(serve, csv_file, value):
+    srv = await serve(answer(429, error_body("DAILY_LIMIT_EXCEEDED"), extra={"Retry-After": value}))
+    r = await send_import(make_req(srv.url(), csv_file), max_wait=60)
+    assert r.outcome is Outcome.ERROR and r.code == "DAILY_LIMIT_EXCEEDED" and len(srv.requests) == 1
+    assert r.retry_after is None or r.retry_after <= 366 * 24 * 3600
+
+
+async def test_503_retries_stop_at_max_tries(csv_file):
+    t = Scripted((503, b"", {"Retry-After": "0"}, 0))
+    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file), transport=t,
+                          max_tries=2)
     assert r.outcome is Outcome.ERROR and r.code == "SERVICE_UNAVAILABLE" and r.attempts == 2
-    assert len(srv.requests) == 2 and "2 tries" in r.message
+    assert len(t.taken) == 2 and "2 tries" in r.message
 
 
 def test_parse_retry_after():
@@ -366,6 +448,10 @@ def test_parse_retry_after():
     assert parse_retry_after("Tue, 01 Apr 2025 12:00:30 GMT", now) == 30
     assert parse_retry_after("Tue, 01 Apr 2025 11:00:00 GMT", now) == 0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    for bad in ("inf", "nan", "-1", "1e3", "٣", "²", "1_000", "Fri, 31 Dec 99999 23:59:59 GMT"):
+        assert parse_retry_after(bad, now) is None, bad
+    assert parse_retry_after("999999999999") == 366 * 24 * 3600
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now) == 366 * 24 * 3600
 
 
 # --- cancel -----------------------------------------------------------------------------------
@@ -560,7 +646,6 @@ async def test_fetch_result_csv(serve, csv_file):
 
 
 async def test_custom_transport_and_sjis_alias(csv_file):
-    import httpx
     seen = []
 
     async def handler(request: httpx.Request) -> httpx.Response:
@@ -571,3 +656,107 @@ async def test_custom_transport_and_sjis_alias(csv_file):
     r = await send_import(req, transport=httpx.MockTransport(handler))
     assert r.outcome is Outcome.DONE and len(seen) == 1
     assert b"Content-Type: text/csv; charset=Shift_JIS" in seen[0] and csv_file.read_bytes() in seen[0]
+
+
+# --- a lying server: odd numbers, garbage, huge answers never raise ---------------------------------
+
+def test_server_int_takes_ascii_digits_only():
+    assert [server_int(v) for v in (0, 12, "12", " 7 ", "007")] == [0, 12, 12, 7, 7]
+    for bad in ("²", "٣", "１２", "-1", -1, "1e3", 1.0, 1e400, True, None, "", "9" * 5000, 10 ** 40, [], {}):
+        assert server_int(bad) is None, bad
+
+
+ODD_SUCCESS = [
+    b'{"result":"success","import_id":"X1","rows_received":"\\u00b2"}',
+    b'{"result":"success","import_id":"X1","rows_received":"\\u0663"}',
+    b'{"result":"success","import_id":"X1","rows_received":1e400}',
+    b'{"result":"success","import_id":"X1","rows_received":-3}',
+    b'{"result":"success","import_id":"X1","rows_received":true}',
+    b'{"result":"success","import_id":"X1","rows_received":"' + b"9" * 5000 + b'"}',
+    b'{"result":"success","import_id":"X1","rows_received":[1],"quota":{"limit":"\\u00b2","used":"x","remaining":[]}}',
+]
+
+
+@pytest.mark.parametrize("body", ODD_SUCCESS)
+async def test_odd_numbers_in_a_success_do_not_raise(csv_file, body):
+    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file),
+                          transport=Scripted((200, body, {}, None)))
+    assert r.outcome is Outcome.DONE and r.import_id == "X1" and r.rows_received is None and r.quota is None
+    assert "? rows received" in r.message
+
+
+async def test_odd_fields_in_a_success_are_cleaned(csv_file):
+    body = {"result": "success", "import_id": {"a": 1}, "rows_received": "12",
+            "quota": {"limit": 240, "used": "8", "remaining": "²", "day": "x"},
+            "warnings": ["w1", 2, {"message": "w3"}, {"x": [1]}, "y" * 5000]}
+    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file),
+                          transport=Scripted((200, body, {}, None)))
+    assert r.outcome is Outcome.DONE and r.import_id is None and r.rows_received == 12
+    assert r.quota == {"limit": 240, "used": 8}
+    assert r.warnings[:4] == ["w1", "2", "w3", "{'x': [1]}"] and len(r.warnings[4]) <= 300
+
+
+@pytest.mark.parametrize("status, body, code", [
+    (200, b"[" * 200_000, "NOT_JSON"),
+    (200, b'{"result":' * 100_000, "NOT_JSON"),
+    (200, b'{"result":"' + b"z" * 900_000 + b'"}', "NOT_SUCCESS"),
+    (200, b"x" * 3_000_000, "ANSWER_TOO_LARGE"),
+    (422, b'{"result":"error","error":{"code":{"deep":[1,2]},"message":["m"],"field":{"f":1}}}', "INVALID_PARAMETER"),
+])
+async def test_garbage_or_huge_answers_do_not_raise(csv_file, status, body, code):
+    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file),
+                          transport=Scripted((status, body, {"content-type": "text/plain; charset=idna"}, None)))
+    assert r.outcome is Outcome.ERROR and r.code == code and r.attempts == 1
+    assert len(r.message) < 1000 and len(r.body_excerpt) <= 500
+
+
+async def test_poll_status_odd_counts_do_not_raise(serve, csv_file):
+    body = ('{"status":"completed","counts":{"success":"\u00b2","failure":"3","other":-1,"stopped":1e400},'
+            '"success":"9"}')
+    srv = await serve(answer(200, body, read=False))
+    st = await poll_status(make_req(srv.url(), csv_file), "x", interval=0.01, timeout=2)
+    assert st is not None and st.finished
+    assert (st.success, st.failure, st.other, st.stopped) == (9, 3, None, None)
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[" * 200_000, b'{"status":{"a":1}}', b'"completed"'])
+async def test_poll_status_garbage_is_an_error_not_an_exception(serve, csv_file, body):
+    srv = await serve(answer(200, body, read=False))
+    st = await poll_status(make_req(srv.url(), csv_file), "x", interval=0.01, timeout=0.05)
+    assert st is not None and st.status == "unknown" and not st.finished and st.error
+    assert CANARY not in st.error
+
+
+async def test_poll_status_huge_answer_stops_with_a_clear_error(serve, csv_file):
+    srv = await serve(answer(200, b'{"status":"processing","pad":"' + b"x" * 2_000_000 + b'"}', read=False))
+    st = await poll_status(make_req(srv.url(), csv_file), "x", interval=0.01, timeout=5)
+    assert st is not None and st.status == "unknown" and "larger than" in st.error
+    assert len(srv.requests) == 1
+
+
+async def test_fetch_result_csv_over_the_cap_is_a_clear_client_error(serve, csv_file):
+    srv = await serve(answer(200, b"a,b\r\n" * 3_000_000, "text/csv", read=False))   # 15 MB
+    with pytest.raises(ClientError) as e:
+        await fetch_result_csv(make_req(srv.url(), csv_file), "x")
+    assert "larger than 10.0 MiB" in str(e.value) and "一括登録・削除の処理結果" in str(e.value)
+    with pytest.raises(ClientError, match="larger than 1000 bytes"):
+        await fetch_result_csv(make_req(srv.url(), csv_file), "x", max_bytes=1000)
+
+
+async def test_fetch_result_csv_cut_off_is_a_client_error(serve, csv_file):
+    async def cut(server, reader, writer, raw):
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100)
+        await writer.drain()
+        writer.transport.abort()
+        return False
+    srv = await serve(cut)
+    with pytest.raises(ClientError, match="broke off after 100 bytes"):
+        await fetch_result_csv(make_req(srv.url(), csv_file), "x")
+
+
+async def test_side_requests_with_a_missing_ca_file_do_not_raise_other_errors(csv_file, tmp_path):
+    req = make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file, ca_bundle=str(tmp_path / "none.pem"))
+    st = await poll_status(req, "x", interval=0.01, timeout=0.05)
+    assert st is not None and "CA file" in st.error
+    with pytest.raises(ClientError, match="CA file"):
+        await fetch_result_csv(req, "x")

@@ -1,9 +1,10 @@
 """What came of an import request, in plain words: the result types and their classification.
 
-How an HTTP answer, a transport failure or a cancel becomes an ImportResult (outcome, code, a message
-saying what to do), per /work/shared/spec/haihai-import-api.md. Also the plumbing that the import
-(client.py) and the status/result requests (status.py) share: keeping secrets out of everything that
-leaves, and the TLS-verifying HTTP client.
+How an HTTP answer becomes an ImportResult (outcome, code, a message saying what to do), per
+/work/shared/spec/haihai-import-api.md, with the retry rule; server values are cleaned, never trusted.
+Also the plumbing that the import (client.py) and the status/result requests (status.py) share:
+keeping secrets out of everything that leaves, and the TLS-verifying HTTP client. (A request that
+got no answer, or was cancelled, is classified in client.py.)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import email.utils
 import functools
 import json
 import logging
+import math
 import os
 import re
 import ssl
@@ -23,12 +25,15 @@ import httpx
 
 from .events import EventSink, LogLine, Outcome, RunEvent, ServerResponse, StageChanged
 from .model import TOKEN_HEADER
-from .multipart import FileChanged, ImportRequest, MultipartStream, csv_charset
+from .multipart import ImportRequest, MultipartStream, csv_charset, human_size
 from .secret import MASK, Secret
 
 log = logging.getLogger(__name__)
 
 EXCERPT_CHARS = 500
+MAX_JSON_BYTES = 1024 * 1024          # most of a JSON answer (import, status) that is read
+MAX_COUNT = 10 ** 12                  # a count or quota above this is a lie, not a number
+MAX_RETRY_AFTER = 366 * 24 * 3600.0   # a longer Retry-After is capped to this
 JST = timezone(timedelta(hours=9), "JST")
 REPORT_PLACE = "レポート > 一括登録・削除の処理結果"
 UNKNOWN_ADVICE = (f"The upload may or may not have been processed: check {REPORT_PLACE} and the import "
@@ -41,6 +46,9 @@ class ClientError(Exception):
 
 @dataclass
 class ImportResult:
+    """What came of one import POST. Server-supplied fields are cleaned: ``rows_received`` and the
+    ``quota`` values (keys limit/used/remaining) are non-negative ints or absent, ``warnings`` short
+    strings, ``import_id`` a short printable string or None."""
     outcome: Outcome
     http_status: int | None = None
     code: str | None = None
@@ -160,20 +168,21 @@ def _client(req: ImportRequest, transport: httpx.AsyncBaseTransport | None) -> h
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Retry-After as seconds: a number, or an HTTP date (seconds from now, never negative)."""
-    if not value:
+    if not value or len(value) > 100:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if re.fullmatch(r"[0-9]{1,12}(?:\.[0-9]{1,6})?", value):      # ASCII digits only: no "inf", "٣", "1e9"
+        return min(float(value), MAX_RETRY_AFTER)
+    if not value.isascii():
+        return None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+    return min(max(0.0, seconds), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
 
 
 def _reset_text(retry_after: float | None) -> str:
@@ -184,6 +193,51 @@ def _reset_text(retry_after: float | None) -> str:
     return f"The quota resets at {at:%Y-%m-%d %H:%M} JST (in about {h} h {m} min)."
 
 
+# --- values a server sent: never trusted, never a reason to raise --------------------------------
+
+def server_int(value: object) -> int | None:
+    """A non-negative count from the server: a JSON integer, or a string of ASCII digits; anything
+    else (bool, float, "²", "٣", "-1", "1e3", absurdly large) is None. Never raises."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value <= MAX_COUNT else None
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,13}", value.strip(" \t")):  # [0-9]: ASCII only
+        n = int(value.strip(" \t"))
+        return n if n <= MAX_COUNT else None
+    return None
+
+
+def server_text(value: object, limit: int = 200) -> str:
+    """A server value as one short line for a message (strings as they are, others as JSON-ish repr)."""
+    try:
+        text = value if isinstance(value, str) else repr(value)
+    except RecursionError:
+        text = f"<{type(value).__name__}>"
+    text = " ".join(text[: limit * 4].split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _import_id(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = value.strip() if isinstance(value, str) else str(value) if abs(value) < 10 ** 30 else ""
+    return text if 0 < len(text) <= 100 and text.isprintable() else None
+
+
+def _quota(value: object) -> dict | None:
+    if not isinstance(value, dict):
+        return None
+    q = {k: n for k in ("limit", "used", "remaining") if (n := server_int(value.get(k))) is not None}
+    return q or None
+
+
+def _warnings(value: object) -> list:
+    if not isinstance(value, list):
+        return []
+    return [server_text(w.get("message", w) if isinstance(w, dict) else w, 300) for w in value[:100]]
+
+
 # --- reading an answer ------------------------------------------------------------------------
 
 @dataclass
@@ -192,12 +246,30 @@ class _Answer:
     headers: httpx.Headers
     body: bytes
     error: Exception | None = None   # reading the body broke off
+    truncated: bool = False          # the body was longer than the cap; only its head was read
+
+
+async def read_capped(resp: httpx.Response, limit: int) -> _Answer:
+    """Read at most ``limit`` bytes of a streamed response, then close it."""
+    body, error, over = bytearray(), None, False
+    try:
+        async for chunk in resp.aiter_bytes():
+            if len(chunk) > limit - len(body):
+                body += chunk[: limit - len(body)]
+                over = True
+                break
+            body += chunk
+    except httpx.HTTPError as e:
+        error = e
+    finally:
+        await resp.aclose()
+    return _Answer(resp.status_code, resp.headers, bytes(body), error, over)
 
 
 def _json(body: bytes) -> dict | None:
     try:
         data = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):   # RecursionError: "[[[[..." nested deep
         return None
     return data if isinstance(data, dict) else None
 
@@ -210,7 +282,7 @@ def _excerpt(body: bytes, ctype: str) -> str:
             charset = v.strip('"')
     try:
         text = body[: EXCERPT_CHARS * 8].decode(charset, errors="replace")
-    except LookupError:
+    except (LookupError, ValueError):   # unknown charset, or one like idna that refuses errors="replace"
         text = body[: EXCERPT_CHARS * 8].decode("utf-8", errors="replace")
     return " ".join(text.split())[:EXCERPT_CHARS]
 
@@ -224,10 +296,11 @@ def _server_error(data: dict | None) -> tuple[str | None, str]:
         code, msg, fld = err.get("code"), err.get("message"), err.get("field")
     else:
         code, msg, fld = (err if isinstance(err, str) else data.get("code")), data.get("message"), None
-    text = str(msg) if msg else ""
+    text = server_text(msg, 300) if msg else ""
     if fld:
-        text += f" (field {fld})"
-    return (str(code) if code else None), text
+        text += f" (field {server_text(fld, 60)})"
+    code = server_text(code, 60) if isinstance(code, (str, int)) and not isinstance(code, bool) else None
+    return code or None, text
 
 
 def _title(body: bytes) -> str:
@@ -263,22 +336,42 @@ def _token_source(req: ImportRequest) -> str:
     return ""
 
 
+def _status_label(st: int, code: str | None) -> str:
+    return f"HTTP {st}" if code in (None, f"HTTP_{st}") else f"HTTP {st} ({code})"
+
+
+# The retry rule (contract, "Retry policy"). An import POST is not idempotent and spends quota, so an
+# answer may lead to sending the same file again only when the server cannot have processed it:
+#  * 429 (DAILY_LIMIT_EXCEEDED or another rate limit) is a refusal: nothing processed, no quota used,
+#    however much of the body went out. Retried only when its Retry-After fits the waiting budget.
+#  * 503 with Retry-After is retried only when the whole body had NOT been handed to the connection
+#    (not stream.all_handed): then the server answered without the complete upload, and HaiHai does
+#    not import an incomplete one. ``handed`` counts bytes given to the connection, never fewer than
+#    reached the server, so "not all handed" is proof and not a guess. Any other 5xx that came before
+#    the whole body was handed is likewise an ERROR (nothing imported), just not retried.
+#  * Any 5xx once the whole body was handed is UNKNOWN (結果不明), Retry-After or not: the server may
+#    have read and processed the file before failing, and a server that answered "early" without
+#    reading it looks the same from here (httpcore keeps writing the body until a write fails, so a
+#    small upload is usually all handed). Never replayed; the user checks HaiHai and decides.
 def _classify(ans: _Answer, stream: MultipartStream, req: ImportRequest) -> tuple[ImportResult, bool]:
-    """The answer as an ImportResult, and whether it invites a retry (429/503 with Retry-After)."""
+    """The answer as an ImportResult, and whether it invites a retry (see the retry rule above)."""
     st, ctype = ans.status, ans.headers.get("content-type", "").lower()
-    data = _json(ans.body)
+    data = None if ans.truncated else _json(ans.body)
     is_html = data is None and ("html" in ctype or ans.body.lstrip()[:1] == b"<")
     code, said = _server_error(data)
     said = f" HaiHai said: {said.rstrip('.')}." if said else ""
     r = ImportResult(Outcome.ERROR, http_status=st, code=code, body_excerpt=_excerpt(ans.body, ctype),
                      retry_after=parse_retry_after(ans.headers.get("retry-after")))
     if data is not None:
-        r.quota = data.get("quota") if isinstance(data.get("quota"), dict) else None
-        r.warnings = list(data.get("warnings") or []) if isinstance(data.get("warnings"), list) else []
+        r.quota, r.warnings = _quota(data.get("quota")), _warnings(data.get("warnings"))
     check_first = f" Before sending again, check {REPORT_PLACE} in HaiHai to be sure nothing was imported."
     if 200 <= st < 300 and ans.error is not None:
         r.outcome, r.code = Outcome.UNKNOWN, "RESPONSE_LOST"
         r.message = f"HaiHai answered {st} but the connection broke while its answer was read. {UNKNOWN_ADVICE}"
+    elif 200 <= st < 300 and ans.truncated:
+        r.code = "ANSWER_TOO_LARGE"
+        r.message = (f"HaiHai answered {st} with more than {human_size(len(ans.body))}, far more than an import "
+                     f"answer; it was not read in full, so the import is not confirmed.{check_first}")
     elif 200 <= st < 300 and data is None:
         if is_html:
             title = _title(ans.body)
@@ -291,21 +384,20 @@ def _classify(ans: _Answer, stream: MultipartStream, req: ImportRequest) -> tupl
                          f"have answered instead of HaiHai).{check_first}")
     elif 200 <= st < 300 and data.get("result") == "success":
         r.outcome, r.code = Outcome.DONE, None
-        r.import_id = str(data["import_id"]) if data.get("import_id") is not None else None
-        rows = data.get("rows_received")
-        r.rows_received = rows if isinstance(rows, int) else int(rows) if str(rows).isdigit() else None
+        r.import_id = _import_id(data.get("import_id"))
+        r.rows_received = server_int(data.get("rows_received"))
         r.message = (f"HaiHai accepted the upload (import_id {r.import_id or '-'}, "
                      f"{r.rows_received if r.rows_received is not None else '?'} rows received). "
                      f"Per-row results appear in HaiHai under {REPORT_PLACE}.")
     elif 200 <= st < 300:
         r.code = code or "NOT_SUCCESS"
-        r.message = (f"HaiHai answered {st} but result is {data.get('result')!r}, not \"success\".{said}"
-                     f"{check_first}")
+        r.message = (f"HaiHai answered {st} but result is {server_text(data.get('result'), 60)!r}, not "
+                     f"\"success\".{said}{check_first}")
     elif 300 <= st < 400:
         r.code = "REDIRECTED"
-        r.message = (f"HaiHai answered {st}, a redirect to {ans.headers.get('location', '?')!r}; nothing was "
-                     "imported by this request. Check the integration URL (https, HOST, PATH).")
-    elif st == 429 or (st == 503 and r.retry_after is not None):
+        r.message = (f"HaiHai answered {st}, a redirect to {server_text(ans.headers.get('location', '?'))!r}; "
+                     "nothing was imported by this request. Check the integration URL (https, HOST, PATH).")
+    elif st == 429 or (st == 503 and r.retry_after is not None and not stream.all_handed):
         r.code = code or _DEFAULT_CODES[st]
         if r.code == "DAILY_LIMIT_EXCEEDED":
             r.message = (f"The daily import quota is used up (429 DAILY_LIMIT_EXCEEDED); nothing was imported. "
@@ -321,90 +413,21 @@ def _classify(ans: _Answer, stream: MultipartStream, req: ImportRequest) -> tupl
         if st == 403 and r.code != "IP_NOT_ALLOWED":
             advice = "HaiHai refused the request (403); nothing was imported."
         r.message = f"HTTP {st} {r.code}: {advice}{said}"
-    elif not stream.started:
-        r.code = code or f"HTTP_{st}"
-        r.message = f"HaiHai answered HTTP {st} before any of the file was sent; nothing was imported.{said}"
+    elif not stream.all_handed:
+        r.code = code or _DEFAULT_CODES.get(st, f"HTTP_{st}")
+        when = ("before any of the file was sent" if not stream.started else
+                f"before the whole file was sent ({stream.handed} of {stream.total} bytes; HaiHai does not "
+                "import an incomplete upload)")
+        r.message = f"HaiHai answered {_status_label(st, r.code)} {when}; nothing was imported.{said}"
     else:
-        r.outcome, r.code = Outcome.UNKNOWN, code or f"HTTP_{st}"
-        r.message = f"HaiHai answered HTTP {st} ({r.code}) after the file was sent.{said} {UNKNOWN_ADVICE}"
+        r.outcome, r.code = Outcome.UNKNOWN, code or _DEFAULT_CODES.get(st, f"HTTP_{st}")
+        asked = (f" It asked to try again in {r.retry_after:.0f} s, but sending the file again could import it "
+                 "twice." if r.retry_after is not None else "")
+        r.message = (f"HaiHai answered {_status_label(st, r.code)} after the file was sent.{said}{asked} "
+                     f"{UNKNOWN_ADVICE}")
     return r, False
 
 
 def _cause(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _tls_verify_failed(exc: BaseException) -> bool:
-    seen = 0
-    e: BaseException | None = exc
-    while e is not None and seen < 10:
-        if isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e):
-            return True
-        e, seen = e.__cause__ or e.__context__, seen + 1
-    return False
-
-
-def _failure(exc: BaseException, stream: MultipartStream, req: ImportRequest) -> tuple[ImportResult, bool]:
-    """A request that got no answer, and whether it may be retried (connect failed, nothing sent)."""
-    host = httpx.URL(req.url).host
-    why = _cause(exc)
-    r = ImportResult(Outcome.ERROR)
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)) and not stream.started:
-        if _tls_verify_failed(exc):
-            r.code = "TLS_VERIFY_FAILED"
-            r.message = (f"The TLS certificate of {host} could not be verified ({why}). Nothing was sent. If the "
-                         "server uses an in-house CA, set ca_bundle in the integration to that CA file.")
-            return r, False
-        timed_out = isinstance(exc, httpx.ConnectTimeout)
-        r.code = "CONNECT_FAILED"
-        r.message = (f"Could not connect to {host}" + (f" within {req.timeouts.connect:g} s" if timed_out else "")
-                     + f" ({why}). Nothing was sent; check the URL, DNS, firewall or proxy settings.")
-        return r, True
-    if isinstance(exc, FileChanged):
-        r.code = "CSV_CHANGED"
-        r.message = ("The CSV file changed while it was being sent, so the upload was cut before it completed; "
-                     "HaiHai rejects incomplete uploads. Build the file again and send again.")
-    elif isinstance(exc, httpx.ProxyError):
-        r.code = "PROXY_FAILED"
-        r.message = f"The proxy refused or failed the connection ({why}). Nothing was sent; check HTTPS_PROXY/ALL_PROXY."
-    elif isinstance(exc, httpx.UnsupportedProtocol):
-        r.code = "BAD_URL"
-        r.message = f"The URL or proxy uses a scheme this client cannot speak ({why}). Nothing was sent."
-    elif not stream.started:
-        r.code = "SEND_FAILED"
-        r.message = f"The request failed before any of the file was sent ({why}). Nothing was imported; it is safe to send again."
-    else:
-        r.outcome = Outcome.UNKNOWN
-        where = ("after the whole file was sent" if stream.all_handed
-                 else f"while sending, after {stream.handed} of {stream.total} bytes")
-        if isinstance(exc, httpx.ReadTimeout) and stream.all_handed:
-            r.code = "TIMEOUT_AFTER_SEND"
-            r.message = f"HaiHai did not answer within {req.timeouts.read:g} s {where}. {UNKNOWN_ADVICE}"
-        elif isinstance(exc, httpx.TimeoutException):
-            r.code = "TIMEOUT_DURING_SEND"
-            r.message = f"The upload stalled {where} ({why}). {UNKNOWN_ADVICE}"
-        else:
-            r.code = "CONNECTION_LOST"
-            r.message = f"The connection broke {where} ({why}). {UNKNOWN_ADVICE}"
-    return r, False
-
-
-def _cancelled(stream: MultipartStream | None) -> ImportResult:
-    if stream is None or not stream.started:
-        return ImportResult(Outcome.CANCELLED, code="CANCELLED",
-                            message="Stopped by you before anything was sent; nothing was imported.")
-    if not stream.all_handed:
-        return ImportResult(Outcome.CANCELLED, code="CANCELLED_DURING_SEND", bytes_sent=stream.handed,
-                            message=(f"Stopped by you: the upload was cut before it completed ({stream.handed} of "
-                                     f"{stream.total} bytes); HaiHai rejects incomplete uploads, so nothing was imported."))
-    return ImportResult(Outcome.UNKNOWN, code="CANCELLED_AFTER_SEND", bytes_sent=stream.handed,
-                        message=f"You stopped waiting after the whole file was sent. {UNKNOWN_ADVICE}")
-
-
-def _summary(r: ImportResult) -> str:
-    head = f"{r.http_status}" if r.http_status is not None else "no answer"
-    if r.outcome is Outcome.DONE:
-        return f"{head} success import_id={r.import_id or '-'} rows={r.rows_received if r.rows_received is not None else '?'}"
-    tail = " (outcome unknown)" if r.outcome is Outcome.UNKNOWN else ""
-    return f"{head} {r.code or ''}{tail}".rstrip()

@@ -1,9 +1,12 @@
 """The HaiHai Mail import request: build it, send it once, say plainly what came of it.
 
 Contract: /work/shared/spec/haihai-import-api.md. Only a 2xx JSON answer with result "success" is
-DONE. Once any byte of the body has left, a failure is UNKNOWN and nothing is re-sent; automatic
-retries happen only when the connection failed before anything was sent, or when the server
-answered 429/503 with a Retry-After that fits in the waiting budget.
+DONE. Automatic retries happen only where the server cannot have processed the request: the
+connection failed before anything was sent; a 429 (a refusal, nothing processed); or a 503 with
+Retry-After that came before the whole body had been handed over. Each waits no longer than the
+budget allows. A 5xx or a lost connection once the body was sent is UNKNOWN and is never re-sent.
+The rule in full sits above ``_classify`` in answers.py; ``_failure`` below applies it to
+requests that got no answer.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from pathlib import Path
 
 import httpx
 
-from .answers import (ClientError, ImportResult, _Answer, _cancelled, _classify, _client, _failure,
-                      _Scrub, _sink, _summary, parse_retry_after, ssl_context)
+from .answers import (MAX_JSON_BYTES, UNKNOWN_ADVICE, ClientError, ImportResult, _Answer, _cause, _classify,
+                      _client, _Scrub, _sink, parse_retry_after, read_capped, ssl_context)
 from .events import BytesProgress, EventSink, LogLine, Outcome, ServerResponse, Stage, StageChanged, ignore
-from .multipart import CHUNK_SIZE, ImportRequest, MultipartStream, UploadCancelled, check_url, human_size
+from .multipart import (CHUNK_SIZE, FileChanged, ImportRequest, MultipartStream, UploadCancelled, check_url,
+                        human_size)
 from .status import StatusResult, fetch_result_csv, poll_status
 
 __all__ = ["ClientError", "ImportRequest", "ImportResult", "StatusResult", "check_url", "fetch_result_csv",
@@ -26,7 +30,7 @@ __all__ = ["ClientError", "ImportRequest", "ImportResult", "StatusResult", "chec
 
 log = logging.getLogger(__name__)
 
-MAX_RESPONSE_BYTES = 1_000_000
+MAX_RESPONSE_BYTES = MAX_JSON_BYTES   # most of an import answer that is read
 
 
 def _precheck(req: ImportRequest) -> ImportResult | None:
@@ -41,22 +45,87 @@ def _precheck(req: ImportRequest) -> ImportResult | None:
     return None if bad is None else ImportResult(Outcome.ERROR, code=bad[0], message=bad[1] + " Nothing was sent.")
 
 
+# --- no answer: a failure or a cancel ---------------------------------------------------------
+
+def _tls_verify_failed(exc: BaseException) -> bool:
+    seen = 0
+    e: BaseException | None = exc
+    while e is not None and seen < 10:
+        if isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e):
+            return True
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return False
+
+
+def _failure(exc: BaseException, stream: MultipartStream, req: ImportRequest) -> tuple[ImportResult, bool]:
+    """A request that got no answer, and whether it may be retried (connect failed, nothing sent)."""
+    host = httpx.URL(req.url).host
+    why = _cause(exc)
+    r = ImportResult(Outcome.ERROR)
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)) and not stream.started:
+        if _tls_verify_failed(exc):
+            r.code = "TLS_VERIFY_FAILED"
+            r.message = (f"The TLS certificate of {host} could not be verified ({why}). Nothing was sent. If the "
+                         "server uses an in-house CA, set ca_bundle in the integration to that CA file.")
+            return r, False
+        timed_out = isinstance(exc, httpx.ConnectTimeout)
+        r.code = "CONNECT_FAILED"
+        r.message = (f"Could not connect to {host}" + (f" within {req.timeouts.connect:g} s" if timed_out else "")
+                     + f" ({why}). Nothing was sent; check the URL, DNS, firewall or proxy settings.")
+        return r, True
+    if isinstance(exc, FileChanged):
+        r.code = "CSV_CHANGED"
+        r.message = ("The CSV file changed while it was being sent, so the upload was cut before it completed; "
+                     "HaiHai rejects incomplete uploads. Build the file again and send again.")
+    elif isinstance(exc, httpx.ProxyError):
+        r.code = "PROXY_FAILED"
+        r.message = f"The proxy refused or failed the connection ({why}). Nothing was sent; check HTTPS_PROXY/ALL_PROXY."
+    elif isinstance(exc, httpx.UnsupportedProtocol):
+        r.code = "BAD_URL"
+        r.message = f"The URL or proxy uses a scheme this client cannot speak ({why}). Nothing was sent."
+    elif not stream.started:
+        r.code = "SEND_FAILED"
+        r.message = f"The request failed before any of the file was sent ({why}). Nothing was imported; it is safe to send again."
+    else:
+        r.outcome = Outcome.UNKNOWN
+        where = ("after the whole file was sent" if stream.all_handed
+                 else f"while sending, after {stream.handed} of {stream.total} bytes")
+        if isinstance(exc, httpx.ReadTimeout) and stream.all_handed:
+            r.code = "TIMEOUT_AFTER_SEND"
+            r.message = f"HaiHai did not answer within {req.timeouts.read:g} s {where}. {UNKNOWN_ADVICE}"
+        elif isinstance(exc, httpx.TimeoutException):
+            r.code = "TIMEOUT_DURING_SEND"
+            r.message = f"The upload stalled {where} ({why}). {UNKNOWN_ADVICE}"
+        else:
+            r.code = "CONNECTION_LOST"
+            r.message = f"The connection broke {where} ({why}). {UNKNOWN_ADVICE}"
+    return r, False
+
+
+def _cancelled(stream: MultipartStream | None) -> ImportResult:
+    if stream is None or not stream.started:
+        return ImportResult(Outcome.CANCELLED, code="CANCELLED",
+                            message="Stopped by you before anything was sent; nothing was imported.")
+    if not stream.all_handed:
+        return ImportResult(Outcome.CANCELLED, code="CANCELLED_DURING_SEND", bytes_sent=stream.handed,
+                            message=(f"Stopped by you: the upload was cut before it completed ({stream.handed} of "
+                                     f"{stream.total} bytes); HaiHai rejects incomplete uploads, so nothing was imported."))
+    return ImportResult(Outcome.UNKNOWN, code="CANCELLED_AFTER_SEND", bytes_sent=stream.handed,
+                        message=f"You stopped waiting after the whole file was sent. {UNKNOWN_ADVICE}")
+
+
+def _summary(r: ImportResult) -> str:
+    head = f"{r.http_status}" if r.http_status is not None else "no answer"
+    if r.outcome is Outcome.DONE:
+        return f"{head} success import_id={r.import_id or '-'} rows={r.rows_received if r.rows_received is not None else '?'}"
+    tail = " (outcome unknown)" if r.outcome is Outcome.UNKNOWN else ""
+    return f"{head} {r.code or ''}{tail}".rstrip()
+
 
 # --- sending ----------------------------------------------------------------------------------
 
 async def _exchange(client: httpx.AsyncClient, request: httpx.Request) -> _Answer:
-    resp = await client.send(request, stream=True)
-    body, error = bytearray(), None
-    try:
-        async for chunk in resp.aiter_bytes():
-            body += chunk[: MAX_RESPONSE_BYTES - len(body)]
-            if len(body) >= MAX_RESPONSE_BYTES:
-                break
-    except httpx.HTTPError as e:
-        error = e
-    finally:
-        await resp.aclose()
-    return _Answer(resp.status_code, resp.headers, bytes(body), error)
+    return await read_capped(await client.send(request, stream=True), MAX_RESPONSE_BYTES)
 
 
 async def _attempt(client: httpx.AsyncClient, request: httpx.Request,
@@ -141,6 +210,8 @@ async def _send(req: ImportRequest, emit: EventSink, cancel: asyncio.Event | Non
             else:  # KeyboardInterrupt and friends are not ours to swallow
                 raise got
             r.attempts, r.bytes_sent = tries, stream.handed
+            # `again` is True only where the request cannot have been processed (the retry rule
+            # above _classify in answers.py, and _failure above); a new request gets a fresh body stream.
             if not again:
                 return r
             left = max_wait - waited

@@ -1,22 +1,28 @@
 """The mock-only status and result endpoints (real HaiHai offers neither; a 404 is not an error).
 
 GET {url}/{import_id} is polled for the four row categories; GET {url}/{import_id}/result.csv is the
-per-row result file.
+per-row result file. The server is not trusted: answers are read up to a cap, numbers must be plain
+ASCII digits, and nothing it sends makes these functions raise (fetch_result_csv raises ClientError
+only, with a message saying what went wrong).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import httpx
 
-from .answers import ClientError, _cause, _client, _json, _Scrub, _sink
+from .answers import (MAX_JSON_BYTES, REPORT_PLACE, ClientError, _Answer, _cause, _client, _json, _Scrub,
+                      _sink, read_capped, server_int, server_text, ssl_context)
 from .events import EventSink, LogLine, Stage, StageChanged, ignore
-from .multipart import ImportRequest, check_url
+from .multipart import ImportRequest, human_size
 
-__all__ = ["StatusResult", "fetch_result_csv", "poll_status"]
+__all__ = ["MAX_RESULT_BYTES", "StatusResult", "fetch_result_csv", "poll_status"]
+
+MAX_RESULT_BYTES = 10 * 1024 * 1024    # most of a result.csv that is read
 
 
 @dataclass
@@ -31,6 +37,26 @@ class StatusResult:
     error: str = ""
 
 
+def _problem(req: ImportRequest) -> str | None:
+    """What makes a side request unsendable (the import's own checks, less the CSV file, which may be
+    gone by now); None when fine."""
+    bad = req.problem()
+    if bad is not None and bad[0] != "CSV_UNREADABLE":
+        return bad[1]
+    if req.ca_bundle:
+        try:
+            ssl_context(req.ca_bundle)
+        except (OSError, ssl.SSLError) as e:
+            return f"Cannot use the CA file {req.ca_bundle!r} ({getattr(e, 'strerror', None) or e})."
+    return None
+
+
+async def _get(client: httpx.AsyncClient, req: ImportRequest, url: str, limit: int) -> _Answer:
+    """GET url, reading at most ``limit`` bytes of the answer."""
+    request = client.build_request("GET", url, headers=req._wire_headers(None))
+    return await read_capped(await client.send(request, stream=True), limit)
+
+
 def _sub_url(req: ImportRequest, import_id: str, tail: str = "") -> str:
     return f"{req.url.rstrip('/')}/{quote(str(import_id), safe='')}{tail}"
 
@@ -43,9 +69,14 @@ def _status_of(data: dict) -> StatusResult:
     pools = [data] + [data[k] for k in ("counts", "results", "result") if isinstance(data.get(k), dict)]
     counts: dict[str, int | None] = {}
     for name, keys in _COUNT_KEYS.items():
-        counts[name] = next((int(p[k]) for p in reversed(pools) for k in keys
-                             if isinstance(p.get(k), (int, str)) and str(p.get(k)).isdigit()), None)
-    status = str(data.get("status") or "unknown")
+        found = None
+        for pool in reversed(pools):                  # the most nested place wins
+            for k in keys:
+                if found is None:
+                    found = server_int(pool.get(k))
+        counts[name] = found
+    raw = data.get("status")
+    status = server_text(raw, 40) if isinstance(raw, str) and raw.strip() else "unknown"
     return StatusResult(status, **counts, finished=status in ("completed", "failed"))
 
 
@@ -53,11 +84,12 @@ async def poll_status(req: ImportRequest, import_id: str, *, on_event: EventSink
                       interval: float = 1.0, timeout: float = 60.0,
                       transport: httpx.AsyncBaseTransport | None = None) -> StatusResult | None:
     """Poll GET {url}/{import_id} until completed/failed or timeout. None when the server does not
-    offer the endpoint (404): real HaiHai does not, and that is not an error."""
+    offer the endpoint (404): real HaiHai does not, and that is not an error. Never raises for
+    network or server trouble: the StatusResult's ``error`` says what went wrong."""
     scrub = _Scrub(req)
     emit = _sink(on_event, scrub)
-    if (problem := check_url(req.url)) is not None:
-        return StatusResult("unknown", error=f"The integration URL is not usable: {problem}.")
+    if (problem := _problem(req)) is not None:
+        return StatusResult("unknown", error=scrub(problem))
     emit(StageChanged(Stage.POLL, f"asking HaiHai for the status of import {import_id}"))
     with scrub:
         return await _poll(req, import_id, emit, scrub, interval, timeout, transport)
@@ -72,13 +104,17 @@ async def _poll(req: ImportRequest, import_id: str, emit: EventSink, scrub: _Scr
     async with _client(req, transport) as client:
         while True:
             try:
-                resp = await client.get(_sub_url(req, import_id), headers=req._wire_headers(None))
-            except httpx.HTTPError as e:
+                ans = await _get(client, req, _sub_url(req, import_id), MAX_JSON_BYTES)
+            except (httpx.HTTPError, httpx.InvalidURL, OSError) as e:
                 error = scrub(f"status request failed ({_cause(e)})")
             else:
-                if resp.status_code == 404:
+                if ans.status == 404:
                     return None
-                data = _json(resp.content) if resp.is_success else None
+                if ans.truncated:
+                    error = (f"the status answer was larger than {human_size(MAX_JSON_BYTES)}, far more than a "
+                             "status; stopped asking")
+                    break
+                data = _json(ans.body) if 200 <= ans.status < 300 and ans.error is None else None
                 if data is not None:
                     now = _status_of(data)
                     if last is None or now.status != last.status:
@@ -86,9 +122,13 @@ async def _poll(req: ImportRequest, import_id: str, emit: EventSink, scrub: _Scr
                     last, error = now, ""
                     if now.finished:
                         return now
+                elif ans.error is not None:
+                    error = scrub(f"the status answer broke off ({_cause(ans.error)})")
+                elif 200 <= ans.status < 300:
+                    error = f"status request answered HTTP {ans.status} but not with a JSON object"
                 else:
-                    error = f"status request answered HTTP {resp.status_code}"
-                    if resp.status_code in (401, 403):
+                    error = f"status request answered HTTP {ans.status}"
+                    if ans.status in (401, 403):
                         break
             if loop.time() + interval > deadline:
                 break
@@ -100,19 +140,27 @@ async def _poll(req: ImportRequest, import_id: str, emit: EventSink, scrub: _Scr
 
 
 async def fetch_result_csv(req: ImportRequest, import_id: str,
-                           transport: httpx.AsyncBaseTransport | None = None) -> bytes | None:
-    """GET {url}/{import_id}/result.csv: the per-row result file; None when not offered (404)."""
+                           transport: httpx.AsyncBaseTransport | None = None, *,
+                           max_bytes: int = MAX_RESULT_BYTES) -> bytes | None:
+    """GET {url}/{import_id}/result.csv: the per-row result file; None when not offered (404).
+    Raises ClientError (and nothing else) when it cannot be had, with a message saying why."""
     scrub = _Scrub(req)
-    if (problem := check_url(req.url)) is not None:
-        raise ClientError(f"The integration URL is not usable: {problem}.")
+    if (problem := _problem(req)) is not None:
+        raise ClientError(scrub(f"Cannot fetch the result file: {problem}"))
     try:
         with scrub:
             async with _client(req, transport) as client:
-                resp = await client.get(_sub_url(req, import_id, "/result.csv"), headers=req._wire_headers(None))
-    except httpx.HTTPError as e:
+                ans = await _get(client, req, _sub_url(req, import_id, "/result.csv"), max_bytes)
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as e:
         raise ClientError(scrub(f"Could not fetch the result file ({_cause(e)}).")) from None
-    if resp.status_code == 404:
+    if ans.status == 404:
         return None
-    if not resp.is_success:
-        raise ClientError(f"HaiHai answered HTTP {resp.status_code} for the result file.")
-    return resp.content
+    if not 200 <= ans.status < 300:
+        raise ClientError(f"HaiHai answered HTTP {ans.status} for the result file.")
+    if ans.error is not None:
+        raise ClientError(scrub(f"The result file broke off after {len(ans.body)} bytes ({_cause(ans.error)}); "
+                                f"see {REPORT_PLACE} in HaiHai instead.")) from None
+    if ans.truncated:
+        raise ClientError(f"The result file is larger than {human_size(max_bytes)}, so it was not kept; see "
+                          f"{REPORT_PLACE} in HaiHai instead.")
+    return ans.body
