@@ -28,6 +28,19 @@ if TYPE_CHECKING:
 
     from .core.history import RunRecord
 
+STAGE_WORDS = {
+    Stage.QUERY: "reading records",
+    Stage.PREFLIGHT: "checking and building the CSV",
+    Stage.CONFIRM: "waiting for confirmation",
+    Stage.SEND: "uploading to HaiHai",
+    Stage.RESPONSE: "waiting for HaiHai's answer",
+    Stage.POLL: "asking HaiHai for the row results",
+    Stage.HISTORY: "recording in the history",
+    Stage.MAIL: "report mail",
+    Stage.DONE: "finished",
+}
+COUNT_WORDS = {"success": "成功 success", "failure": "失敗 failure", "other": "その他 other",
+               "stopped": "配信停止 stopped"}
 MAX_LOG = 500          # log lines kept in memory for the progress panel
 PUBLISH_EVERY = 0.1    # seconds between progress publications (stage, log and the end are immediate)
 REPORT_PLACE = "レポート > 一括登録・削除の処理結果"
@@ -238,7 +251,7 @@ class RunService:
         if isinstance(ev, StageChanged):
             state.stage = ev.stage
             state.stage_text = ev.message
-            state.add_log(f"[{ev.stage.value}] {ev.message}".rstrip())
+            state.add_log(f"[{ev.stage.value}] {ev.message or STAGE_WORDS.get(ev.stage, '')}".rstrip())
         elif isinstance(ev, BytesProgress):
             now = time.monotonic()
             if ev.part != state.part:

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static, TextArea
 from ..bindings import BACK
 from ..core.events import Outcome
 from ..core.history import History, HistoryError, RunRecord, fit
+from ..runservice import COUNT_WORDS
 from . import AppScreen
 
 LIMIT = 500
@@ -77,7 +78,9 @@ class HistoryScreen(AppScreen):
             self.action_reload()
 
     def _run_changed(self, state) -> None:
-        if state.record is not None or not state.running:
+        key = (state.number, state.stage, state.running)
+        if key != getattr(self, "_last_run_key", None):
+            self._last_run_key = key
             self.action_reload()
 
     def action_reload(self) -> None:
@@ -99,6 +102,10 @@ class HistoryScreen(AppScreen):
 
     def _fill(self, recs: list[RunRecord], total: int) -> None:
         table = self.query_one("#runs", DataTable)
+        shown = [(r.run_id, r.outcome, r.http_status, r.memo, r.rows, r.ended_at) for r in recs]
+        if shown == getattr(self, "_shown", None):
+            return                      # unchanged: keep the cursor where the user left it
+        self._shown = shown
         keep = table.cursor_row
         table.clear()
         for r in recs:
@@ -150,7 +157,7 @@ def describe_run(r: RunRecord) -> Text:
                  style="bold yellow")
     t.append("\nCounts\n", style="bold")
     if r.counts:
-        t.append("  " + "   ".join(f"{k} {v:,}" for k, v in r.counts.items()) + "\n")
+        t.append("  " + "   ".join(f"{COUNT_WORDS.get(k, k)} {v:,}" for k, v in r.counts.items()) + "\n")
     else:
         t.append("  (HaiHai gave no counts for this run)\n")
     t.append("\nRow-level result\n", style="bold")

@@ -325,6 +325,7 @@ class ConditionScreen(ModalScreen[tuple[Condition, ...] | None]):
         if self.conditions:
             ol.add_options([Option(c.describe(self._label(c.field_id)), id=str(i))
                             for i, c in enumerate(self.conditions)])
+            ol.highlighted = 0
         else:
             ol.add_option(Option("(no conditions: every row is listed)", id="none", disabled=True))
 

@@ -10,20 +10,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Log, Static
 
-from ..core.events import Outcome, Stage
-from ..runservice import UNKNOWN_ADVICE, RunState
+from ..core.events import Outcome
+from ..runservice import COUNT_WORDS, STAGE_WORDS, UNKNOWN_ADVICE, RunState
 
-STAGE_WORDS = {
-    Stage.QUERY: "reading records",
-    Stage.PREFLIGHT: "checking and building the CSV",
-    Stage.CONFIRM: "waiting for confirmation",
-    Stage.SEND: "uploading to HaiHai",
-    Stage.RESPONSE: "waiting for HaiHai's answer",
-    Stage.POLL: "asking HaiHai for the row results",
-    Stage.HISTORY: "recording in the history",
-    Stage.MAIL: "report mail",
-    Stage.DONE: "finished",
-}
 OUTCOME_STYLE = {Outcome.RUNNING: "bold", Outcome.DONE: "bold green", Outcome.ERROR: "bold red",
                  Outcome.UNKNOWN: "bold yellow reverse", Outcome.CANCELLED: "bold"}
 BAR = 30
@@ -80,7 +69,7 @@ def describe(state: RunState) -> Text:
         if rec.message:
             t.append(f"Result: {rec.message}\n")
         if rec.counts:
-            t.append("Counts: " + ", ".join(f"{k} {v:,}" for k, v in rec.counts.items()) + "\n")
+            t.append("Counts: " + ", ".join(f"{COUNT_WORDS.get(k, k)} {v:,}" for k, v in rec.counts.items()) + "\n")
     if state.error:
         t.append(f"Error: {state.error}\n", style="bold red")
     if state.outcome is Outcome.UNKNOWN and not state.running:

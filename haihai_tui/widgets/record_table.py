@@ -27,7 +27,6 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.worker import get_current_worker
 
 from ..core.query import Query
 
@@ -148,18 +147,24 @@ class RecordTable(ScrollView, can_focus=True):
         #: perf_counter() when a data row was first painted (benchmarks read it)
         self.first_paint_at: float | None = None
         self._lock = threading.Lock()
+        self._fetching = False
+        self._closing = False
+        self._store: Store | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         super().on_mount()
         self._update_virtual_size()
-        self._fetch_loop()
         self._count(self.gen, self.query, True)
         self._request(0)
 
     def on_unmount(self) -> None:
-        self._requests.put(None)
+        with self._lock:
+            self._closing = True
+            if self._fetching:
+                return            # the fetch worker closes the store when it ends
+        self._close_store()
 
     # -- queries ---------------------------------------------------------------------------------
 
@@ -197,35 +202,39 @@ class RecordTable(ScrollView, can_focus=True):
     # -- workers ---------------------------------------------------------------------------------
 
     @work(thread=True, group="record-fetch", exit_on_error=False)
-    def _fetch_loop(self) -> None:
-        """One thread, one connection: serve the newest block requests first, skip stale ones."""
-        worker = get_current_worker()
-        store = None
-        try:
-            store = self._open_store()
-            while not worker.is_cancelled:
+    def _fetch(self) -> None:
+        """Serve queued block requests, newest first, skipping stale ones; end when the queue is empty.
+
+        The store (one SQLite connection, thread-safe) lives as long as the table, so its per-query
+        row anchors survive between bursts; it is opened here, never on the event loop.
+        """
+        while True:
+            with self._lock:
                 try:
-                    req = self._requests.get(timeout=0.5)
+                    req = self._requests.get_nowait()
                 except queue.Empty:
-                    continue
-                if req is None:
-                    break
-                gen, query, block = req
-                if gen != self.gen or not self._wanted(block):
-                    self.post_message(self.BlockLoaded(gen, block, None))
-                    continue
-                try:
-                    rows = store.rows_at(query, self.column_ids, block * BLOCK, BLOCK)
-                except Exception as e:  # a broken database must not kill the table
-                    self.post_message(self.Failed(f"reading records failed: {e}"))
-                    self.post_message(self.BlockLoaded(gen, block, None))
-                    continue
-                self.post_message(self.BlockLoaded(gen, block, [tuple(map(clean, _values(r))) for r in rows]))
-        except Exception as e:
-            self.post_message(self.Failed(f"cannot open the record database: {e}"))
-        finally:
-            if store is not None:
-                store.close()
+                    self._fetching = False
+                    if self._closing:
+                        self._close_store()
+                    return
+            gen, query, block = req
+            if self._closing or gen != self.gen or not self._wanted(block):
+                self.post_message(self.BlockLoaded(gen, block, None))
+                continue
+            try:
+                if self._store is None:
+                    self._store = self._open_store()
+                rows = self._store.rows_at(query, self.column_ids, block * BLOCK, BLOCK)
+            except Exception as e:  # a broken database must not kill the table
+                self.post_message(self.Failed(f"reading records failed: {e}"))
+                self.post_message(self.BlockLoaded(gen, block, None))
+                continue
+            self.post_message(self.BlockLoaded(gen, block, [tuple(map(clean, _values(r))) for r in rows]))
+
+    def _close_store(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            store.close()
 
     @work(thread=True, group="record-count", exclusive=True, exit_on_error=False)
     def _count(self, gen: int, query: Query, with_base: bool) -> None:
@@ -255,6 +264,11 @@ class RecordTable(ScrollView, can_focus=True):
             return
         self._pending.add(block)
         self._requests.put((self.gen, self.query, block))
+        with self._lock:
+            if self._fetching or self._closing:
+                return
+            self._fetching = True
+        self._fetch()
 
     def on_record_table_block_loaded(self, msg: BlockLoaded) -> None:
         msg.stop()
