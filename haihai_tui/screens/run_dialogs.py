@@ -20,7 +20,8 @@ from textual.widgets.option_list import Option
 
 from ..core.csvbuild import BuildCancelled, Finding
 from ..core.events import LogLine, RowsProgress, StageChanged
-from ..core.run import Prepared, RunRefused, Target, prepare
+from ..core.run import Prepared, RunRefused, Target
+from ..runservice import prepare_for_run
 from ..widgets.progress import bar
 
 SPLIT_CODES = {"over_rows", "over_bytes"}
@@ -106,8 +107,7 @@ class PreflightScreen(ModalScreen[PreflightResult]):
     def _work(self) -> None:
         ctx = self.app.ctx  # type: ignore[attr-defined]
         try:
-            p = prepare(ctx.settings, ctx.paths, self.target, environ=ctx.environ, split=self.split,
-                        on_event=self._sink, cancel=self._cancel)
+            p = prepare_for_run(ctx, self.target, split=self.split, on_event=self._sink, cancel=self._cancel)
             result = PreflightResult(prepared=p)
         except BuildCancelled:
             result = PreflightResult(cancelled=True)

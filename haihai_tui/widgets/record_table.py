@@ -146,6 +146,7 @@ class RecordTable(ScrollView, can_focus=True):
         self._first_shown = False
         #: perf_counter() when a data row was first painted (benchmarks read it)
         self.first_paint_at: float | None = None
+        self.mounted_at: float | None = None
         self._lock = threading.Lock()
         self._fetching = False
         self._closing = False
@@ -154,6 +155,7 @@ class RecordTable(ScrollView, can_focus=True):
     # -- lifecycle -------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.mounted_at = perf_counter()
         super().on_mount()
         self._update_virtual_size()
         self._count(self.gen, self.query, True)
@@ -224,7 +226,11 @@ class RecordTable(ScrollView, can_focus=True):
             try:
                 if self._store is None:
                     self._store = self._open_store()
-                rows = self._store.rows_at(query, self.column_ids, block * BLOCK, BLOCK)
+                if block == 0 and hasattr(self._store, "page"):
+                    # the first rows without the query's row anchors (a scan of the whole result)
+                    rows = self._store.page(query, self.column_ids, limit=BLOCK).rows
+                else:
+                    rows = self._store.rows_at(query, self.column_ids, block * BLOCK, BLOCK)
             except Exception as e:  # a broken database must not kill the table
                 self.post_message(self.Failed(f"reading records failed: {e}"))
                 self.post_message(self.BlockLoaded(gen, block, None))
