@@ -83,6 +83,17 @@ def test_set_permissions_changes_one_line(paths):
     assert perm.may_configure(perm.find_user(load_settings(paths, {}).settings.users, "tanaka"))
 
 
+def test_set_permissions_refuses_a_lost_update(paths):
+    editing.set_permissions(paths, "admin", "tanaka", ["DB設定"], expected=["ログ閲覧"])
+    with pytest.raises(EditRefused, match="someone else changed"):
+        editing.set_permissions(paths, "admin", "tanaka", ["システム連携"], expected=["ログ閲覧"])
+
+
+def test_adding_an_existing_login_is_refused(paths):
+    with pytest.raises(EditRefused, match="already exists"):
+        editing.save_user(paths, "admin", User("tanaka", "別人", "", []))
+
+
 def test_set_permissions_refused_for_non_granter(paths):
     with pytest.raises(EditRefused, match="権限付与"):
         editing.set_permissions(paths, "tanaka", "tanaka", ["DB設定"])

@@ -88,7 +88,10 @@ def _find(aot: Any, key: str, value: str) -> int | None:
 
 # --- users and permissions (admin.toml) -------------------------------------------------------------
 
-def set_permissions(paths: Paths, actor_login: str, target_login: str, permissions: list[str]) -> None:
+def set_permissions(paths: Paths, actor_login: str, target_login: str, permissions: list[str],
+                    expected: list[str] | None = None) -> None:
+    """Set ``target_login``'s permissions. With ``expected`` (what the screen showed), refuse when someone
+    else changed that user's permissions in the meantime, instead of silently undoing their change."""
     wanted = [p for p in perm.PERMISSION_NAMES if p in permissions]  # product order
 
     def mutate(doc: Any) -> None:
@@ -100,6 +103,11 @@ def set_permissions(paths: Paths, actor_login: str, target_login: str, permissio
         i = _find(doc.get("users", []), "login", target_login)
         if i is None:
             raise EditRefused(f"no user {target_login!r} in admin.toml")
+        if expected is not None:
+            now = perm.find_user(users, target_login).permissions
+            if sorted(now) != sorted(expected):
+                raise EditRefused(f"someone else changed {target_login!r}'s permissions since this screen loaded "
+                                  f"them (now: {', '.join(now) or 'none'}); reload (F5) and tick again")
         _set(doc["users"][i], "permissions", wanted)
 
     store.update(paths.admin, mutate)
@@ -115,6 +123,8 @@ def save_user(paths: Paths, actor_login: str, user: User, original_login: str | 
         if not perm.may_edit_users(actor):
             raise EditRefused(f"adding or editing users needs 「{perm.USER_SETTINGS}」, which you do not hold")
         aot = _aot(doc, "users")
+        if original_login is None and _find(aot, "login", user.login) is not None:
+            raise EditRefused(f"a user {user.login!r} already exists; edit that entry instead")
         i = _find(aot, "login", original_login or user.login)
         other = _find(aot, "login", user.login)
         if other is not None and other != i:

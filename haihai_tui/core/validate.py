@@ -65,8 +65,8 @@ def integration_problems(g: Integration, settings: Settings, environ: dict[str, 
         out.append((("report_to",), "warning", "report mail goes to 管理者 but admin.toml [system] admin_emails is empty"))
     tok = hdr.token_header(g)
     if tok is None:
-        out.append((("headers",), "error", f"HTTPヘッダ needs {TOKEN_HEADER}; add under [integrations.headers]: "
-                                            f'"{TOKEN_HEADER}" = "${{HAIHAI_API_TOKEN}}" or "${{secret:{g.name}}}"'))
+        out.append((("headers",), "error", f"HTTPヘッダ needs the {TOKEN_HEADER} header, with the value "
+                                            f'"${{secret:{g.name}}}" or "${{HAIHAI_API_TOKEN}}" (never the token itself)'))
     else:
         name, raw = tok
         if name != TOKEN_HEADER:

@@ -178,7 +178,8 @@ class PermissionsScreen(UserActions, AppScreen):
         ctx = self.happ.ctx
         saved = []
         for login, want in list(self.pending.items()):
-            ok, msg = self.attempt(editing.set_permissions, ctx.paths, ctx.login, login, sorted(want))
+            ok, msg = self.attempt(editing.set_permissions, ctx.paths, ctx.login, login, sorted(want),
+                                   sorted(self.held(login)))
             if not ok:
                 self.status_text = msg
                 break
