@@ -94,6 +94,17 @@ def test_adding_an_existing_login_is_refused(paths):
         editing.save_user(paths, "admin", User("tanaka", "別人", "", []))
 
 
+def test_bootstrap_only_into_an_empty_user_list(paths):
+    with pytest.raises(EditRefused, match="already has users"):
+        editing.bootstrap_first_admin(paths, "intruder")
+    paths.admin.write_text("[system]\nadmin_emails = []\n", encoding="utf-8")
+    editing.bootstrap_first_admin(paths, "newadmin")
+    s = load_settings(paths, {}).settings
+    assert [u.login for u in s.users] == ["newadmin"] and len(s.users[0].permissions) == 15
+    with pytest.raises(EditRefused):
+        editing.bootstrap_first_admin(paths, "second")
+
+
 def test_set_permissions_refused_for_non_granter(paths):
     with pytest.raises(EditRefused, match="権限付与"):
         editing.set_permissions(paths, "tanaka", "tanaka", ["DB設定"])

@@ -113,6 +113,23 @@ def set_permissions(paths: Paths, actor_login: str, target_login: str, permissio
     store.update(paths.admin, mutate)
 
 
+def bootstrap_first_admin(paths: Paths, login: str, name: str = "", email: str = "") -> None:
+    """With no users at all in admin.toml, the person at the terminal becomes the first user, with all 15
+    permissions (somebody must hold 「権限付与」 and 「ユーザ設定」 before anything can be granted). Only
+    themselves, and only while the list is empty — checked under the file's lock."""
+    def mutate(doc: Any) -> None:
+        if _users(doc):
+            raise EditRefused("admin.toml already has users; ask a holder of 「ユーザ設定」 to add you")
+        u = tomlkit.table()
+        u["login"] = login
+        u["name"] = name
+        u["email"] = email
+        u["permissions"] = list(perm.PERMISSION_NAMES)
+        _aot(doc, "users").append(u)
+
+    store.update(paths.admin, mutate)
+
+
 def save_user(paths: Paths, actor_login: str, user: User, original_login: str | None = None) -> None:
     if not user.login.strip():
         raise EditRefused("login is empty; write the account name the person uses over SSH")

@@ -86,9 +86,30 @@ class UserActions:
         ctx = self.app.ctx  # type: ignore[attr-defined]
         if perm.may_edit_users(ctx.user):
             return True
+        if not ctx.settings.users:
+            self.offer_bootstrap()
+            return False
         self.refuse(f"adding, editing or removing users needs 「{perm.USER_SETTINGS}」, "  # type: ignore[attr-defined]
                     f"which '{ctx.login}' does not hold")
         return False
+
+    def offer_bootstrap(self) -> None:
+        """No users yet: offer to make the person at the terminal the first administrator."""
+        from ..widgets.dialogs import ConfirmScreen
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+
+        def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            ok, _ = self.attempt(editing.bootstrap_first_admin, ctx.paths, ctx.login)  # type: ignore[attr-defined]
+            if ok:
+                self.app.reload_settings()  # type: ignore[attr-defined]
+                self.notify(f"'{ctx.login}' is now the first user, with all 15 permissions (admin.toml).",
+                            markup=False)
+        self.app.push_screen(ConfirmScreen(
+            f"admin.toml has no users yet, so nobody can grant anything. Make '{ctx.login}' (you) the first "
+            f"user with all 15 permissions, including 「権限付与」 and 「ユーザ設定」?",
+            title="First administrator / 初期管理者", yes="make me the first user", no="not now"), done)
 
     def action_add_user(self) -> None:
         if self._may_edit_users():
@@ -144,6 +165,8 @@ class UsersScreen(UserActions, AppScreen):
         if ctx.settings.users:
             t.move_cursor(row=min(row, len(ctx.settings.users) - 1))
         banner = "" if perm.may_edit_users(ctx.user) else \
+            f"No users yet: press a (add user) to make '{ctx.login}' the first administrator." \
+            if not ctx.settings.users else \
             f"Read-only: editing users needs 「{perm.USER_SETTINGS}」, which '{ctx.login}' does not hold."
         self.query_one("#users-banner", Static).update(banner)
         self.query_one("#users-banner").display = bool(banner)
