@@ -10,6 +10,7 @@ sees everything so far. Only one run at a time: ``busy`` is true while one is go
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,14 +42,15 @@ STAGE_WORDS = {
 }
 COUNT_WORDS = {"success": "成功 success", "failure": "失敗 failure", "other": "その他 other",
                "stopped": "配信停止 stopped"}
+RUN_NUMBER = re.compile(r"run #(\d+): ")
 MAX_LOG = 500          # log lines kept in memory for the progress panel
 PUBLISH_EVERY = 0.1    # seconds between progress publications (stage, log and the end are immediate)
 REPORT_PLACE = "レポート > 一括登録・削除の処理結果"
 UNKNOWN_ADVICE = [
-    "HaiHai may or may not have imported these rows: the upload left this machine but no answer came back.",
-    f"Check in HaiHai: {REPORT_PLACE} (and the customer list of the group) before doing anything else.",
-    "Do NOT simply run it again: an import is not undone by repeating it, and it spends the daily quota.",
-    "The run is recorded as 結果不明 in システム連携状況確認 (history, key H).",
+    "HaiHai may or may not have imported these rows: the file was sent, but no answer confirmed the import.",
+    f"Check {REPORT_PLACE} (and the group's customers) in HaiHai before doing anything else.",
+    "Do NOT simply run it again: it was not re-sent, and a repeat spends the daily quota.",
+    "The run is recorded as 結果不明 in システム連携状況確認 (history).",
 ]
 
 
@@ -81,8 +83,9 @@ class RunState:
     record: "RunRecord | None" = None
     error: str | None = None            # a refusal or crash, in plain words
     cancel_requested: bool = False
-    _rate_mark: tuple[float, int] = (0.0, 0)
-    rate: float = 0.0                   # bytes per second, smoothed
+    run_id_hint: int | None = None      # the history's run number, as soon as execute() logs it
+    _send_start: float = 0.0
+    rate: float = 0.0                   # bytes per second of the current request
 
     @property
     def running(self) -> bool:
@@ -102,7 +105,7 @@ class RunState:
 
     @property
     def run_id(self) -> int | None:
-        return self.record.run_id if self.record else None
+        return self.record.run_id if self.record else self.run_id_hint
 
     def add_log(self, text: str, level: str = "info") -> None:
         self.log.append((datetime.now().strftime("%H:%M:%S"), level, text))
@@ -163,7 +166,16 @@ class RunService:
         s = self.state
         if s is None or not s.running:
             return ""
-        return f"a run is going: {s.integration} ({s.stage.value}); press p to watch it"
+        return f"a run is going: {s.integration} ({s.stage.value}); {self.progress_key()} shows it"
+
+    def progress_key(self) -> str:
+        """The key(s) of the global 'progress' binding (remappable in tui.toml), for hints."""
+        keys = (getattr(self.app, "_keymap", None) or {}).get("progress") or "f6"
+        try:
+            from .bindings import key_label
+        except ImportError:  # pragma: no cover
+            return keys
+        return "/".join(key_label(k) for k in keys.split(",") if k.strip())
 
     # -- starting --------------------------------------------------------------------------------
 
@@ -236,7 +248,8 @@ class RunService:
         if state.outcome is Outcome.DONE:
             self.app.notify(f"{text} - {state.rows:,} rows sent", title="run finished")
         elif state.outcome is Outcome.UNKNOWN:
-            self.app.notify(f"{text}: check HaiHai before doing anything else (p shows what to check)",
+            self.app.notify(f"{text}: check HaiHai before doing anything else ({self.progress_key()} shows what "
+                            f"to check)",
                             title="outcome unknown", severity="warning", timeout=15)
         elif state.outcome is Outcome.CANCELLED:
             self.app.notify(f"{text}: nothing was sent" if not state.bytes_sent else text, title="run cancelled")
@@ -277,22 +290,21 @@ class RunService:
             state.add_log(f"[{ev.stage.value}] {ev.message or STAGE_WORDS.get(ev.stage, '')}".rstrip())
         elif isinstance(ev, BytesProgress):
             now = time.monotonic()
-            if ev.part != state.part:
-                state._rate_mark = (now, 0)
+            if ev.part != state.part or not state._send_start or ev.sent == 0:
+                state._send_start = now
             state.part, state.parts = ev.part, ev.parts
             state.bytes_sent, state.bytes_total = ev.sent, ev.total
-            t0, b0 = state._rate_mark
-            if now - t0 >= 0.5 or t0 == 0.0:
-                if t0:
-                    inst = (ev.sent - b0) / max(now - t0, 1e-6)
-                    state.rate = inst if state.rate == 0 else 0.5 * state.rate + 0.5 * inst
-                state._rate_mark = (now, ev.sent)
+            if now - state._send_start >= 0.2:
+                state.rate = ev.sent / (now - state._send_start)
             force = ev.sent >= ev.total
         elif isinstance(ev, RowsProgress):
             state.rows_done, state.rows_total = ev.done, ev.total
             force = False
         elif isinstance(ev, LogLine):
             state.add_log(ev.text, ev.level)
+            m = RUN_NUMBER.match(ev.text)
+            if m and state.run_id_hint is None:
+                state.run_id_hint = int(m.group(1))
         elif isinstance(ev, ServerResponse):
             state.response = ev
             state.add_log(f"server: {ev.summary}")

@@ -112,7 +112,8 @@ class HistoryScreen(AppScreen):
             table.add_row(*_cells(r), key=str(r.run_id))
         if recs:
             table.move_cursor(row=min(keep, len(recs) - 1))
-        shown = f"{len(recs):,} of {total:,} runs" if total > len(recs) else f"{total:,} runs"
+        shown = (f"{len(recs):,} of {total:,} runs" if total > len(recs)
+                 else f"{total:,} run" + ("" if total == 1 else "s"))
         hint = "Enter = details" if recs else "No runs yet: run an integration from a record list (r)."
         self.query_one("#hist-status", Static).update(f"{shown}, newest first.  {hint}  (* = dry run)")
 
@@ -130,12 +131,19 @@ class HistoryScreen(AppScreen):
             self.app.push_screen(RunDetailScreen(int(event.row_key.value)))
 
 
+def _when(iso: str | None) -> str:
+    """2026-04-01T10:01:00+09:00 -> 2026-04-01 10:01:00 +09:00."""
+    if not iso:
+        return "-"
+    return iso.replace("T", " ")[:19] + (" " + iso[19:] if len(iso) > 19 else "")
+
+
 def describe_run(r: RunRecord) -> Text:
     t = Text()
     t.append(f"Run #{r.run_id}  ", style="bold")
     t.append(f" {r.outcome.label} ({r.outcome.value}) ", style=STATE_STYLE[r.outcome] or "bold")
     t.append("  dry run (nothing sent)\n" if r.dry_run else "\n")
-    t.append(f"Started {r.started_at}   ended {r.ended_at or '-'}\n")
+    t.append(f"Started {_when(r.started_at)}   ended {_when(r.ended_at)}\n")
     t.append(f"Who: {r.executor}   Integration: {r.integration}   Menu: {r.menu}\n")
     t.append(f"Memo: {r.memo or '-'}\n")
     t.append("\nRequest\n", style="bold")

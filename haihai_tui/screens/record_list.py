@@ -39,8 +39,10 @@ class RecordListScreen(AppScreen):
     RecordListScreen #list-status { height: 1; padding: 0 1; background: $boost; }
     RecordListScreen #list-conds { height: 1; padding: 0 1; color: $text-accent; display: none; }
     RecordListScreen #list-conds.on { display: block; }
-    RecordListScreen #list-search { dock: bottom; display: none; }
+    RecordListScreen #list-search { height: 1; display: none; background: $boost; }
     RecordListScreen #list-search.on { display: block; }
+    RecordListScreen #list-search > Static { width: auto; padding: 0 0 0 1; }
+    RecordListScreen #list-search > Input { width: 1fr; }
     RecordListScreen #list-missing { padding: 1 2; }
     """
 
@@ -81,8 +83,10 @@ class RecordListScreen(AppScreen):
             return RecordStore.open(ctx.paths.records_dir, db)
 
         yield RecordTable(open_store, cols, self.current_query(), id="records")
-        yield Input(placeholder="search the shown columns; Enter = apply, Esc = close, empty = clear",
-                    id="list-search")
+        with Horizontal(id="list-search"):
+            yield Static("Search / 検索: ", markup=False)
+            yield Input(placeholder="text in any shown column; Enter = apply, Esc = close, empty = all",
+                        id="list-search-input", compact=True)
 
     def on_mount(self) -> None:
         if self.menu is not None:
@@ -117,6 +121,8 @@ class RecordListScreen(AppScreen):
         total = "counting..." if t.total is None else f"{t.total:,}"
         base = "" if t.base_total is None else f" / {t.base_total:,}"
         parts = [f"{total}{base} rows"]
+        if t.total:
+            parts[0] += f"  (row {t.cursor_row + 1:,})"
         if self.search:
             parts.append(f'search "{self.search}"')
         if self.sort:
@@ -138,6 +144,9 @@ class RecordListScreen(AppScreen):
             self._busy_text = ""
         self._show_status()
 
+    def on_record_table_cursor_moved(self, _msg: RecordTable.CursorMoved) -> None:
+        self._show_status()
+
     def on_record_table_failed(self, msg: RecordTable.Failed) -> None:
         self.notify(msg.text, severity="error", markup=False, timeout=10)
 
@@ -146,12 +155,12 @@ class RecordListScreen(AppScreen):
     def action_search(self) -> None:
         if self.menu is None:
             return
-        box = self.query_one("#list-search", Input)
+        box = self.query_one("#list-search-input", Input)
         box.value = self.search
-        box.add_class("on")
+        self.query_one("#list-search").add_class("on")
         box.focus()
 
-    @on(Input.Submitted, "#list-search")
+    @on(Input.Submitted, "#list-search-input")
     def _search_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self._close_search()
@@ -161,12 +170,11 @@ class RecordListScreen(AppScreen):
             self._apply("searching..." if text else "")
 
     def _close_search(self) -> None:
-        box = self.query_one("#list-search", Input)
-        box.remove_class("on")
+        self.query_one("#list-search").remove_class("on")
         self.table.focus()
 
     def action_back(self) -> None:
-        if self.menu is not None and self.query_one("#list-search", Input).has_class("on"):
+        if self.menu is not None and self.query_one("#list-search").has_class("on"):
             self._close_search()
             return
         super().action_back()
@@ -253,7 +261,7 @@ class RecordListScreen(AppScreen):
                         self.table.focus()
                         self.table.jump_to(row - 1)
                     return
-            answer = await self.app.push_screen_wait(ConfirmRunScreen(p, memo))
+            answer = await self.app.push_screen_wait(ConfirmRunScreen(p, memo, pf.caution))
             memo = answer.memo
             if answer.action == "split":
                 p.discard()
@@ -288,7 +296,9 @@ class ConditionScreen(ModalScreen[tuple[Condition, ...] | None]):
     ConditionScreen Horizontal { height: auto; }
     ConditionScreen #cond-col { width: 24; }
     ConditionScreen #cond-op { width: 18; }
-    ConditionScreen #cond-value { width: 1fr; }
+    ConditionScreen #cond-value { width: 1fr; background: $boost; }
+    ConditionScreen SelectCurrent .arrow { display: none; }   /* the arrow glyphs are ambiguous-width */
+    ConditionScreen Select { margin-right: 1; }
     """
     BINDINGS = [
         Binding("escape", "close", "Close", id="conditions_close"),
@@ -309,8 +319,9 @@ class ConditionScreen(ModalScreen[tuple[Condition, ...] | None]):
                 yield Select([("= equals", "="), ("~ contains", "~")], value="~", allow_blank=False,
                              id="cond-op", compact=True)
                 yield Input(placeholder="value, then Enter", id="cond-value", compact=True)
-            yield Static("Tab = next field    Enter (in value) = add    d = remove the chosen condition    "
-                         "Esc = close and apply", classes="dlg-hint", markup=False)
+            yield Static("Tab = next field (column, = or ~, value); Enter on column or = / ~ opens the "
+                         "choices; Enter in value = add.  In the list above: d = remove.  Esc = close "
+                         "(changes apply)", classes="dlg-hint", markup=False)
 
     def on_mount(self) -> None:
         self._fill()

@@ -60,6 +60,22 @@ class PreflightResult:
     prepared: Prepared | None = None
     error: str | None = None      # a refusal, in plain words
     cancelled: bool = False
+    caution: str = ""             # e.g. the last run of this integration is 結果不明
+
+
+def last_run_caution(ctx, integration: str) -> str:
+    """A warning when this integration's latest run ended 結果不明 (blocking: call from a thread)."""
+    from ..core.events import Outcome
+    from ..core.history import History
+    try:
+        recent = [r for r in History(ctx.paths.history_db).list(limit=50) if r.integration == integration]
+    except Exception:
+        return ""
+    if recent and recent[0].outcome is Outcome.UNKNOWN:
+        r = recent[0]
+        return (f"The last run of this integration (#{r.run_id}, {r.started_at[:16].replace('T', ' ')}) is "
+                f"結果不明: make sure in HaiHai that it was not imported before sending again.")
+    return ""
 
 
 class PreflightScreen(ModalScreen[PreflightResult]):
@@ -108,7 +124,7 @@ class PreflightScreen(ModalScreen[PreflightResult]):
         ctx = self.app.ctx  # type: ignore[attr-defined]
         try:
             p = prepare_for_run(ctx, self.target, split=self.split, on_event=self._sink, cancel=self._cancel)
-            result = PreflightResult(prepared=p)
+            result = PreflightResult(prepared=p, caution=last_run_caution(ctx, self.target.integration))
         except BuildCancelled:
             result = PreflightResult(cancelled=True)
         except RunRefused as e:
@@ -174,7 +190,7 @@ class FindingsScreen(ModalScreen[tuple[str, int | None]]):
             t.append(" ")
         if f.column:
             t.append(f"[{f.column}] ")
-        if f.char and f.codepoint:
+        if f.codepoint and f.codepoint not in f.message:
             t.append(f"{f.codepoint} ")
         t.append(f.message)
         return t
@@ -214,7 +230,7 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
 
     DEFAULT_CSS = _CSS.format(cls="ConfirmRunScreen") + """
     ConfirmRunScreen #cf-body { height: auto; max-height: 12; }
-    ConfirmRunScreen Input { margin: 0; }
+    ConfirmRunScreen Input { margin: 0; background: $boost; }
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="confirm_cancel"),
@@ -223,9 +239,9 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
         Binding("f4", "split", "Split", id="confirm_split"),
     ]
 
-    def __init__(self, prepared: Prepared, memo: str = "") -> None:
+    def __init__(self, prepared: Prepared, memo: str = "", caution: str = "") -> None:
         super().__init__()
-        self.p, self.memo = prepared, memo
+        self.p, self.memo, self.caution = prepared, memo, caution
 
     @property
     def must_split(self) -> bool:
@@ -239,14 +255,17 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
         p = self.p
         with Vertical():
             yield Static(f"Run / 実行: {p.integration.name}", classes="dlg-title", markup=False)
+            if self.caution:
+                yield Static(self.caution, classes="dlg-warn", markup=False)
+            if p.dangerous:
+                yield Static(f"DANGEROUS: {p.dangerous}", classes="dlg-err", markup=False)
             with VerticalScroll(id="cf-body"):
                 yield Static(self._body(), markup=False)
             yield Static("メモ memo (optional, saved in the history):", markup=False)
-            yield Input(value=self.memo, placeholder="e.g. 4月セミナー参加者", id="memo", compact=True)
+            yield Input(value=self.memo, placeholder="(optional) e.g. 4月セミナー参加者", id="memo", compact=True)
             if p.dangerous:
-                yield Static(f"DANGEROUS: {p.dangerous}", classes="dlg-err", markup=False)
                 yield Static(f"Type the integration's name to enable 実行:  {p.integration.name}", markup=False)
-                yield Input(placeholder=p.integration.name, id="typed", compact=True)
+                yield Input(placeholder="(type the name above here)", id="typed", compact=True)
             yield Static("", id="cf-state", markup=False)
             yield Static(self._hint(), classes="dlg-hint", markup=False)
 

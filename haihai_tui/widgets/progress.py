@@ -5,9 +5,10 @@ the outcome, and the log so far. It reads ``app.runs.state`` when mounted and fo
 
 from __future__ import annotations
 
+from rich.cells import cell_len, get_character_cell_size
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Log, Static
 
 from ..core.events import Outcome
@@ -34,25 +35,44 @@ def bar(percent: float | None, width: int = BAR) -> str:
     return "[" + "#" * fill + "." * (width - fill) + "]"
 
 
+def wrap_cells(text: str, width: int, indent: int = 11) -> list[str]:
+    """Split ``text`` into lines of at most ``width`` display cells (continuations indented)."""
+    if width <= indent + 10 or cell_len(text) <= width:
+        return [text]
+    lines, cur, used = [], [], 0
+    limit = width
+    for ch in text:
+        w = get_character_cell_size(ch)
+        if used + w > limit:
+            lines.append("".join(cur))
+            cur, used, limit = [" " * indent], indent, width
+        cur.append(ch)
+        used += w
+    lines.append("".join(cur))
+    return lines
+
+
 def describe(state: RunState) -> Text:
     """The panel's summary lines as Rich text (no markup parsing of user data)."""
     t = Text()
-    t.append(f"Run #{state.run_id or '-'} ", style="bold")
+    number = f"#{state.run_id} " if state.run_id else ""
+    t.append(f"Run {number}", style="bold")
     t.append(f"{state.integration}", style="bold")
     t.append(f"  ({state.menu}, {state.started_at})  ")
     t.append(f" {state.outcome.label} ({state.outcome.value}) ", style=OUTCOME_STYLE[state.outcome])
     if state.running and state.cancel_requested:
         t.append("  cancel requested...", style="bold")
     t.append("\n")
+    if state.outcome is Outcome.UNKNOWN and not state.running:
+        t.append("結果不明: ", style="bold yellow")
+        t.append(" ".join(UNKNOWN_ADVICE[:3]) + "\n", style="yellow")
     t.append(f"What:  {state.summary}\n")
     if state.memo:
         t.append(f"Memo:  {state.memo}\n")
-    stage = STAGE_WORDS.get(state.stage, state.stage.value)
-    if state.stage_text and state.running:
-        stage += f" - {state.stage_text}"
+    stage = (state.stage_text if state.running and state.stage_text
+             else STAGE_WORDS.get(state.stage, state.stage.value))
     t.append(f"Stage: {stage}\n")
     pct = state.percent
-    rate = f"{human_bytes(state.rate)}/s" if state.rate else "-"
     if state.bytes_total:
         part = f", request {state.part} of {state.parts}" if state.parts > 1 else ""
         t.append(f"Sent:  {bar(pct, 20)} {pct or 0:5.1f}%  {human_bytes(state.bytes_sent)} of "
@@ -60,34 +80,30 @@ def describe(state: RunState) -> Text:
     else:
         t.append(f"Sent:  {bar(None, 20)}   nothing sent yet\n")
     reqs = f" in {state.parts} requests" if state.parts > 1 else ""
-    t.append(f"Rows:  {state.rows:,}{reqs}   rate {rate}   elapsed {state.elapsed:,.1f} s\n")
+    rate = f"   {human_bytes(state.rate)}/s" if state.rate else ""
+    t.append(f"Rows:  {state.rows:,}{reqs}{rate}   {state.elapsed:,.1f} s\n")
     if state.response is not None:
         t.append("HaiHai: ", style="bold")
         t.append(f"{state.response.summary}\n")
     rec = state.record
     if rec is not None and not state.running:
-        if rec.message:
-            t.append(f"Result: {rec.message}\n")
         if rec.counts:
             t.append("Counts: " + ", ".join(f"{COUNT_WORDS.get(k, k)} {v:,}" for k, v in rec.counts.items()) + "\n")
+        if rec.message:
+            t.append(f"Result: {rec.message}\n")
     if state.error:
         t.append(f"Error: {state.error}\n", style="bold red")
-    if state.outcome is Outcome.UNKNOWN and not state.running:
-        t.append("結果不明 - what to check:\n", style="bold yellow")
-        for line in UNKNOWN_ADVICE:
-            t.append(f" - {line}\n")
     t.rstrip()
     return t
 
 
 class ProgressPanel(Vertical):
-    """Summary above, log below; follows the App's RunService."""
+    """Summary above, log below; follows the App's RunService. Tab moves between the two."""
 
     DEFAULT_CSS = """
     ProgressPanel { height: 1fr; }
-    ProgressPanel > #run-summary { height: auto; max-height: 70%; padding: 0 1; overflow-y: auto; }
+    ProgressPanel > #run-summary-box { height: auto; max-height: 60%; padding: 0 1; }
     ProgressPanel > #run-log { height: 1fr; min-height: 3; border-top: solid $panel-lighten-2; }
-    ProgressPanel > #run-none { padding: 1 2; }
     """
 
     def __init__(self, **kwargs) -> None:
@@ -95,7 +111,8 @@ class ProgressPanel(Vertical):
         self._seen: tuple[int, int] = (0, 0)   # (run number, log lines written)
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="run-summary", markup=False)
+        with VerticalScroll(id="run-summary-box"):
+            yield Static("", id="run-summary", markup=False)
         yield Log(id="run-log", max_lines=2000, auto_scroll=True)
 
     def on_mount(self) -> None:
@@ -119,7 +136,12 @@ class ProgressPanel(Vertical):
         new = state.log_seq - written
         lines = state.log[-new:] if 0 < new <= len(state.log) else (state.log if new > 0 else [])
         if lines:
-            log.write_lines(f"{t} {'!' if lvl != 'info' else ' '} {text}" for t, lvl, text in lines)
+            # leave room for the vertical scrollbar, which appears once the log outgrows its height
+            width = max(log.size.width - 3, 40) if log.size.width else 77
+            out: list[str] = []
+            for t, lvl, text in lines:
+                out += wrap_cells(f"{t} {'!' if lvl != 'info' else ' '} {text}", width)
+            log.write_lines(out)
             self.call_after_refresh(log.scroll_end, animate=False)
         self._seen = (state.number, state.log_seq)
         if state.running and not getattr(self, "_ticking", False):

@@ -118,6 +118,11 @@ class RecordTable(ScrollView, can_focus=True):
             super().__init__()
             self.gen = gen
 
+    class CursorMoved(Message):
+        def __init__(self, row: int) -> None:
+            super().__init__()
+            self.row = row
+
     class Failed(Message):
         def __init__(self, text: str) -> None:
             super().__init__()
@@ -389,6 +394,8 @@ class RecordTable(ScrollView, can_focus=True):
     def watch_cursor_row(self, old: int, new: int) -> None:
         self._scroll_cursor_into_view()
         self.refresh()
+        if old != new:
+            self.post_message(self.CursorMoved(new))
 
     def _scroll_cursor_into_view(self, center: bool = False) -> None:
         rows_visible = max(self.size.height - 1, 1)
