@@ -166,7 +166,8 @@ class RunService:
         s = self.state
         if s is None or not s.running:
             return ""
-        return f"a run is going: {s.integration} ({s.stage.value}); {self.progress_key()} shows it"
+        return (f"a run is going: {s.integration} ({STAGE_WORDS.get(s.stage, s.stage.value)}); "
+                f"{self.progress_key()} shows it")
 
     def progress_key(self) -> str:
         """The key(s) of the global 'progress' binding (remappable in tui.toml), for hints."""
@@ -189,7 +190,6 @@ class RunService:
         self._count += 1
         state = RunState(self._count, prepared.menu.name, prepared.integration.name, prepared.summary, memo,
                          prepared.rows, prepared.requests, prepared.dangerous, parts=max(prepared.requests, 1))
-        state.add_log(f"start: {prepared.summary}")
         self.state = state
         self._cancel = asyncio.Event()
         self._done = asyncio.Event()

@@ -36,19 +36,29 @@ def bar(percent: float | None, width: int = BAR) -> str:
 
 
 def wrap_cells(text: str, width: int, indent: int = 11) -> list[str]:
-    """Split ``text`` into lines of at most ``width`` display cells (continuations indented)."""
+    """Split ``text`` into lines of at most ``width`` display cells, at a space where one is near
+    the end (continuations indented); wide characters are never split."""
     if width <= indent + 10 or cell_len(text) <= width:
         return [text]
-    lines, cur, used = [], [], 0
-    limit = width
-    for ch in text:
-        w = get_character_cell_size(ch)
-        if used + w > limit:
-            lines.append("".join(cur))
-            cur, used, limit = [" " * indent], indent, width
-        cur.append(ch)
-        used += w
-    lines.append("".join(cur))
+    lines: list[str] = []
+    rest, first = text, True
+    while rest:
+        room = width if first else width - indent
+        if cell_len(rest) <= room:
+            lines.append(rest if first else " " * indent + rest)
+            break
+        used, cut = 0, 0
+        for i, ch in enumerate(rest):
+            used += get_character_cell_size(ch)
+            if used > room:
+                cut = i
+                break
+        space = rest.rfind(" ", 0, cut + 1)
+        if space > cut - 20 and space > 0:
+            cut = space
+        piece, rest = rest[:cut], rest[cut:].lstrip(" ")
+        lines.append(piece if first else " " * indent + piece)
+        first = False
     return lines
 
 

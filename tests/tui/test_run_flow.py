@@ -218,3 +218,13 @@ async def test_5xx_after_upload_is_unknown_and_not_resent(env) -> None:
     assert_history_has_no_canary(env)
     [rec] = history_rows(env)
     assert rec.outcome is Outcome.UNKNOWN and rec.http_status == 500
+
+
+def test_log_lines_wrap_by_display_width() -> None:
+    from rich.cells import cell_len
+
+    from haihai_tui.widgets.progress import wrap_cells
+    text = "15:23:32 ! Check レポート > 一括登録・削除の処理結果 in HaiHai " + "あ" * 50
+    lines = wrap_cells(text, 60)
+    assert len(lines) > 1 and all(cell_len(ln) <= 60 for ln in lines)
+    assert "".join(ln.strip() for ln in lines).replace(" ", "") == text.replace(" ", "")
