@@ -32,7 +32,8 @@ REGISTER = "配配メール 顧客登録"
 STOP = "配配メール 配信停止"
 DANGER = "配配メール 全削除"
 ROWS = 200
-CLEAN_SEARCH = "@example.jp"   # personal addresses only: no emoji, malformed or duplicate row
+CLEAN_SEARCH = "@ex"           # personal addresses only: no emoji, malformed or duplicate row
+CLEAN_ROWS = 87                # rows of the sample data that CLEAN_SEARCH finds
 EMOJI_ROW = 134                # 1-based positions of samplegen's special rows for ROWS = 200
 MALFORMED_ROW = 156
 SIZE = (80, 24)
@@ -143,11 +144,12 @@ async def open_menu(pilot, menu: str = MENU) -> None:
     from textual.widgets import OptionList
     app = pilot.app
     ol = app.screen.query_one("#menu", OptionList)
+    await pilot.press("G", "up")                  # the record lists sit just above the history entry
     for _ in range(len(ol.options) + 1):
         opt = ol.highlighted_option
         if opt is not None and opt.id == f"menu:{menu}":
             break
-        await pilot.press("down")
+        await pilot.press("up")
     assert ol.highlighted_option is not None and ol.highlighted_option.id == f"menu:{menu}"
     await pilot.press("enter")
     from haihai_tui.screens.record_list import RecordListScreen

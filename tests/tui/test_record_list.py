@@ -9,10 +9,10 @@ from haihai_tui.core.query import Condition
 from haihai_tui.widgets.record_table import BLOCK, CACHE_BLOCKS, RecordTable, fit_cells
 
 try:  # tests/tui is on sys.path (pytest's default "prepend" import mode, no __init__.py)
-    from runfixtures import (CLEAN_SEARCH, ROWS, SIZE, env, make_app, make_env, mock_server,  # noqa: F401
+    from runfixtures import (CLEAN_ROWS, CLEAN_SEARCH, ROWS, SIZE, env, make_app, make_env, mock_server,  # noqa: F401
                              open_menu, screen_text, search, until)
 except ImportError:  # pragma: no cover - if tests/tui becomes a package
-    from .runfixtures import (CLEAN_SEARCH, ROWS, SIZE, env, make_app, make_env, mock_server,  # noqa: F401
+    from .runfixtures import (CLEAN_ROWS, CLEAN_SEARCH, ROWS, SIZE, env, make_app, make_env, mock_server,  # noqa: F401
                               open_menu, screen_text, search, until)
 
 
@@ -44,9 +44,9 @@ async def test_open_search_sort_and_count(env) -> None:
         assert len({cell_len(ln.rstrip("\n")) for ln in lines}) == 1
 
         await search(pilot, CLEAN_SEARCH)
-        assert table.total == 51
-        assert f"51 / {ROWS:,} rows" in screen_text(app)
-        assert all("@example.jp" in table.row(i)[0] for i in range(table.total))
+        assert table.total == CLEAN_ROWS
+        assert f"{CLEAN_ROWS} / {ROWS:,} rows" in screen_text(app)
+        assert all(CLEAN_SEARCH in table.row(i)[0] for i in range(table.total))
 
         # sort by 会社名: right moves to the column, s cycles asc -> desc -> off
         await pilot.press("right", "s")

@@ -10,11 +10,11 @@ from haihai_tui.screens.run_dialogs import ConfirmRunScreen, FindingsScreen
 from haihai_tui.widgets.dialogs import MessageScreen
 
 try:  # tests/tui is on sys.path (pytest's default "prepend" import mode, no __init__.py)
-    from runfixtures import (CANARY, CLEAN_SEARCH, DANGER, EMOJI_ROW, MALFORMED_ROW, SIZE,  # noqa: F401
+    from runfixtures import (CANARY, CLEAN_ROWS, CLEAN_SEARCH, DANGER, EMOJI_ROW, MALFORMED_ROW, SIZE,  # noqa: F401
                              assert_no_canary, env, make_app, mock_server, open_menu, screen_text, search,
                              until)
 except ImportError:  # pragma: no cover
-    from .runfixtures import (CANARY, CLEAN_SEARCH, DANGER, EMOJI_ROW, MALFORMED_ROW, SIZE,  # noqa: F401
+    from .runfixtures import (CANARY, CLEAN_ROWS, CLEAN_SEARCH, DANGER, EMOJI_ROW, MALFORMED_ROW, SIZE,  # noqa: F401
                               assert_no_canary, env, make_app, mock_server, open_menu, screen_text, search,
                               until)
 
@@ -57,7 +57,7 @@ async def test_search_run_finish_and_find_it_in_history(env) -> None:
         assert_no_canary(app)
         state = await app.runs.wait()
         await pilot.pause()
-        assert state.outcome is Outcome.DONE and state.rows == 51
+        assert state.outcome is Outcome.DONE and state.rows == CLEAN_ROWS
         text = screen_text(app)
         assert "完了" in text and "200 success" in text
         assert len(env.received()) == 1
@@ -66,21 +66,21 @@ async def test_search_run_finish_and_find_it_in_history(env) -> None:
         await pilot.press("h")                              # history from the progress screen
         await until(pilot, lambda: "4月分" in screen_text(app), what="the run in the history")
         text = screen_text(app)
-        assert "完了" in text and "200" in text and "51" in text
+        assert "完了" in text and "200" in text and str(CLEAN_ROWS) in text
         assert_no_canary(app)
         await pilot.press("enter")                          # details
         await until(pilot, lambda: "Row-level result" in screen_text(app), what="the details")
         text = screen_text(app)
-        assert "search:@example.jp" in text and "import_type" in text and "127.0.0.1" in text
+        assert f"search:{CLEAN_SEARCH}" in text and "import_type" in text and "127.0.0.1" in text
         assert "成功" in text                                # the row-level result, decoded
         assert_no_canary(app)
     assert_history_has_no_canary(env)
     [rec] = history_rows(env)
-    assert rec.outcome is Outcome.DONE and rec.memo == "4月分" and rec.rows == 51
+    assert rec.outcome is Outcome.DONE and rec.memo == "4月分" and rec.rows == CLEAN_ROWS
 
 
 async def test_leave_the_list_during_a_run_and_come_back(env) -> None:
-    env.control("delay", {"seconds": 1.5, "when": "before_response"})
+    env.control("delay", {"seconds": 1.2, "when": "before_response"})
     app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
         await start_clean_run(pilot)
@@ -102,7 +102,7 @@ async def test_leave_the_list_during_a_run_and_come_back(env) -> None:
 
 
 async def test_cancel_asks_first_and_never_resends(env) -> None:
-    env.control("delay", {"seconds": 5, "when": "before_response"})
+    env.control("delay", {"seconds": 3, "when": "before_response"})
     app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
         await start_clean_run(pilot)
@@ -228,3 +228,37 @@ def test_log_lines_wrap_by_display_width() -> None:
     lines = wrap_cells(text, 60)
     assert len(lines) > 1 and all(cell_len(ln) <= 60 for ln in lines)
     assert "".join(ln.strip() for ln in lines).replace(" ", "") == text.replace(" ", "")
+
+
+async def test_over_the_row_limit_offers_split_with_the_quota(env) -> None:
+    import tomlkit
+
+    from haihai_tui.core import store
+
+    def small_limit(doc) -> None:
+        g = doc["integrations"][0]
+        limits = tomlkit.table()
+        limits["max_rows"] = 20
+        g["limits"] = limits
+    store.update(env.paths.db, small_limit)
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_menu(pilot)
+        await search(pilot, CLEAN_SEARCH)                   # 87 rows, 20 per request
+        await pick_integration(pilot)
+        assert isinstance(app.screen, ConfirmRunScreen)
+        body = app.screen._body()                           # the dialog's text (wrapped on screen)
+        assert "F4 splits it into about 5 requests" in body and "240 requests left today" in body
+        assert "F4 = split" in screen_text(app)
+        await pilot.press("f2")                             # refused until split
+        assert isinstance(app.screen, ConfirmRunScreen) and not app.runs.busy
+        await pilot.press(*"split", "f4")                   # pre-flight again, split; the memo is kept
+        await until(pilot, lambda: isinstance(app.screen, ConfirmRunScreen) and app.screen.p.split,
+                    what="the split confirm")
+        assert "Requests: 5 (uses 5 of the 240 left today" in app.screen._body()
+        assert app.screen.query_one("#memo").value == "split"
+        await pilot.press("f2")
+        state = await app.runs.wait()
+        assert state.outcome is Outcome.DONE and state.parts == 5
+        sent = env.received()
+        assert len(sent) == 5 and all(r["settings"]["import_type"] == "0" for r in sent)
