@@ -7,7 +7,9 @@ late it wakes up (the "stall": the longest time a key press would have waited):
 - max stall while opening, jumping to the end (G), searching (/ + text) and sorting (s) — each phase
   waits until its rows are on screen and the count is known;
 - max stall while a 100,000-row run (pre-flight in a thread worker, then the upload as an app
-  worker) goes to the local mock HaiHai server, one request, to the end (history written).
+  worker) goes to the local mock HaiHai server, one request, to the end (history written). The
+  mock runs in its own process (``haihai-tui mock-server``), as HaiHai would: in-process, its
+  request parsing would compete with the app for the GIL and measure the mock, not the app.
 
 The baseline is the same ticker on the same app sitting idle for a second (what the machine and
 the headless driver cost by themselves). Building the databases (samplegen + insert_rows) is not timed.

@@ -127,9 +127,19 @@ def prepare_for_run(ctx, target: Target, *, split: bool = False, on_event=None,
     return p
 
 
+#: what a run imports lazily on its first use (the client, httpx's transport, the report mail)
+WARM_MODULES = ("haihai_tui.core.client", "haihai_tui.core.runmail", "httpcore", "h11", "anyio",
+                "anyio._backends._asyncio", "email.generator", "smtplib")
+
+
 def warm_up(ca_bundle: str = "") -> None:
-    """Import the HTTP client and fill its TLS-context cache (blocking)."""
-    from .core import client  # noqa: F401
+    """Import what the send needs and fill the TLS-context cache (blocking: call from a thread)."""
+    import importlib
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
     try:
         from .core.answers import ssl_context
         ssl_context(ca_bundle)
