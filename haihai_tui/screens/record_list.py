@@ -12,13 +12,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from ..bindings import BACK, key_label
+from ..bindings import BACK
 from ..core.model import IMPORT_TYPES
 from ..core.query import Condition, Query
 from ..core.run import RunRefused, Target
 from ..widgets.record_table import RecordTable
 from . import AppScreen
-from .run_dialogs import (ConfirmRunScreen, FindingsScreen, PreflightScreen, SPLIT_CODES, hard_errors)
+from .run_dialogs import ConfirmRunScreen, FindingsScreen, PreflightScreen, hard_errors
 
 
 class RecordListScreen(AppScreen):

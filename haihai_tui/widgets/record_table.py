@@ -18,7 +18,6 @@ from typing import Any, Callable, Protocol, Sequence
 
 from rich.cells import cell_len, get_character_cell_size
 from rich.segment import Segment
-from rich.style import Style
 from textual import work
 from textual.binding import Binding
 from textual.events import Click
