@@ -118,7 +118,7 @@ def test_menu_without_email_column(paths):
 
 def test_token_header_required(paths):
     edit(paths.db, '"X-HM-apitoken" = "${secret:配配メール 顧客登録}"', '"X-Other" = "1"')
-    only(paths, r"needs X-HM-apitoken")
+    only(paths, r"needs the X-HM-apitoken header")
 
 
 def test_literal_token_is_error_and_never_shown(paths, capsys):
