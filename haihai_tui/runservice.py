@@ -10,7 +10,6 @@ sees everything so far. Only one run at a time: ``busy`` is true while one is go
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 from textual.signal import Signal
 
-from .core.events import (BytesProgress, LogLine, Outcome, RowsProgress, RunEvent, ServerResponse, Stage,
+from .core.events import (BytesProgress, LogLine, Outcome, RowsProgress, RunEvent, RunStarted, ServerResponse, Stage,
                           StageChanged)
 from .core.run import Prepared, RunRefused, Target, execute, prepare
 
@@ -42,7 +41,6 @@ STAGE_WORDS = {
 }
 COUNT_WORDS = {"success": "成功 success", "failure": "失敗 failure", "other": "その他 other",
                "stopped": "配信停止 stopped"}
-RUN_NUMBER = re.compile(r"run #(\d+): ")
 MAX_LOG = 500          # log lines kept in memory for the progress panel
 PUBLISH_EVERY = 0.1    # seconds between progress publications (stage, log and the end are immediate)
 REPORT_PLACE = "レポート > 一括登録・削除の処理結果"
@@ -312,9 +310,8 @@ class RunService:
             force = False
         elif isinstance(ev, LogLine):
             state.add_log(ev.text, ev.level)
-            m = RUN_NUMBER.match(ev.text)
-            if m and state.run_id_hint is None:
-                state.run_id_hint = int(m.group(1))
+        elif isinstance(ev, RunStarted):
+            state.run_id_hint = ev.run_id
         elif isinstance(ev, ServerResponse):
             state.response = ev
             state.add_log(f"server: {ev.summary}")

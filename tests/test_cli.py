@@ -11,7 +11,7 @@ from haihai_tui.cli import build_parser, main
 from haihai_tui.core.records import RecordStore
 from haihai_tui.core.samplegen import SAMPLE_DATABASE
 
-from conftest import CANARY
+from corefixtures import CANARY
 
 
 def test_help_lists_only_working_commands():

@@ -13,7 +13,7 @@ from haihai_tui.core.permissions import PermissionDenied, User
 from haihai_tui.core.secret import Secret
 from haihai_tui.core.settings import load_settings
 
-from conftest import CANARY
+from corefixtures import CANARY
 
 
 def users():

@@ -10,7 +10,7 @@ from haihai_tui.core.context import AppContext
 from haihai_tui.core.history import History
 from haihai_tui.core.settings import load_settings
 
-from conftest import CANARY
+from corefixtures import CANARY
 from test_run import cli, env, mock, received  # noqa: F401  (fixtures)
 
 

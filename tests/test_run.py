@@ -16,7 +16,7 @@ from haihai_tui.core.samplegen import SAMPLE_DATABASE
 from haihai_tui.mock.config import MockConfig
 from haihai_tui.mock.server import MockServerThread
 
-from conftest import CANARY, make_settings
+from corefixtures import CANARY, make_settings
 
 ROWS = [
     ("takahashi@example.co.jp", "髙橋商事㈱", "髙橋 一郎", "タカハシ", "東京都", "03-0000-0001"),

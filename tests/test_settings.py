@@ -12,7 +12,7 @@ import pytest
 from haihai_tui.core.paths import Paths
 from haihai_tui.core.settings import load_settings
 
-from conftest import CANARY
+from corefixtures import CANARY
 
 ENV: dict[str, str] = {}
 

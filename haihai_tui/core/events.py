@@ -79,7 +79,13 @@ class ServerResponse:
     body_excerpt: str   # at most a few hundred characters, secrets never in it
 
 
-RunEvent = StageChanged | RowsProgress | BytesProgress | LogLine | ServerResponse
+@dataclass(frozen=True)
+class RunStarted:
+    """The run has its number in the history (システム連携状況確認)."""
+    run_id: int
+
+
+RunEvent = StageChanged | RowsProgress | BytesProgress | LogLine | ServerResponse | RunStarted
 EventSink = Callable[[RunEvent], None]
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import headers as hdr
-from .csvbuild import BuildCancelled, BuiltCsv, build_csv
-from .events import (EventSink, LogLine, Outcome, RowsProgress, Stage, StageChanged, ignore)
+from .csvbuild import BuiltCsv, build_csv
+from .events import (EventSink, LogLine, Outcome, RowsProgress, RunStarted, Stage, StageChanged, ignore)
 from .history import History, RunRecord
 from .model import Database, Integration, Menu, Settings
 from .paths import Paths, ensure_private_dir
@@ -222,7 +222,8 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
         if prepared.dangerous and not confirm_dangerous:
             raise RunRefused(f"dangerous run refused without explicit confirmation: {prepared.dangerous}")
         g = prepared.integration
-        history = History(paths.history_db)
+        # the history is SQLite on disk: keep its writes off the event loop (the TUI stays responsive)
+        history = await asyncio.to_thread(History, paths.history_db)
         rec = RunRecord(run_id=None, started_at=datetime.now().astimezone().isoformat(timespec="seconds"),
                         ended_at=None, executor=executor, integration=g.name, menu=prepared.menu.name,
                         conditions=prepared.condition_texts, memo=memo, rows=prepared.rows,
@@ -230,7 +231,8 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
                         host=urlsplit(g.url).hostname or "", url=g.url.split("?")[0], http_status=None,
                         outcome=Outcome.RUNNING, code=None, message="", import_ids=[], counts=None,
                         params=dict(g.params), response_excerpt="")
-        run_id = history.start(rec)
+        run_id = await asyncio.to_thread(history.start, rec)
+        on_event(RunStarted(run_id))
         on_event(LogLine(f"run #{run_id}: {prepared.summary}"))
         results = []
         for i in range(len(prepared.built.files)):
@@ -257,9 +259,9 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
                 on_event(LogLine(f"could not read the row results ({type(e).__name__}: {e}); the import itself "
                                  f"was accepted - see レポート > 一括登録・削除の処理結果 in HaiHai", "warning"))
         on_event(StageChanged(Stage.HISTORY))
-        done = history.finish(run_id, counts=counts, result_csv=result_csv, **final)
+        done = await asyncio.to_thread(history.finish, run_id, counts=counts, result_csv=result_csv, **final)
         on_event(StageChanged(Stage.MAIL))
-        note = send_report(done, g, settings, paths, on_event)
+        note = await asyncio.to_thread(send_report, done, g, settings, paths, on_event)
         if note:
             on_event(LogLine(note))
         on_event(StageChanged(Stage.DONE, f"{done.outcome.label} ({done.outcome.value})"))
