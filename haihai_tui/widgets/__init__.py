@@ -25,9 +25,21 @@ class AppHeader(Horizontal):
         yield Static(self.title_text, id="hdr-title", markup=False)
         yield Static(self.who_text(), id="hdr-who", markup=False)
 
+    def on_mount(self) -> None:
+        runs = getattr(self.app, "runs", None)
+        if runs is not None:  # a run going shows on every screen, with the key that opens its panel
+            runs.changed.subscribe(self, lambda _state: self.refresh_who())
+
     def who_text(self) -> str:
         ctx = getattr(self.app, "ctx", None)
-        return ctx.who() if ctx is not None else ""
+        who = ctx.who() if ctx is not None else ""
+        runs = getattr(self.app, "runs", None)
+        state = runs.state if runs is not None else None
+        if state is None or not state.running:
+            return who
+        pct = state.percent
+        done = f" {pct:.0f}%" if pct is not None else ""
+        return f"[run #{state.run_id or state.number}{done} {state.stage.value} - {runs.progress_key()}]  {who}"
 
     def refresh_who(self) -> None:
         self.query_one("#hdr-who", Static).update(self.who_text())
