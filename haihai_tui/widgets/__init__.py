@@ -27,14 +27,15 @@ class AppHeader(Horizontal):
 
     def on_mount(self) -> None:
         runs = getattr(self.app, "runs", None)
-        if runs is not None:  # a run going shows on every screen, with the key that opens its panel
-            runs.changed.subscribe(self, lambda _state: self.refresh_who())
+        changed = getattr(runs, "changed", None)
+        if changed is not None:  # a run going shows on every screen, with the key that opens its panel
+            changed.subscribe(self, lambda _state: self.refresh_who())
 
     def who_text(self) -> str:
         ctx = getattr(self.app, "ctx", None)
         who = ctx.who() if ctx is not None else ""
         runs = getattr(self.app, "runs", None)
-        state = runs.state if runs is not None else None
+        state = getattr(runs, "state", None)
         if state is None or not state.running:
             return who
         pct = state.percent
