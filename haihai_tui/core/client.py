@@ -18,12 +18,12 @@ from pathlib import Path
 
 import httpx
 
-from .answers import (MAX_JSON_BYTES, UNKNOWN_ADVICE, ClientError, ImportResult, _Answer, _cause, _classify,
-                      _client, _Scrub, _sink, parse_retry_after, read_capped, ssl_context)
+from .answers import MAX_JSON_BYTES, UNKNOWN_ADVICE, ClientError, ImportResult, _classify, parse_retry_after
 from .events import BytesProgress, EventSink, LogLine, Outcome, ServerResponse, Stage, StageChanged, ignore
 from .multipart import (CHUNK_SIZE, FileChanged, ImportRequest, MultipartStream, UploadCancelled, check_url,
                         human_size)
 from .status import StatusResult, fetch_result_csv, poll_status
+from .transport import _Answer, _cause, _client, _Scrub, _sink, read_capped, ssl_context
 
 __all__ = ["ClientError", "ImportRequest", "ImportResult", "StatusResult", "check_url", "fetch_result_csv",
            "parse_retry_after", "poll_status", "send_import", "ssl_context"]

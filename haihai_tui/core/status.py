@@ -15,10 +15,10 @@ from urllib.parse import quote
 
 import httpx
 
-from .answers import (MAX_JSON_BYTES, REPORT_PLACE, ClientError, _Answer, _cause, _client, _json, _Scrub,
-                      _sink, read_capped, server_int, server_text, ssl_context)
+from .answers import MAX_JSON_BYTES, REPORT_PLACE, ClientError, _json, server_int, server_text
 from .events import EventSink, LogLine, Stage, StageChanged, ignore
 from .multipart import ImportRequest, human_size
+from .transport import _Answer, _cause, _client, _Scrub, _sink, read_capped, ssl_context
 
 __all__ = ["MAX_RESULT_BYTES", "StatusResult", "fetch_result_csv", "poll_status"]
 
