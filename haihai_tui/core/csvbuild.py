@@ -4,7 +4,8 @@ Nothing is ever replaced: a cell that cannot be encoded is an error with row, co
 When the pass finds any error the files are deleted at once (``files == []``); the counts still
 describe what would have been built. Speed: rows go through ``csv.writer`` a chunk at a time, each
 chunk is encoded in one call and its e-mail column checked with one regex match; only a chunk that
-fails a fast check is looked at row by row.
+fails a fast check is looked at row by row. This module is the writing side (files, limits, splitting);
+the Finding type and the checks that produce findings are in csvfindings.py.
 
 Cells are sent exactly as they are: a leading = + - @ (spreadsheet formula injection) is neither
 altered nor warned about, since HaiHai is not a spreadsheet and the data must stay exact.
@@ -18,43 +19,17 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
-from typing import Callable, Iterable, Literal, Sequence
+from typing import Callable, Iterable, Sequence
 
-from .model import EMAIL_LABEL
-from .preflight import (EMAIL_FAST, EMAIL_MAX, ENCODING_NAMES, email_problem, normalize_encoding,
-                        unencodable_chars, unencodable_message)
+from .csvfindings import Finding, Findings
+from .preflight import ENCODING_NAMES, email_problem, normalize_encoding
 
 CHUNK = 2048  # rows per chunk: the unit of encoding, checking, progress and cancel
 
 
 class BuildCancelled(Exception):
     """The build was cancelled; its files are already removed."""
-
-
-@dataclass(frozen=True)
-class Finding:
-    severity: Literal["error", "warning"]
-    code: str
-    message: str
-    row: int | None = None        # 1-based data row in the whole result (header not counted)
-    column: str | None = None     # column label
-    char: str | None = None
-    codepoint: str | None = None  # "U+1F600"
-    rowid: object = None          # the record id of that row, when the caller passed rowids
-
-    def __str__(self) -> str:
-        where = []
-        if self.row is not None:
-            where.append(f"row {self.row:,}" + (f" (record {self.rowid})" if self.rowid is not None else ""))
-        if self.column is not None:
-            where.append(self.column)
-        return f"{', '.join(where)}: {self.message}" if where else self.message
-
-    @property
-    def is_error(self) -> bool:
-        return self.severity == "error"
 
 
 @dataclass
@@ -140,20 +115,12 @@ class _Sink:
 
 
 class _Builder:
+    """One pass: rows -> encoded chunks -> planned requests and files; findings go to ``self.checks``."""
+
     def __init__(self, labels: Sequence[str], enc: str, header: bool, dest_dir: Path, max_rows: int,
                  max_bytes: int, split: bool, rowids, max_findings: int, daily_quota: int):
-        self.labels, self.enc, self.header, self.split = list(labels), enc, header, split
-        self.max_rows, self.max_bytes, self.rowids = max_rows, max_bytes, rowids
-        self.max_findings, self.daily_quota = max_findings, daily_quota
-        self.row_findings: list[Finding] = []   # capped while collecting
-        self.file_findings: list[Finding] = []  # few, never capped
-        self.counts: dict[str, int] = {}
-        self.n_err = self.n_warn = 0
-        self.email_ix = self.labels.index(EMAIL_LABEL) if EMAIL_LABEL in self.labels else None
-        self.email_col = EMAIL_LABEL
-        self.seen: set | None = set()           # lower-cased addresses while no duplicate was met
-        self.hist: list = []                    # (keys, rows) pairs kept to build ``first`` lazily
-        self.first: dict[str, int] | None = None
+        self.labels, self.enc, self.split = list(labels), enc, split
+        self.max_rows, self.max_bytes, self.daily_quota = max_rows, max_bytes, daily_quota
         self.parts: list[list[int]] = []        # planned requests: [rows, bytes]; virtual when not split
         self.file_bytes = 0
         self.total = 0
@@ -162,38 +129,15 @@ class _Builder:
         out.write = self.buf.append
         self.writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
         self.sink = _Sink(dest_dir, b"")  # opens no file before the first row
+        self.checks = Findings(labels, enc, header, rowids, max_findings, self._drop_files)
+        self.add = self.checks.add
         if header:
             self.sink.header = self._header_bytes()
 
-    # findings ------------------------------------------------------------------------------------
-    def add(self, severity: str, code: str, message: str, row: int | None = None, column: str | None = None,
-            char: str | None = None, codepoint: str | None = None) -> None:
-        self.counts[code] = self.counts.get(code, 0) + 1
-        if severity == "error":
-            self.n_err += 1
-            if not self.sink.dead:
-                self.sink.discard()
-        else:
-            self.n_warn += 1
-        rowid = None
-        if row is not None and self.rowids is not None and 0 < row <= len(self.rowids):
-            rowid = self.rowids[row - 1]
-        f = Finding(severity, code, message, row, column, char, codepoint, rowid)  # type: ignore[arg-type]
-        if row is None:
-            self.file_findings.append(f)
-        elif (self.n_err if severity == "error" else self.n_warn) <= self.max_findings:
-            self.row_findings.append(f)  # at most max_findings of each severity are kept
-
-    def findings(self) -> list[Finding]:
-        all_ = sorted(self.file_findings + self.row_findings, key=lambda f: (f.severity != "error", f.row is not None))
-        total = self.n_err + self.n_warn
-        if total <= self.max_findings:
-            return all_
-        kept = all_[:self.max_findings]
-        e = self.n_err - sum(f.is_error for f in kept)
-        w = self.n_warn - (len(kept) - sum(f.is_error for f in kept))
-        more = f"... and {total - len(kept):,} more ({e:,} errors, {w:,} warnings) not listed"
-        return kept + [Finding("error" if e else "warning", "more", more)]
+    def _drop_files(self) -> None:
+        """An error was found: the files are of no use any more."""
+        if not self.sink.dead:
+            self.sink.discard()
 
     # header --------------------------------------------------------------------------------------
     def _header_bytes(self) -> bytes:
@@ -203,31 +147,8 @@ class _Builder:
         try:
             return line.encode(self.enc)
         except UnicodeEncodeError:
-            for label in self.labels:
-                for ch, n in unencodable_chars(label, self.enc):
-                    self._unencodable(None, "in the header label", ch, n, label)
+            self.checks.unencodable_labels()
             return line.encode(self.enc, "replace")
-
-    def check_labels(self) -> None:
-        if self.email_ix is None:
-            self.add("error", "no_email_column", f"there is no {EMAIL_LABEL} (e-mail) column; HaiHai needs it as the "
-                     f"customer key (EMAIL_COLUMN_MISSING): add the e-mail field to the menu's columns (メニュー設定)")
-        if not self.header:
-            self.add("warning", "no_header", "the CSV has no header row (1行目にヘッダ(項目名)を付ける is off); HaiHai "
-                     "reads the first row as the column labels, so turn csv_header on")
-            return
-        where: dict[str, int] = {}
-        for i, label in enumerate(self.labels, 1):
-            if not label.strip():
-                self.add("error", "header_label", f"column {i} has a blank label; every column needs the HaiHai field "
-                         f"label (項目名) as its header", column=label)
-            elif label != label.strip():
-                self.add("error", "header_label", f"the label of column {i} has spaces around it, so HaiHai will not "
-                         f"recognise it (UNKNOWN_COLUMN); remove them in the field settings", column=label)
-            if label in where:
-                self.add("error", "header_label", f"columns {where[label]} and {i} have the same label; each field "
-                         f"may appear once: remove one of them from the menu's columns", column=label)
-            where.setdefault(label, i)
 
     # rows ----------------------------------------------------------------------------------------
     def chunk(self, rows: list) -> None:
@@ -246,8 +167,7 @@ class _Builder:
                 if len(r) != width:
                     self.add("error", "columns", f"the row has {len(r)} values but there are {width} columns",
                              row=base + i + 1)
-        if self.email_ix is not None:
-            self._emails(rows, base, ok_width)
+        self.checks.emails(rows, base, ok_width)
         self._place(data, n, lens, base)
         self.total += n
 
@@ -258,73 +178,10 @@ class _Builder:
                 b = line.encode(self.enc)
             except UnicodeEncodeError:
                 b = line.encode(self.enc, "replace")  # only to count bytes: the file is discarded
-                for j, cell in enumerate(rows[i]):
-                    label = self.labels[j] if j < len(self.labels) else f"column {j + 1}"
-                    for ch, cnt in unencodable_chars(_text(cell), self.enc):
-                        self._unencodable(base + i + 1, label, ch, cnt, label)
+                self.checks.unencodable_cells(base + i + 1, rows[i])
             out.append(b)
             lens.append(len(b))
         return b"".join(out), lens
-
-    def _unencodable(self, row: int | None, what: str, ch: str, count: int, column: str) -> None:
-        self.add("error", "unencodable", unencodable_message(ch, count, self.enc, what if row is None else None),
-                 row=row, column=column, char=ch, codepoint=f"U+{ord(ch):04X}")
-
-    def _emails(self, rows: list, base: int, ok_width: bool) -> None:
-        ix = self.email_ix
-        if ok_width:
-            em = list(map(itemgetter(ix), rows))
-        else:
-            em = [r[ix] if len(r) > ix else "" for r in rows]
-        try:
-            joined = "\n".join(em)
-        except TypeError:
-            return self._emails_slow(em, base)
-        if (joined.count("\n") != len(em) - 1 or EMAIL_FAST.fullmatch(joined) is None
-                or max(map(len, em)) > EMAIL_MAX):
-            return self._emails_slow(em, base)
-        low = joined.lower()
-        self._dups(em if low == joined else low.split("\n"), range(base + 1, base + 1 + len(em)), em)
-
-    def _emails_slow(self, em: list, base: int) -> None:
-        keys, nums, values = [], [], []
-        col = self.email_col
-        for i, v in enumerate(em):
-            v, row = _text(v), base + i + 1
-            if not v.strip():
-                self.add("error", "email_blank", f"{EMAIL_LABEL} is blank; HaiHai would count the row as 失敗 "
-                         f"(failure): fill in the address in 楽楽販売 or filter the row out", row=row, column=col)
-                continue
-            why = email_problem(v)
-            if why:
-                self.add("error", "email_malformed", f"{v!r} is not an e-mail address: {why}; correct it in 楽楽販売 "
-                         f"(HaiHai would count the row as 失敗)", row=row, column=col)
-            keys.append(v.lower())
-            nums.append(row)
-            values.append(v)
-        self._dups(keys, nums, values)
-
-    def _dups(self, keys: list[str], rows: Sequence[int], values: list) -> None:
-        """Duplicate addresses: a plain set while there are none; a key -> first row dict from the first one."""
-        if self.first is None:
-            seen = self.seen
-            n0 = len(seen)
-            if seen.isdisjoint(keys):
-                seen.update(keys)
-                if len(seen) - n0 == len(keys):
-                    self.hist.append((keys, rows))
-                    return
-            self.first = {}
-            for k, r in self.hist:
-                self.first.update(zip(k, r))
-            self.seen = self.hist = None
-        first = self.first
-        for k, r, v in zip(keys, rows, values):
-            r0 = first.setdefault(k, r)
-            if r0 != r:
-                self.add("warning", "email_duplicate", f"duplicate address {v!r} (also on row {r0:,}, compared "
-                         f"ignoring case); HaiHai registers it once and counts this row as その他 (other)",
-                         row=r, column=self.email_col)
 
     # split planning and writing --------------------------------------------------------------------
     def room(self) -> int:
@@ -392,15 +249,11 @@ class _Builder:
             sizes = [p[1] for p in self.parts]
         else:
             rows, sizes = [self.total], [self.file_bytes or len(self.sink.header)]
-        if self.n_err:
+        c = self.checks
+        if c.n_err:
             self.sink.discard()
-        return BuiltCsv(list(self.sink.paths), rows, sizes, self.total, self.findings(), self.labels, self.enc,
-                        self.n_err, self.n_warn, dict(self.counts))
-
-
-def _text(v) -> str:
-    """A cell as csv.writer writes it: None -> "", anything else -> str()."""
-    return "" if v is None else v if isinstance(v, str) else str(v)
+        return BuiltCsv(list(self.sink.paths), rows, sizes, self.total, c.findings(), self.labels, self.enc,
+                        c.n_err, c.n_warn, dict(c.counts))
 
 
 def build_csv(rows: Iterable[Sequence[str]], labels: Sequence[str], *, encoding: str, header: bool, dest_dir: Path,
@@ -413,7 +266,7 @@ def build_csv(rows: Iterable[Sequence[str]], labels: Sequence[str], *, encoding:
         raise ValueError("max_rows, max_bytes and max_findings must be at least 1")
     b = _Builder(labels, enc, header, Path(dest_dir), max_rows, max_bytes, split, rowids, max_findings, daily_quota)
     try:
-        b.check_labels()
+        b.checks.check_labels()
         it = iter(rows)
         while True:
             if cancel is not None and cancel.is_set():
