@@ -79,6 +79,14 @@ def _aot(doc: Any, key: str) -> Any:
     return doc[key]
 
 
+def _entry(aot: Any, i: int | None) -> Any:
+    """The table at index ``i`` of an array of tables, or a new one appended at its end."""
+    if i is None:
+        aot.append(tomlkit.table())
+        i = len(aot) - 1
+    return aot[i]
+
+
 def _find(aot: Any, key: str, value: str) -> int | None:
     for i, t in enumerate(aot):
         if str(t.get(key, "")) == value:
@@ -152,11 +160,7 @@ def save_user(paths: Paths, actor_login: str, user: User, original_login: str | 
                 perm.check_permission_change(users, actor, original_login or user.login, user.permissions)
             except PermissionDenied as e:
                 raise EditRefused(str(e)) from None
-        if i is None:
-            t = tomlkit.table()
-            aot.append(t)
-            i = len(aot) - 1
-        t = aot[i]
+        t = _entry(aot, i)
         _set(t, "login", user.login)
         _set(t, "name", user.name)
         _set(t, "email", user.email)
@@ -207,10 +211,7 @@ def save_integration(paths: Paths, actor_login: str, integ: Integration, origina
         i = _find(aot, "name", original_name or integ.name)
         if original_name and i is None:
             raise EditRefused(f"integration {original_name!r} is no longer in db.toml (removed by someone else?)")
-        if i is None:
-            aot.append(tomlkit.table())
-            i = len(aot) - 1
-        t = aot[i]
+        t = _entry(aot, i)
         _set(t, "name", integ.name)
         _set(t, "url", integ.url)
         _set(t, "body_format", integ.body_format)
@@ -274,10 +275,7 @@ def save_menu(paths: Paths, actor_login: str, menu: Menu, original_name: str | N
         other = _find(aot, "name", menu.name)
         if other is not None and other != i:
             raise EditRefused(f"a menu named {menu.name!r} already exists")
-        if i is None:
-            aot.append(tomlkit.table())
-            i = len(aot) - 1
-        t = aot[i]
+        t = _entry(aot, i)
         _set(t, "name", menu.name)
         _set(t, "type", menu.type)
         _set(t, "database", menu.database)
