@@ -6,6 +6,7 @@ Exit codes: 0 done, 1 error, 2 bad usage, 3 outcome unknown (run only).
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -98,32 +99,28 @@ def paths_of(args: argparse.Namespace) -> Paths:
     return resolve(getattr(args, "config_dir", None), getattr(args, "data_dir", None))
 
 
+#: command -> (module, function); each function takes the parsed arguments and returns the exit code
+COMMANDS: dict[str, tuple[str, str]] = {
+    "tui": (".commands", "cmd_tui"),
+    "demo": (".demo", "cmd_demo"),
+    "check": (".commands", "cmd_check"),
+    "db": (".commands", "cmd_db_import"),
+    "history": (".commands", "cmd_history"),
+    "run": (".runcli", "cmd_run"),
+    "mock-server": (".commands", "cmd_mock_server"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     cmd = args.command or "tui"
+    if cmd not in COMMANDS:
+        parser.error(f"unknown command {cmd}")
+    module, func = COMMANDS[cmd]
     try:
-        if cmd == "tui":
-            from .commands import cmd_tui
-            return cmd_tui(args)
-        if cmd == "demo":
-            from .demo import cmd_demo
-            return cmd_demo(args)
-        if cmd == "check":
-            from .commands import cmd_check
-            return cmd_check(args)
-        if cmd == "db":
-            from .commands import cmd_db_import
-            return cmd_db_import(args)
-        if cmd == "history":
-            from .commands import cmd_history
-            return cmd_history(args)
-        if cmd == "run":
-            from .runcli import cmd_run
-            return cmd_run(args)
-        if cmd == "mock-server":
-            from .commands import cmd_mock_server
-            return cmd_mock_server(args)
+        # each command's module is imported only when it runs (the TUI's Textual stays out of `run` and `check`)
+        return getattr(importlib.import_module(module, __package__), func)(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -134,5 +131,3 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"haihai-tui {cmd}: {e}", file=sys.stderr)
         return 1
-    parser.error(f"unknown command {cmd}")
-    return 2

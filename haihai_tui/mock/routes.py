@@ -188,7 +188,8 @@ async def _find_job(request: web.Request, state: ServerState) -> ImportJob:
     return job
 
 
-async def status_handler(request: web.Request) -> web.StreamResponse:
+async def _job_endpoint(request: web.Request, answer, *, ready: bool = False) -> web.StreamResponse:
+    """The mock-only endpoints of one import: faults first, then the job (``ready``: finished), then ``answer(job)``."""
     state = state_of(request)
     record = new_record(request, state)
     early = await faults_before(request, state, is_import=False)
@@ -196,25 +197,20 @@ async def status_handler(request: web.Request) -> web.StreamResponse:
         return finish(record, *early)
     try:
         job = await _find_job(request, state)
-    except ApiError as err:
-        return finish(record, err.response(), err.code)
-    return finish(record, json_ok({"result": "success", "import_id": job.import_id, "status": job.status,
-                                   "counts": job.counts()}))
-
-
-async def result_csv_handler(request: web.Request) -> web.StreamResponse:
-    state = state_of(request)
-    record = new_record(request, state)
-    early = await faults_before(request, state, is_import=False)
-    if early is not None:
-        return finish(record, *early)
-    try:
-        job = await _find_job(request, state)
-        if job.status in ("queued", "processing"):
+        if ready and job.status in ("queued", "processing"):
             raise ApiError(409, "NOT_READY", f"import {job.import_id} is still {job.status}; try again later")
     except ApiError as err:
         return finish(record, err.response(), err.code)
-    return finish(record, result_csv_response(job))
+    return finish(record, answer(job))
+
+
+async def status_handler(request: web.Request) -> web.StreamResponse:
+    return await _job_endpoint(request, lambda job: json_ok({
+        "result": "success", "import_id": job.import_id, "status": job.status, "counts": job.counts()}))
+
+
+async def result_csv_handler(request: web.Request) -> web.StreamResponse:
+    return await _job_endpoint(request, result_csv_response, ready=True)
 
 
 def result_csv_response(job: ImportJob) -> web.Response:
