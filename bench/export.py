@@ -4,7 +4,7 @@ baseline = a plain SELECT cursor into ``csv.writer`` on a file opened with encod
 ours     = the same cursor into ``build_csv`` (one file, full pre-flight: encoding of every cell, e-mail
            syntax, duplicate addresses, header labels, limits)
 
-Rows come from ``haihai_tui.core.samplegen.generate`` (6 text columns, Japanese text, e-mails) with its
+Rows come from ``haihai_tui.core.records.samples.generate`` (6 text columns, Japanese text, e-mails) with its
 three deliberate faults (emoji, full-width ＠, duplicate) left out, so the baseline can run at all and both
 produce the same bytes (checked). Generating the table is not timed. Each side runs ROUNDS times,
 alternating; the best wall-clock time of each counts (the machine may be shared; the best run is the
@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from haihai_tui.core.csvbuild import build_csv  # noqa: E402
-from haihai_tui.core.samplegen import SAMPLE_DATABASE, SpecialRows, generate  # noqa: E402
+from haihai_tui.core.checks.csvbuild import build_csv  # noqa: E402
+from haihai_tui.core.records.samples import SAMPLE_DATABASE, SpecialRows, generate  # noqa: E402
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 ROUNDS = 5

@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from haihai_tui.core.query import Query, parse_condition  # noqa: E402
-from haihai_tui.core.records import RecordStore  # noqa: E402
-from haihai_tui.core.samplegen import FIELD_IDS, SAMPLE_DATABASE, write_csv  # noqa: E402
+from haihai_tui.core.records.query import Query, parse_condition  # noqa: E402
+from haihai_tui.core.records.store import RecordStore  # noqa: E402
+from haihai_tui.core.records.samples import FIELD_IDS, SAMPLE_DATABASE, write_csv  # noqa: E402
 
 
 def timed(fn):

@@ -32,14 +32,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from haihai_tui.core import store  # noqa: E402
-from haihai_tui.core.context import AppContext  # noqa: E402
-from haihai_tui.core.permissions import current_login  # noqa: E402
-from haihai_tui.core.records import RecordStore  # noqa: E402
-from haihai_tui.core.run import Target  # noqa: E402
-from haihai_tui.core.samplegen import FIELD_IDS, SAMPLE_DATABASE, SpecialRows, generate  # noqa: E402
-from haihai_tui.demo import lay_demo  # noqa: E402
-from haihai_tui.runservice import prepare_for_run  # noqa: E402
+from haihai_tui.core.settings import store  # noqa: E402
+from haihai_tui.core.settings.context import AppContext  # noqa: E402
+from haihai_tui.core.settings.permissions import current_login  # noqa: E402
+from haihai_tui.core.records.store import RecordStore  # noqa: E402
+from haihai_tui.core.run.pipeline import Target  # noqa: E402
+from haihai_tui.core.records.samples import FIELD_IDS, SAMPLE_DATABASE, SpecialRows, generate  # noqa: E402
+from haihai_tui.cli.demo import lay_demo  # noqa: E402
+from haihai_tui.tui.runs import prepare_for_run  # noqa: E402
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 RUN_ROWS = 100_000
@@ -115,8 +115,8 @@ async def until(pred, timeout: float = 120.0) -> None:
 
 
 async def list_bench(paths) -> tuple[float, dict[str, float]]:
-    from haihai_tui.app import HaiHaiApp
-    from haihai_tui.screens.record_list import RecordListScreen
+    from haihai_tui.tui.app import HaiHaiApp
+    from haihai_tui.tui.screens.record_list import RecordListScreen
     app = HaiHaiApp(AppContext(paths, login=current_login()))
     tick = Ticker()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -162,12 +162,12 @@ async def list_bench(paths) -> tuple[float, dict[str, float]]:
 
 
 async def run_bench(paths) -> dict[str, float]:
-    from haihai_tui.app import HaiHaiApp
+    from haihai_tui.tui.app import HaiHaiApp
     app = HaiHaiApp(AppContext(paths, login=current_login()))
     app.run_execute_options = {"poll_interval": 0.2, "poll_timeout": 120.0}
     tick = Ticker()
     async with app.run_test(size=(80, 24)) as pilot:
-        from haihai_tui.screens.progress import ProgressScreen
+        from haihai_tui.tui.screens.progress import ProgressScreen
         await app.push_screen(ProgressScreen())
         tick.start()
         await pilot.pause(0.5)

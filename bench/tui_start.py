@@ -4,7 +4,7 @@ Textual app started the same way.
 Each run is a fresh interpreter (``python -c``) that builds the app and runs it headless at 80x24; on
 Textual's Ready event (the first screen composed and laid out) it waits for the next refresh, writes
 READY to stdout and exits. The parent times Popen -> the READY line. haihai-tui's side includes reading
-and validating the settings folder (a copy of config/ in a temp dir) and building the start screen.
+and validating the settings folder (a copy of the package's samples in a temp dir) and building the start screen.
 Runs alternate ours/baseline, ROUNDS each; best and median are printed, the target uses the median.
 
     .venv/bin/python bench/tui_start.py
@@ -37,9 +37,9 @@ def _ready(app):
 OURS = READY + """
 import sys
 from pathlib import Path
-from haihai_tui.core.context import AppContext
+from haihai_tui.core.settings.context import AppContext
 from haihai_tui.core.paths import Paths
-from haihai_tui.app import HaiHaiApp
+from haihai_tui.tui.app import HaiHaiApp
 class Bench(HaiHaiApp):
     def on_ready(self):
         _ready(self)
@@ -81,7 +81,7 @@ def main() -> int:
         cfg.mkdir(mode=0o700)
         data.mkdir(mode=0o700)
         for name in ("admin.toml", "db.toml", "tui.toml"):
-            shutil.copyfile(ROOT / "config" / name, cfg / name)
+            shutil.copyfile(ROOT / "haihai_tui" / "samples" / name, cfg / name)
         (cfg / "secrets.toml").write_text('[tokens]\n"配配メール 顧客登録" = "bench-token"\n', encoding="utf-8")
         (cfg / "secrets.toml").chmod(0o600)
         once(BASELINE, [])  # warm the file cache (.pyc, textual) before timing either side

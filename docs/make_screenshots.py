@@ -18,10 +18,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from haihai_tui.app import HaiHaiApp  # noqa: E402
-from haihai_tui.core.context import AppContext  # noqa: E402
-from haihai_tui.core.permissions import current_login  # noqa: E402
-from haihai_tui.demo import lay_demo  # noqa: E402
+from haihai_tui.tui.app import HaiHaiApp  # noqa: E402
+from haihai_tui.core.settings.context import AppContext  # noqa: E402
+from haihai_tui.core.settings.permissions import current_login  # noqa: E402
+from haihai_tui.cli.demo import lay_demo  # noqa: E402
 from haihai_tui.mock.config import MockConfig  # noqa: E402
 from haihai_tui.mock.server import MockServerThread  # noqa: E402
 

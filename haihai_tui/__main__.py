@@ -1,3 +1,3 @@
-from haihai_tui.cli import main
+from haihai_tui.cli.main import main
 
 raise SystemExit(main())

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tomlkit  # noqa: E402
 
-from haihai_tui.core import store  # noqa: E402
+from haihai_tui.core.settings import store  # noqa: E402
 
 
 def say(text: str) -> None:

@@ -1,4 +1,4 @@
-"""Settings folders for core tests, made from the repo's config/ samples (a unique module name, so
+"""Settings folders for core tests, made from the package's samples (haihai_tui/samples/) samples (a unique module name, so
 test files can import it whichever conftest.py pytest loaded first)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def make_settings(base: Path, login: str = "admin", token: str = CANARY) -> Path
     cfg.mkdir(mode=0o700)
     data.mkdir(mode=0o700)
     for name in ("admin.toml", "db.toml", "tui.toml"):
-        shutil.copyfile(REPO / "config" / name, cfg / name)
+        shutil.copyfile(REPO / "haihai_tui" / "samples" / name, cfg / name)
     sec = cfg / "secrets.toml"
     sec.write_text(f'[tokens]\n"配配メール 顧客登録" = "{token}"\n[smtp]\npassword = "smtp-{token}"\n', encoding="utf-8")
     sec.chmod(0o600)

@@ -7,9 +7,10 @@ import sys
 
 import pytest
 
-from haihai_tui.cli import build_parser, main
-from haihai_tui.core.records import RecordStore
-from haihai_tui.core.samplegen import SAMPLE_DATABASE
+from haihai_tui.cli.args import build_parser
+from haihai_tui.cli.main import main
+from haihai_tui.core.records.store import RecordStore
+from haihai_tui.core.records.samples import SAMPLE_DATABASE
 
 from corefixtures import CANARY
 
@@ -34,7 +35,7 @@ def test_db_import_cp932_and_errors(paths, tmp_path, capsys):
     assert main(["db", "import", "customers", str(f), *base]) == 0
     assert "imported 2 records" in capsys.readouterr().out
     rs = RecordStore.open(paths.records_dir, SAMPLE_DATABASE)
-    from haihai_tui.core.query import Query
+    from haihai_tui.core.records.query import Query
     assert list(rs.iter_rows(Query(), ["company", "name"])) == [("髙橋商事㈱", "山﨑 ①"), ("波～", "x")]
     rs.close()
     bad = tmp_path / "bad.csv"

@@ -16,11 +16,11 @@ from typing import Awaitable, Callable
 import httpx
 import pytest
 
-from haihai_tui.core.answers import server_int
-from haihai_tui.core.client import (ClientError, ImportRequest, check_url, fetch_result_csv,
+from haihai_tui.core.haihai.answers import server_int
+from haihai_tui.core.haihai.client import (ClientError, ImportRequest, check_url, fetch_result_csv,
                                     parse_retry_after, poll_status, send_import)
 from haihai_tui.core.events import BytesProgress, LogLine, Outcome, ServerResponse, Stage, StageChanged
-from haihai_tui.core.model import Timeouts
+from haihai_tui.core.settings.model import Timeouts
 from haihai_tui.core.secret import Secret
 
 CANARY = "CANARY-7f3a9c"

@@ -10,8 +10,11 @@ import threading
 
 import pytest
 
-from haihai_tui.core import csvbuild
-from haihai_tui.core.csvbuild import BuildCancelled, Finding, build_csv, email_problem, normalize_encoding
+from haihai_tui.core.checks import csvbuild
+from haihai_tui.core.addresses import email_problem
+from haihai_tui.core.checks.csvbuild import BuildCancelled, build_csv
+from haihai_tui.core.checks.findings import Finding
+from haihai_tui.core.encodings import normalize_encoding
 
 LABELS = ["メールアドレス", "お名前", "備考"]
 

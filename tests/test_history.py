@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from haihai_tui.core.events import Outcome
-from haihai_tui.core.history import (INTERRUPTED_MESSAGE, JST, History, HistoryError, RunRecord,
+from haihai_tui.core.run.history import (INTERRUPTED_MESSAGE, JST, History, HistoryError, RunRecord,
                                      format_table, text_width, to_json)
 from haihai_tui.core.paths import Paths
 
@@ -116,7 +116,7 @@ def test_list_is_newest_first_across_offsets(hist: History):
 
 def _start_in_child(path: Path) -> int:
     code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
-            "from haihai_tui.core.history import History, RunRecord;"
+            "from haihai_tui.core.run.history import History, RunRecord;"
             "from haihai_tui.core.events import Outcome;"
             "r = RunRecord(None, '', None, 'cron', 'I', 'M', [], '', 1, 1, 1, 'h', 'https://h/x', None,"
             " Outcome.RUNNING, None, '', [], None, {}, '');"
@@ -230,7 +230,7 @@ def test_newer_schema_is_refused(tmp_path: Path):
 
 def test_several_processes_write_at_once(hist: History):
     code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
-            "from haihai_tui.core.history import History, RunRecord;"
+            "from haihai_tui.core.run.history import History, RunRecord;"
             "from haihai_tui.core.events import Outcome;"
             "h = History(Path(sys.argv[1]))\n"
             "for i in range(25):\n"

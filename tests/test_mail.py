@@ -17,10 +17,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from haihai_tui.core.events import Outcome
-from haihai_tui.core.history import RunRecord
-from haihai_tui.core.mail import (MailError, build_report, deliver, recipient_note, recipients,
+from haihai_tui.core.run.history import RunRecord
+from haihai_tui.core.run.mail import (MailError, build_report, deliver, recipient_note, recipients,
                                   should_send)
-from haihai_tui.core.model import Smtp
+from haihai_tui.core.settings.model import Smtp
 from haihai_tui.core.secret import Secret
 
 CANARY = "CANARY-7f3a9c"

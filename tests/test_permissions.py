@@ -6,12 +6,13 @@ import pickle
 
 import pytest
 
-from haihai_tui.core import editing, permissions as perm
-from haihai_tui.core.editing import EditRefused
-from haihai_tui.core.model import Integration, Menu
-from haihai_tui.core.permissions import PermissionDenied, User
+from haihai_tui.core.settings import editing
+from haihai_tui.core.settings import permissions as perm
+from haihai_tui.core.settings.editing import EditRefused
+from haihai_tui.core.settings.model import Integration, Menu
+from haihai_tui.core.settings.permissions import PermissionDenied, User
 from haihai_tui.core.secret import Secret
-from haihai_tui.core.settings import load_settings
+from haihai_tui.core.settings.load import load_settings
 
 from corefixtures import CANARY
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from haihai_tui.core.preflight import ParamIssue, describe_run, is_dangerous, param_findings
+from haihai_tui.core.settings.params import ParamIssue, describe_run, is_dangerous, param_findings
 
 BASE = {"login_id": "ops01", "import_type": "0", "is_overwrite": "1", "overwrite_type": "1", "gid": "12",
         "report_option": "2"}

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from haihai_tui.core import records
-from haihai_tui.core.model import Database, FieldDef
-from haihai_tui.core.query import Condition, Query, parse_condition
-from haihai_tui.core.records import Cursor, RecordImportError, RecordQueryError, RecordStore
+from haihai_tui.core.records import store as records
+from haihai_tui.core.settings.model import Database, FieldDef
+from haihai_tui.core.records.query import Condition, Query, parse_condition
+from haihai_tui.core.records.store import Cursor, RecordImportError, RecordQueryError, RecordStore
 
 DB = Database("people", "顧客管理", [FieldDef("email", "メールアドレス", "email"), FieldDef("company", "会社名"),
                                      FieldDef("name", "お名前"), FieldDef("pref", "都道府県")])
@@ -108,7 +108,7 @@ def test_bad_row_names_its_physical_line_and_nothing_is_stored(store, tmp_path):
 
 
 def test_too_many_cells_after_many_good_rows(store, tmp_path, monkeypatch):
-    monkeypatch.setattr("haihai_tui.core.recordimport.BATCH", 10)  # the error lands in a later batch
+    monkeypatch.setattr("haihai_tui.core.records.importer.BATCH", 10)  # the error lands in a later batch
     rows = [(f"u{i}@example.jp", "社", "名", "県") for i in range(35)] + [("x@example.jp", "社", "名", "県", "余分")]
     with pytest.raises(RecordImportError, match="^line 37: 5 cells but the header has 4"):
         store.import_csv(write(tmp_path / "in.csv", csv_text(rows), "utf-8"))
@@ -168,7 +168,7 @@ def test_replace_empties_first_in_the_same_transaction(store, tmp_path):
 
 
 def test_progress_is_reported(store, tmp_path, monkeypatch):
-    monkeypatch.setattr("haihai_tui.core.recordimport.BATCH", 10)
+    monkeypatch.setattr("haihai_tui.core.records.importer.BATCH", 10)
     f = write(tmp_path / "in.csv", csv_text([(f"u{i}@example.jp", "社", "名", "県") for i in range(25)]), "utf-8")
     seen = []
     store.import_csv(f, on_progress=lambda rows, done, size: seen.append((rows, done <= size == f.stat().st_size)))

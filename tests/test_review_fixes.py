@@ -5,10 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from haihai_tui.core import editing, store
-from haihai_tui.core.context import AppContext
-from haihai_tui.core.history import History
-from haihai_tui.core.settings import load_settings
+from haihai_tui.core.settings import editing
+from haihai_tui.core.settings import store
+from haihai_tui.core.settings.context import AppContext
+from haihai_tui.core.run.history import History
+from haihai_tui.core.settings.load import load_settings
 
 from corefixtures import CANARY
 from test_run import cli, env, mock, received  # noqa: F401  (fixtures)
@@ -36,7 +37,7 @@ def test_reprs_hold_no_secret(env):
 
 
 def test_new_token_leaves_no_backup_copy(env):
-    from haihai_tui.core.permissions import current_login
+    from haihai_tui.core.settings.permissions import current_login
     editing.set_token(env, current_login(), "配配メール 顧客登録", "new-token-123")
     assert not (env.config_dir / "secrets.toml.bak").exists()
     old = f'= "{CANARY}"'   # the old token's line (the SMTP password "smtp-..." legitimately stays)
@@ -63,7 +64,7 @@ def test_bad_report_address_does_not_fail_the_run(env, mock, capsys):
 
 
 def test_result_fetch_failure_after_upload_keeps_done(env, mock, monkeypatch, capsys):
-    from haihai_tui.core import client
+    from haihai_tui.core.haihai import client
 
     async def boom(*a, **k):
         raise client.ClientError("result.csv: the server stopped answering")

@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from haihai_tui.cli import main
-from haihai_tui.core import store
-from haihai_tui.core.history import History
-from haihai_tui.core.records import RecordStore
-from haihai_tui.core.samplegen import SAMPLE_DATABASE
+from haihai_tui.cli.main import main
+from haihai_tui.core.settings import store
+from haihai_tui.core.run.history import History
+from haihai_tui.core.records.store import RecordStore
+from haihai_tui.core.records.samples import SAMPLE_DATABASE
 from haihai_tui.mock.config import MockConfig
 from haihai_tui.mock.server import MockServerThread
 
@@ -44,7 +44,7 @@ def env(tmp_path, mock):
         doc["integrations"][0]["report_mail"] = 1
 
     store.update(paths.db, point)
-    from haihai_tui.core.permissions import current_login
+    from haihai_tui.core.settings.permissions import current_login
 
     def me(doc):
         doc["users"][0]["login"] = current_login()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from haihai_tui.core.query import Query
-from haihai_tui.core.records import RecordStore
-from haihai_tui.core.samplegen import (DEFAULT_ROWS, EMOJI, FIELD_IDS, MIN_FOR_SPECIALS, SAMPLE_DATABASE,
+from haihai_tui.core.records.query import Query
+from haihai_tui.core.records.store import RecordStore
+from haihai_tui.core.records.samples import (DEFAULT_ROWS, EMOJI, FIELD_IDS, MIN_FOR_SPECIALS, SAMPLE_DATABASE,
                                        SpecialRows, generate, write_csv)
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")

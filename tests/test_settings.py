@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from haihai_tui.core.paths import Paths
-from haihai_tui.core.settings import load_settings
+from haihai_tui.core.settings.load import load_settings
 
 from corefixtures import CANARY
 
@@ -126,7 +126,7 @@ def test_literal_token_is_error_and_never_shown(paths, capsys):
     p = only(paths, r"literal API token.*secrets\.toml")
     assert p.line == line_of(paths.db, '"X-HM-apitoken"')
     assert all(CANARY not in str(x) for x in problems(paths))
-    from haihai_tui.cli import main
+    from haihai_tui.cli.main import main
     assert main(["check", "--config-dir", str(paths.config_dir), "--data-dir", str(paths.data_dir)]) == 1
     out = capsys.readouterr()
     assert CANARY not in out.out + out.err
@@ -193,7 +193,7 @@ def test_every_problem_at_once(paths):
 
 
 def test_check_command(paths, capsys):
-    from haihai_tui.cli import main
+    from haihai_tui.cli.main import main
     args = ["check", "--config-dir", str(paths.config_dir), "--data-dir", str(paths.data_dir)]
     assert main(args) == 0
     assert "0 error(s)" in capsys.readouterr().out
@@ -205,10 +205,10 @@ def test_check_command(paths, capsys):
 
 
 def test_core_does_not_import_textual():
-    code = ("import sys, pkgutil, importlib, haihai_tui.core as c\n"
-            "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('haihai_tui.core.' + m.name)\n"
-            "import haihai_tui.mock, haihai_tui.cli, haihai_tui.commands, haihai_tui.runcli\n"
-            "for m in pkgutil.iter_modules(haihai_tui.mock.__path__): importlib.import_module('haihai_tui.mock.' + m.name)\n"
+    code = ("import sys, pkgutil, importlib, haihai_tui.core, haihai_tui.mock, haihai_tui.cli\n"
+            "for pkg in (haihai_tui.core, haihai_tui.mock, haihai_tui.cli):\n"
+            "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+            "        importlib.import_module(m.name)\n"
             "assert 'textual' not in sys.modules, 'textual imported'\nprint('clean')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.strip() == "clean", r.stderr

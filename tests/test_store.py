@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from haihai_tui.core import store
+from haihai_tui.core.settings import store
 from haihai_tui.core.problems import SettingsFileError
 
 WORKER = Path(__file__).with_name("_store_worker.py")

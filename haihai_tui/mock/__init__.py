@@ -1,7 +1,7 @@
 """The local mock HaiHai Mail server (../../shared/spec/haihai-import-api.md); never imports Textual."""
 
-from .config import MockAccount, MockConfig, load_mock_config
-from .server import MockServerThread, RunningMock, create_app, serve, start
+from haihai_tui.mock.config import MockAccount, MockConfig, load_mock_config
+from haihai_tui.mock.server import MockServerThread, RunningMock, create_app, serve, start
 
 __all__ = ["MockAccount", "MockConfig", "load_mock_config", "MockServerThread", "RunningMock",
            "create_app", "serve", "start"]

@@ -21,9 +21,9 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from .errors import code_for_status, json_ok
-from .routes import state_of
-from .state import FailRule
+from haihai_tui.mock.errors import code_for_status, json_ok
+from haihai_tui.mock.routes import state_of
+from haihai_tui.mock.state import FailRule
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -12,8 +12,8 @@ import contextlib
 import logging
 import re
 
-from .config import EMAIL_LABEL
-from .state import FAILURE, OTHER, STOPPED, SUCCESS, AccountState, ImportJob, ServerState
+from haihai_tui.mock.config import EMAIL_LABEL
+from haihai_tui.mock.state import FAILURE, OTHER, STOPPED, SUCCESS, AccountState, ImportJob, ServerState
 
 log = logging.getLogger("haihai_tui.mock")
 

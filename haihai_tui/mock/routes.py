@@ -19,12 +19,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .config import MockAccount
-from .errors import ApiError, json_ok
-from .processing import run_job
-from .state import ImportJob, ServerState, seconds_until_jst_midnight
-from .upload import decode_csv, read_upload
-from .validation import parse_csv, validate_settings
+from haihai_tui.mock.config import MockAccount
+from haihai_tui.mock.errors import ApiError, json_ok
+from haihai_tui.mock.processing import run_job
+from haihai_tui.mock.state import ImportJob, ServerState, seconds_until_jst_midnight
+from haihai_tui.mock.upload import decode_csv, read_upload
+from haihai_tui.mock.validation import parse_csv, validate_settings
 
 log = logging.getLogger("haihai_tui.mock")
 

@@ -17,11 +17,11 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from .config import MockConfig
-from .controls import add_control_routes
-from .errors import ApiError
-from .routes import STATE, add_api_routes
-from .state import ServerState, now_jst
+from haihai_tui.mock.config import MockConfig
+from haihai_tui.mock.controls import add_control_routes
+from haihai_tui.mock.errors import ApiError
+from haihai_tui.mock.routes import STATE, add_api_routes
+from haihai_tui.mock.state import ServerState, now_jst
 
 log = logging.getLogger("haihai_tui.mock")
 SHUTDOWN_TIMEOUT = 1.0

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
-from .config import EMAIL_LABEL, STATES, MockAccount, MockConfig
+from haihai_tui.mock.config import EMAIL_LABEL, STATES, MockAccount, MockConfig
 
 JST = timezone(timedelta(hours=9), "JST")
 

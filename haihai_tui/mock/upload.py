@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from .errors import ApiError
+from haihai_tui.mock.errors import ApiError
 
 CHUNK = 64 * 1024
 MAX_JSON_BYTES = 64 * 1024

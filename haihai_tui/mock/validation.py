@@ -22,8 +22,8 @@ import csv
 import io
 from typing import Any
 
-from .config import EMAIL_LABEL, MockAccount
-from .errors import ApiError
+from haihai_tui.mock.config import EMAIL_LABEL, MockAccount
+from haihai_tui.mock.errors import ApiError
 
 KEYS = ("login_id", "import_type", "is_overwrite", "overwrite_type", "gid", "spid", "report_option")
 CHOICES = {

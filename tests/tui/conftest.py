@@ -1,4 +1,4 @@
-"""Fixtures for the TUI shell tests: a settings folder copied from config/ with the current login as an
+"""Fixtures for the TUI shell tests: a settings folder copied from haihai_tui/samples/ with the current login as an
 administrator, a data folder, the canary token in a 0600 secrets.toml, and helpers to read the screen."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Callable
 import pytest
 from rich.console import Console
 
-from haihai_tui.core.context import AppContext
+from haihai_tui.core.settings.context import AppContext
 from haihai_tui.core.paths import Paths
-from haihai_tui.core.permissions import current_login
+from haihai_tui.core.settings.permissions import current_login
 
 REPO = Path(__file__).resolve().parents[2]
 CANARY = "CANARY-7f3a9c"
@@ -24,7 +24,7 @@ ADMIN_PERMS = '["システム設定", "ユーザ設定", "権限付与", "DB設�
 def write_settings(cfg: Path, login: str) -> None:
     cfg.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name in ("admin.toml", "db.toml", "tui.toml"):
-        shutil.copyfile(REPO / "config" / name, cfg / name)
+        shutil.copyfile(REPO / "haihai_tui" / "samples" / name, cfg / name)
     if login not in ("admin", "tanaka"):
         with open(cfg / "admin.toml", "a", encoding="utf-8") as f:
             f.write(f'\n[[users]]\nlogin = "{login}"\nname = "Test Operator"\npermissions = {ADMIN_PERMS}\n')
@@ -49,7 +49,7 @@ def tui_paths(tmp_path: Path, me: str) -> Paths:
 @pytest.fixture
 def make_app(tui_paths: Paths, me: str) -> Callable:
     """make_app(login=None, environ=None) -> a HaiHaiApp on the tmp settings folder."""
-    from haihai_tui.app import HaiHaiApp
+    from haihai_tui.tui.app import HaiHaiApp
 
     def make(login: str | None = None, environ: dict[str, str] | None = None, mock_note: str = ""):
         ctx = AppContext(tui_paths, login=login or me, environ=environ if environ is not None else {})

@@ -1,6 +1,6 @@
 """Fixtures for the record-list / run / history screen tests (imported by those test files).
 
-A settings folder made from the repo's config/ (the current login as administrator), the canary
+A settings folder made from the package's samples (the current login as administrator), the canary
 token in a 0600 secrets.toml, sample customers from ``core.samplegen``, a dangerous integration
 (import_type 1 without gid: delete from the whole HaiHai database) attached to the menu, and the
 mock HaiHai server with every integration URL pointed at it.
@@ -18,11 +18,11 @@ from typing import Callable
 import pytest
 import tomlkit
 
-from haihai_tui.core import store
-from haihai_tui.core.context import AppContext
+from haihai_tui.core.settings import store
+from haihai_tui.core.settings.context import AppContext
 from haihai_tui.core.paths import Paths
-from haihai_tui.core.permissions import current_login
-from haihai_tui.demo import lay_demo
+from haihai_tui.core.settings.permissions import current_login
+from haihai_tui.cli.demo import lay_demo
 from haihai_tui.mock.config import MockConfig
 from haihai_tui.mock.server import MockServerThread
 
@@ -105,7 +105,7 @@ def env(tmp_path: Path, mock_server: MockServerThread) -> RunEnv:
 
 
 def make_app(env: RunEnv):
-    from haihai_tui.app import HaiHaiApp
+    from haihai_tui.tui.app import HaiHaiApp
     app = HaiHaiApp(env.ctx())
     app.run_execute_options = dict(FAST)
     return app
@@ -152,14 +152,14 @@ async def open_menu(pilot, menu: str = MENU) -> None:
         await pilot.press("up")
     assert ol.highlighted_option is not None and ol.highlighted_option.id == f"menu:{menu}"
     await pilot.press("enter")
-    from haihai_tui.screens.record_list import RecordListScreen
+    from haihai_tui.tui.screens.record_list import RecordListScreen
     await until(pilot, lambda: isinstance(app.screen, RecordListScreen), what="the record list")
     table = app.screen.table
     await until(pilot, lambda: table.total is not None and table.row(0) is not None, what="the first rows")
 
 
 async def search(pilot, text: str) -> None:
-    from haihai_tui.screens.record_list import RecordListScreen
+    from haihai_tui.tui.screens.record_list import RecordListScreen
     screen = pilot.app.screen
     assert isinstance(screen, RecordListScreen)
     await pilot.press("slash")

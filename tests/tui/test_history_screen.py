@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.widgets import DataTable, OptionList
 
 from haihai_tui.core.events import Outcome
-from haihai_tui.core.history import History, RunRecord
-from haihai_tui.screens.history import HistoryScreen, RunDetailScreen, decode_result
+from haihai_tui.core.run.history import History, RunRecord
+from haihai_tui.tui.screens.history import HistoryScreen, RunDetailScreen, decode_result
 
 try:  # tests/tui is on sys.path (pytest's default "prepend" import mode, no __init__.py)
     from runfixtures import (CANARY, REGISTER, SIZE, assert_no_canary, env, make_app, mock_server,  # noqa: F401

@@ -6,10 +6,10 @@ import tomllib
 
 from conftest import SIZE, notes, screen_text
 
-from haihai_tui.core import editing
-from haihai_tui.core.model import Integration
-from haihai_tui.screens.menus import MenusScreen
-from haihai_tui.widgets.dialogs import ConfirmScreen, PickScreen
+from haihai_tui.core.settings import editing
+from haihai_tui.core.settings.model import Integration
+from haihai_tui.tui.screens.menus import MenusScreen
+from haihai_tui.tui.dialogs.common import ConfirmScreen, PickScreen
 
 REGISTER = "配配メール 顧客登録"
 STOP = "配配メール 配信停止"

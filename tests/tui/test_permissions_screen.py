@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from conftest import SIZE, no_canary, notes, screen_text, type_text
 
-from haihai_tui.screens.permissions import PermissionsScreen
-from haihai_tui.screens.users import UserFormScreen, UsersScreen
+from haihai_tui.tui.screens.permissions import PermissionsScreen
+from haihai_tui.tui.screens.users import UserFormScreen, UsersScreen
 
 DB, INTEG = 9, 15   # columns of 「DB設定」 and 「システム連携」
 
@@ -141,7 +141,7 @@ async def test_users_screen_lists_users_and_refuses_without_user_settings(make_a
 
 
 async def test_leaving_with_unticked_changes_asks_first(make_app):
-    from haihai_tui.widgets.dialogs import ConfirmScreen
+    from haihai_tui.tui.dialogs.common import ConfirmScreen
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_permissions(pilot)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.cells import cell_len
 from textual.widgets import DataTable
 
-from haihai_tui.core.query import Condition
-from haihai_tui.widgets.record_table import BLOCK, CACHE_BLOCKS, RecordTable, fit_cells
+from haihai_tui.core.records.query import Condition
+from haihai_tui.tui.widgets.record_table import BLOCK, CACHE_BLOCKS, RecordTable, fit_cells
 
 try:  # tests/tui is on sys.path (pytest's default "prepend" import mode, no __init__.py)
     from runfixtures import (CLEAN_ROWS, CLEAN_SEARCH, ROWS, SIZE, env, make_app, make_env, mock_server,  # noqa: F401

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from haihai_tui.core.events import Outcome, Stage
-from haihai_tui.core.history import History
-from haihai_tui.screens.progress import ProgressScreen
-from haihai_tui.screens.record_list import RecordListScreen
-from haihai_tui.screens.run_dialogs import ConfirmRunScreen, FindingsScreen
-from haihai_tui.widgets.dialogs import MessageScreen
+from haihai_tui.core.run.history import History
+from haihai_tui.tui.screens.progress import ProgressScreen
+from haihai_tui.tui.screens.record_list import RecordListScreen
+from haihai_tui.tui.dialogs.run_confirm import ConfirmRunScreen
+from haihai_tui.tui.dialogs.run_preflight import FindingsScreen
+from haihai_tui.tui.dialogs.common import MessageScreen
 
 try:  # tests/tui is on sys.path (pytest's default "prepend" import mode, no __init__.py)
     from runfixtures import (CANARY, CLEAN_ROWS, CLEAN_SEARCH, DANGER, EMOJI_ROW, MALFORMED_ROW, SIZE,  # noqa: F401
@@ -223,7 +224,7 @@ async def test_5xx_after_upload_is_unknown_and_not_resent(env) -> None:
 def test_log_lines_wrap_by_display_width() -> None:
     from rich.cells import cell_len
 
-    from haihai_tui.widgets.progress import wrap_cells
+    from haihai_tui.tui.widgets.progress import wrap_cells
     text = "15:23:32 ! Check レポート > 一括登録・削除の処理結果 in HaiHai " + "あ" * 50
     lines = wrap_cells(text, 60)
     assert len(lines) > 1 and all(cell_len(ln) <= 60 for ln in lines)
@@ -233,7 +234,7 @@ def test_log_lines_wrap_by_display_width() -> None:
 async def test_over_the_row_limit_offers_split_with_the_quota(env) -> None:
     import tomlkit
 
-    from haihai_tui.core import store
+    from haihai_tui.core.settings import store
 
     def small_limit(doc) -> None:
         g = doc["integrations"][0]

@@ -6,8 +6,8 @@ import unicodedata
 
 from conftest import CANARY, SIZE, notes, no_canary, screen_text, type_text
 
-from haihai_tui.screens.help import HelpScreen
-from haihai_tui.screens.start import StartScreen
+from haihai_tui.tui.screens.help import HelpScreen
+from haihai_tui.tui.screens.start import StartScreen
 
 
 def chrome_symbols(text: str) -> set[str]:
@@ -62,8 +62,8 @@ async def test_help_lists_every_key_with_ids_and_esc_goes_back(make_app):
 
 
 async def test_arrows_and_jk_move_enter_opens_esc_returns(make_app):
-    from haihai_tui.screens.permissions import PermissionsScreen
-    from haihai_tui.screens.users import UsersScreen
+    from haihai_tui.tui.screens.permissions import PermissionsScreen
+    from haihai_tui.tui.screens.users import UsersScreen
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -78,8 +78,8 @@ async def test_arrows_and_jk_move_enter_opens_esc_returns(make_app):
 
 
 async def test_palette_jumps_to_any_screen(make_app):
-    from haihai_tui.screens.menus import MenusScreen
-    from haihai_tui.screens.integrations import IntegrationsScreen
+    from haihai_tui.tui.screens.menus import MenusScreen
+    from haihai_tui.tui.screens.integrations import IntegrationsScreen
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -117,7 +117,7 @@ class BusyRuns:
 
 
 async def test_ctrl_q_asks_while_a_run_is_busy(make_app):
-    from haihai_tui.widgets.dialogs import ConfirmScreen
+    from haihai_tui.tui.dialogs.common import ConfirmScreen
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -143,8 +143,8 @@ async def test_ctrl_q_quits_at_once_when_idle(make_app):
 
 
 async def test_keys_remapped_in_tui_toml(make_app, tui_paths):
-    from haihai_tui.screens.integration_form import IntegrationFormScreen
-    from haihai_tui.screens.integrations import IntegrationsScreen
+    from haihai_tui.tui.screens.integration_form import IntegrationFormScreen
+    from haihai_tui.tui.screens.integrations import IntegrationsScreen
     (tui_paths.tui).write_text('[keys]\nhelp = "f9"\ninteg_add = "n"\nopen = "o,enter"\nnot_a_binding = "x"\n',
                                encoding="utf-8")
     app = make_app()
@@ -188,7 +188,7 @@ async def test_missing_screens_are_reported_not_crashed(make_app, monkeypatch):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        monkeypatch.setitem(sys.modules, "haihai_tui.screens.progress", None)   # import fails
+        monkeypatch.setitem(sys.modules, "haihai_tui.tui.screens.progress", None)   # import fails
         await pilot.press("f6")
         assert isinstance(app.screen, StartScreen)
         assert "not available" in notes(app)
@@ -216,7 +216,7 @@ async def test_no_ambiguous_width_symbols_on_any_settings_screen(make_app):
 def test_default_keys_avoid_tmux_and_ambiguous_ctrl_keys():
     from textual.binding import Binding
 
-    from haihai_tui import bindings
+    from haihai_tui.tui import bindings
     avoid = {f"ctrl+{c}" for c in "bashzjmi"}
     every = [b for bs in [bindings.APP, *bindings.SCOPES.values()] for b in bs if isinstance(b, Binding)]
     assert all(b.id for b in every)

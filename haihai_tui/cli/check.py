@@ -1,0 +1,38 @@
+"""haihai-tui check: every problem of the settings folder as file:line: message."""
+
+from __future__ import annotations
+
+import sys
+
+from haihai_tui.cli.args import paths_of
+from haihai_tui.core.problems import Problem
+from haihai_tui.core.settings import store
+from haihai_tui.core.settings.context import AppContext
+
+
+def check_report(ctx: AppContext) -> list[Problem]:
+    """Every problem of the settings folder, folder permission warnings included."""
+    problems = list(ctx.loaded.problems)
+    warn = store.check_folder(ctx.paths.config_dir) if ctx.paths.config_dir.exists() else None
+    if warn:
+        problems.append(Problem(str(ctx.paths.config_dir), None, warn, "warning"))
+    return problems
+
+
+def cmd_check(args) -> int:
+    paths = paths_of(args)
+    if not paths.config_dir.exists():
+        print(f"{paths.config_dir}: no settings folder; write the commented samples there with: "
+              f"haihai-tui init --config-dir {paths.config_dir}", file=sys.stderr)
+        return 1
+    ctx = AppContext(paths)
+    problems = check_report(ctx)
+    for p in problems:
+        print(p)
+    errors = sum(p.is_error for p in problems)
+    warnings = len(problems) - errors
+    s = ctx.settings
+    summary = (f"{errors} error(s), {warnings} warning(s) in {paths.config_dir} - {len(s.users)} users, "
+               f"{len(s.databases)} databases, {len(s.integrations)} integrations, {len(s.menus)} menus")
+    print(summary, file=sys.stderr if problems else sys.stdout)
+    return 1 if errors else 0

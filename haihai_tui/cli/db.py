@@ -1,0 +1,34 @@
+"""haihai-tui db import: load records from a CSV file, all or nothing."""
+
+from __future__ import annotations
+
+import sys
+
+from haihai_tui.cli.args import paths_of
+from haihai_tui.core.settings.context import AppContext
+
+
+def cmd_db_import(args) -> int:
+    from haihai_tui.core.records.store import RecordImportError, RecordStore
+    paths = paths_of(args)
+    ctx = AppContext(paths)
+    db = ctx.settings.database(args.database)
+    if db is None:
+        known = ", ".join(d.id for d in ctx.settings.databases) or "(none: add [[databases]] to db.toml)"
+        print(f"no database {args.database!r} in {paths.db}; databases: {known}", file=sys.stderr)
+        return 2
+    if not args.file.is_file():
+        print(f"{args.file}: no such file", file=sys.stderr)
+        return 2
+    rs = RecordStore.open(paths.records_dir, db)
+    try:
+        res = rs.import_csv(args.file, replace=args.replace)
+        total = rs.count()
+    except RecordImportError as e:
+        print(f"{args.file}: {e}\nnothing was imported", file=sys.stderr)
+        return 1
+    finally:
+        rs.close()
+    print(f"imported {res.rows:,} records into {db.name} ({db.id}) from {args.file} "
+          f"({res.encoding}); the database now holds {total:,}")
+    return 0

@@ -1,0 +1,166 @@
+"""The mock-only status and result endpoints (real HaiHai offers neither; a 404 is not an error).
+
+GET {url}/{import_id} is polled for the four row categories; GET {url}/{import_id}/result.csv is the
+per-row result file. The server is not trusted: answers are read up to a cap, numbers must be plain
+ASCII digits, and nothing it sends makes these functions raise (fetch_result_csv raises ClientError
+only, with a message saying what went wrong).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+
+from haihai_tui.core.haihai.answers import MAX_JSON_BYTES, REPORT_PLACE, ClientError, _json, server_int, server_text
+from haihai_tui.core.events import EventSink, LogLine, Stage, StageChanged, ignore
+from haihai_tui.core.haihai.multipart import ImportRequest, human_size
+from haihai_tui.core.haihai.transport import _Answer, _cause, _client, _Scrub, _sink, read_capped, ssl_context
+
+__all__ = ["MAX_RESULT_BYTES", "StatusResult", "fetch_result_csv", "poll_status"]
+
+MAX_RESULT_BYTES = 10 * 1024 * 1024    # most of a result.csv that is read
+
+
+@dataclass
+class StatusResult:
+    """The mock-only status endpoint's answer: status plus HaiHai's four row categories."""
+    status: str                 # queued | processing | completed | failed (as the server says) | unknown
+    success: int | None = None  # 成功
+    failure: int | None = None  # 失敗
+    other: int | None = None    # その他
+    stopped: int | None = None  # 配信停止
+    finished: bool = False      # completed or failed was seen (False: timed out, last seen values)
+    error: str = ""
+
+
+def _problem(req: ImportRequest) -> str | None:
+    """What makes a side request unsendable (the import's own checks, less the CSV file, which may be
+    gone by now); None when fine."""
+    bad = req.problem()
+    if bad is not None and bad[0] != "CSV_UNREADABLE":
+        return bad[1]
+    if req.ca_bundle:
+        try:
+            ssl_context(req.ca_bundle)
+        except (OSError, ssl.SSLError) as e:
+            return f"Cannot use the CA file {req.ca_bundle!r} ({getattr(e, 'strerror', None) or e})."
+    return None
+
+
+async def _get(client: httpx.AsyncClient, req: ImportRequest, url: str, limit: int) -> _Answer:
+    """GET url, reading at most ``limit`` bytes of the answer."""
+    request = client.build_request("GET", url, headers=req._wire_headers(None))
+    return await read_capped(await client.send(request, stream=True), limit)
+
+
+def _sub_url(req: ImportRequest, import_id: str, tail: str = "") -> str:
+    return f"{req.url.rstrip('/')}/{quote(str(import_id), safe='')}{tail}"
+
+
+_COUNT_KEYS = {"success": ("success", "succeeded", "成功"), "failure": ("failure", "failed", "失敗"),
+               "other": ("other", "others", "その他"), "stopped": ("stopped", "配信停止")}
+
+
+def _status_of(data: dict) -> StatusResult:
+    pools = [data] + [data[k] for k in ("counts", "results", "result") if isinstance(data.get(k), dict)]
+    counts: dict[str, int | None] = {}
+    for name, keys in _COUNT_KEYS.items():
+        found = None
+        for pool in reversed(pools):                  # the most nested place wins
+            for k in keys:
+                if found is None:
+                    found = server_int(pool.get(k))
+        counts[name] = found
+    raw = data.get("status")
+    status = server_text(raw, 40) if isinstance(raw, str) and raw.strip() else "unknown"
+    return StatusResult(status, **counts, finished=status in ("completed", "failed"))
+
+
+async def poll_status(req: ImportRequest, import_id: str, *, on_event: EventSink = ignore,
+                      interval: float = 1.0, timeout: float = 60.0,
+                      transport: httpx.AsyncBaseTransport | None = None) -> StatusResult | None:
+    """Poll GET {url}/{import_id} until completed/failed or timeout. None when the server does not
+    offer the endpoint (404): real HaiHai does not, and that is not an error. Never raises for
+    network or server trouble: the StatusResult's ``error`` says what went wrong."""
+    scrub = _Scrub(req)
+    emit = _sink(on_event, scrub)
+    if (problem := _problem(req)) is not None:
+        return StatusResult("unknown", error=scrub(problem))
+    emit(StageChanged(Stage.POLL, f"asking HaiHai for the status of import {import_id}"))
+    with scrub:
+        return await _poll(req, import_id, emit, scrub, interval, timeout, transport)
+
+
+async def _poll(req: ImportRequest, import_id: str, emit: EventSink, scrub: _Scrub, interval: float,
+                timeout: float, transport: httpx.AsyncBaseTransport | None) -> StatusResult | None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: StatusResult | None = None
+    error = ""
+    async with _client(req, transport) as client:
+        while True:
+            try:
+                ans = await _get(client, req, _sub_url(req, import_id), MAX_JSON_BYTES)
+            except (httpx.HTTPError, httpx.InvalidURL, OSError) as e:
+                error = scrub(f"status request failed ({_cause(e)})")
+            else:
+                if ans.status == 404:
+                    return None
+                if ans.truncated:
+                    error = (f"the status answer was larger than {human_size(MAX_JSON_BYTES)}, far more than a "
+                             "status; stopped asking")
+                    break
+                data = _json(ans.body) if 200 <= ans.status < 300 and ans.error is None else None
+                if data is not None:
+                    now = _status_of(data)
+                    if last is None or now.status != last.status:
+                        emit(LogLine(f"import {import_id}: {now.status}"))
+                    last, error = now, ""
+                    if now.finished:
+                        return now
+                elif ans.error is not None:
+                    error = scrub(f"the status answer broke off ({_cause(ans.error)})")
+                elif 200 <= ans.status < 300:
+                    error = f"status request answered HTTP {ans.status} but not with a JSON object"
+                else:
+                    error = f"status request answered HTTP {ans.status}"
+                    if ans.status in (401, 403):
+                        break
+            if loop.time() + interval > deadline:
+                break
+            await asyncio.sleep(interval)
+    if last is None:
+        return StatusResult("unknown", error=error or f"no status within {timeout:g} s")
+    last.error = error or f"still {last.status} after {timeout:g} s"
+    return last
+
+
+async def fetch_result_csv(req: ImportRequest, import_id: str,
+                           transport: httpx.AsyncBaseTransport | None = None, *,
+                           max_bytes: int = MAX_RESULT_BYTES) -> bytes | None:
+    """GET {url}/{import_id}/result.csv: the per-row result file; None when not offered (404).
+    Raises ClientError (and nothing else) when it cannot be had, with a message saying why."""
+    scrub = _Scrub(req)
+    if (problem := _problem(req)) is not None:
+        raise ClientError(scrub(f"Cannot fetch the result file: {problem}"))
+    try:
+        with scrub:
+            async with _client(req, transport) as client:
+                ans = await _get(client, req, _sub_url(req, import_id, "/result.csv"), max_bytes)
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as e:
+        raise ClientError(scrub(f"Could not fetch the result file ({_cause(e)}).")) from None
+    if ans.status == 404:
+        return None
+    if not 200 <= ans.status < 300:
+        raise ClientError(f"HaiHai answered HTTP {ans.status} for the result file.")
+    if ans.error is not None:
+        raise ClientError(scrub(f"The result file broke off after {len(ans.body)} bytes ({_cause(ans.error)}); "
+                                f"see {REPORT_PLACE} in HaiHai instead.")) from None
+    if ans.truncated:
+        raise ClientError(f"The result file is larger than {human_size(max_bytes)}, so it was not kept; see "
+                          f"{REPORT_PLACE} in HaiHai instead.")
+    return ans.body

@@ -1,0 +1,387 @@
+"""The run history (システム連携状況確認): one SQLite file shared by the TUI and cron runs.
+
+Several processes may write at once, so every operation opens its own short-lived connection
+(WAL journal, busy timeout, short ``BEGIN IMMEDIATE`` transactions). A run is inserted as RUNNING
+before anything is sent, with the pid, process start time, boot id and machine name of the
+process doing it, so :meth:`History.mark_interrupted` can tell a run whose process died from one
+that is still going. Nothing in a record is a secret: the URL is stored without query string or
+user info, and the import_settings carry no token by construction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import unicodedata
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+from haihai_tui.core.events import Outcome
+from haihai_tui.core.paths import ensure_private_dir
+
+SCHEMA_VERSION = 1
+JST = timezone(timedelta(hours=9), "JST")
+BUSY_TIMEOUT_S = 10.0
+INTERRUPTED_MESSAGE = "the program stopped while this run was going; check HaiHai before re-sending"
+
+
+class HistoryError(Exception):
+    """The history file cannot be used; the message names the file and says what to do."""
+
+
+@dataclass
+class RunRecord:
+    run_id: int | None
+    started_at: str                 # ISO 8601 with offset, local time
+    ended_at: str | None
+    executor: str                   # login
+    integration: str
+    menu: str
+    conditions: list[str]           # as typed; the free-text search as "search:..."
+    memo: str
+    rows: int
+    bytes: int
+    requests: int                   # requests sent (a split run sends several)
+    host: str                       # URL host only
+    url: str                        # without query; never a token
+    http_status: int | None
+    outcome: Outcome
+    code: str | None                # server or client code
+    message: str
+    import_ids: list[str]
+    counts: dict[str, int] | None   # success / failure / other / stopped, when the server gave them
+    params: dict[str, str]          # the import_settings sent
+    response_excerpt: str
+    dry_run: bool = False
+    result_csv: bytes | None = field(default=None, repr=False)  # the server's row-level result file
+    #: size of the stored result file; set by History even when ``list()`` leaves the bytes out
+    result_csv_size: int | None = None
+
+    @property
+    def has_result_csv(self) -> bool:
+        return self.result_csv is not None or self.result_csv_size is not None
+
+
+_COLUMNS = [f.name for f in fields(RunRecord) if f.name not in ("run_id", "result_csv_size")]
+_JSON = {"conditions", "import_ids", "counts", "params"}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL, started_epoch REAL NOT NULL, ended_at TEXT,
+    executor TEXT NOT NULL, integration TEXT NOT NULL, menu TEXT NOT NULL,
+    conditions TEXT NOT NULL, memo TEXT NOT NULL,
+    rows INTEGER NOT NULL, bytes INTEGER NOT NULL, requests INTEGER NOT NULL,
+    host TEXT NOT NULL, url TEXT NOT NULL, http_status INTEGER,
+    outcome TEXT NOT NULL, code TEXT, message TEXT NOT NULL,
+    import_ids TEXT NOT NULL, counts TEXT, params TEXT NOT NULL, response_excerpt TEXT NOT NULL,
+    dry_run INTEGER NOT NULL, result_csv BLOB,
+    pid INTEGER, proc_start TEXT, boot_id TEXT, machine TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_epoch);
+CREATE INDEX IF NOT EXISTS runs_by_outcome ON runs (outcome);
+"""
+
+
+def now_iso(now: datetime | None = None) -> str:
+    """Local time with its offset, to the second: ``2026-11-29T23:32:01+09:00``."""
+    return (now or datetime.now()).astimezone().isoformat(timespec="seconds")
+
+
+def _epoch(iso: str) -> float:
+    dt = datetime.fromisoformat(iso)
+    return dt.astimezone().timestamp() if dt.tzinfo is None else dt.timestamp()
+
+
+def clean_url(url: str) -> str:
+    """scheme://host[:port]/path — no user info, query or fragment (where a token could hide)."""
+    parts = urlsplit(url or "")
+    if not parts.scheme and not parts.netloc:
+        return parts.path
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return f"{parts.scheme}://{netloc}{parts.path}"
+
+
+# -- process identity, for mark_interrupted ------------------------------------------------------
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _proc_start(pid: int) -> str:
+    """The process start time in clock ticks since boot (Linux), '' where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2:].split()[19]
+    except (OSError, ValueError, IndexError):
+        return ""
+
+
+def _pid_is_ours(pid: int, proc_start: str) -> bool:
+    """True while ``pid`` is alive, belongs to this account and (where known) is the same process."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive but another account's: the pid was reused
+        return False
+    except OSError:
+        return False
+    return not proc_start or _proc_start(pid) in ("", proc_start)
+
+
+# -- the store -----------------------------------------------------------------------------------
+
+class History:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            ensure_private_dir(self.path.parent)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+                os.chmod(self.path, 0o600)
+        except OSError as e:
+            raise HistoryError(f"{self.path}: cannot create the run history: {e.strerror or e}") from None
+        with self._connect() as db:
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":  # e.g. a network file system: still works, just locks more
+                db.execute("PRAGMA journal_mode=DELETE")
+            db.execute("BEGIN IMMEDIATE")
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            if row[0] is None:
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif row[0] > SCHEMA_VERSION:
+                db.execute("ROLLBACK")
+                raise HistoryError(
+                    f"{self.path}: written by a newer haihai-tui (history schema {row[0]}, this one "
+                    f"knows {SCHEMA_VERSION}); upgrade haihai-tui or point --data-dir elsewhere")
+            db.execute("COMMIT")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as e:
+            raise HistoryError(f"{self.path}: cannot open the run history: {e}") from None
+        try:
+            db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            yield db
+        except sqlite3.DatabaseError as e:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            text = str(e)
+            if "not a database" in text or "malformed" in text:
+                raise HistoryError(f"{self.path}: not a readable run history ({text}); move the file "
+                                   f"away and a new, empty one is made on the next start") from None
+            if "locked" in text or "busy" in text:
+                raise HistoryError(f"{self.path}: busy for over {BUSY_TIMEOUT_S:.0f} s (another "
+                                   f"haihai-tui is writing); try again") from None
+            raise HistoryError(f"{self.path}: {text}") from None
+        finally:
+            db.close()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def start(self, rec: RunRecord) -> int:
+        """Insert ``rec`` as RUNNING and return its run id (also set on ``rec``)."""
+        rec.outcome = Outcome.RUNNING
+        rec.started_at = rec.started_at or now_iso()
+        rec.url = clean_url(rec.url)
+        rec.host = rec.host or (urlsplit(rec.url).hostname or "")
+        values = {name: _to_sql(name, getattr(rec, name)) for name in _COLUMNS}
+        values.update(started_epoch=_epoch(rec.started_at), pid=os.getpid(),
+                      proc_start=_proc_start(os.getpid()), boot_id=_boot_id(), machine=socket.gethostname())
+        names = list(values)
+        sql = f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        with self._connect() as db:
+            rec.run_id = int(db.execute(sql, [values[n] for n in names]).lastrowid)
+        return rec.run_id
+
+    def finish(self, run_id: int, **changes: Any) -> RunRecord:
+        """Update the named fields (ended_at = now unless given) and return the stored record."""
+        unknown = sorted(set(changes) - set(_COLUMNS))
+        if unknown:
+            raise TypeError(f"History.finish: unknown field(s) {', '.join(unknown)}")
+        changes.setdefault("ended_at", now_iso())
+        if "url" in changes:
+            changes["url"] = clean_url(changes["url"])
+        values = {name: _to_sql(name, value) for name, value in changes.items()}
+        if "started_at" in changes:
+            values["started_epoch"] = _epoch(changes["started_at"])
+        sql = f"UPDATE runs SET {', '.join(f'{n} = ?' for n in values)} WHERE run_id = ?"
+        with self._connect() as db:
+            if db.execute(sql, [*values.values(), run_id]).rowcount == 0:
+                raise HistoryError(f"{self.path}: there is no run #{run_id}")
+        rec = self.get(run_id)
+        assert rec is not None
+        return rec
+
+    def mark_interrupted(self) -> int:
+        """Turn RUNNING runs whose process is gone into UNKNOWN; return how many."""
+        me, boot = socket.gethostname(), _boot_id()
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            gone = []
+            for run_id, pid, proc_start, boot_id, machine in db.execute(
+                    "SELECT run_id, pid, proc_start, boot_id, machine FROM runs WHERE outcome = ?",
+                    (Outcome.RUNNING.value,)).fetchall():
+                if machine and machine != me:
+                    continue  # another machine's run (shared folder): we cannot see its processes
+                if (boot_id and boot and boot_id != boot) or pid is None or not _pid_is_ours(pid, proc_start or ""):
+                    gone.append(run_id)
+            for run_id in gone:
+                db.execute("UPDATE runs SET outcome = ?, message = ?, ended_at = COALESCE(ended_at, ?) "
+                           "WHERE run_id = ?", (Outcome.UNKNOWN.value, INTERRUPTED_MESSAGE, now_iso(), run_id))
+            db.execute("COMMIT")
+        return len(gone)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, run_id: int) -> RunRecord | None:
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            row = db.execute(f"SELECT run_id, {', '.join(_COLUMNS)} FROM runs WHERE run_id = ?",
+                             (run_id,)).fetchone()
+        return _from_row(row) if row else None
+
+    def list(self, limit: int = 200, offset: int = 0) -> list[RunRecord]:
+        """Newest first; the result files are left out (``result_csv_size`` says which have one)."""
+        cols = [c for c in _COLUMNS if c != "result_csv"]
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute(f"SELECT run_id, {', '.join(cols)}, LENGTH(result_csv) AS result_size "
+                              f"FROM runs ORDER BY started_epoch DESC, run_id DESC LIMIT ? OFFSET ?",
+                              (limit, offset)).fetchall()
+        return [_from_row(r) for r in rows]
+
+    def count(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+    def used_today(self, host: str, now: datetime | None = None) -> int:
+        """Import requests sent to ``host`` since 00:00 JST (the daily quota's day); dry runs excluded."""
+        now = (now or datetime.now(timezone.utc)).astimezone(JST)
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        with self._connect() as db:
+            (used,) = db.execute(
+                "SELECT COALESCE(SUM(requests), 0) FROM runs WHERE host = ? AND dry_run = 0 "
+                "AND started_epoch >= ? AND started_epoch < ?",
+                (host, day.timestamp(), (day + timedelta(days=1)).timestamp())).fetchone()
+        return int(used)
+
+
+def _to_sql(name: str, value: Any) -> Any:
+    if name in _JSON:
+        return None if value is None else json.dumps(value, ensure_ascii=False)
+    if name == "outcome":
+        return Outcome(value).value
+    if name == "dry_run":
+        return int(bool(value))
+    if name in ("memo", "message", "response_excerpt", "host", "url") and value is None:
+        return ""
+    if name in ("rows", "bytes", "requests"):
+        return int(value or 0)
+    return value
+
+
+def _from_row(row: sqlite3.Row) -> RunRecord:
+    keys = row.keys()
+    data: dict[str, Any] = {"run_id": row["run_id"]}
+    for name in _COLUMNS:
+        if name not in keys:
+            continue
+        value = row[name]
+        if name in _JSON and value is not None:
+            value = json.loads(value)
+        data[name] = value
+    data["outcome"] = Outcome(data["outcome"])
+    data["dry_run"] = bool(data["dry_run"])
+    data.setdefault("result_csv", None)
+    if "result_size" in keys:
+        data["result_csv_size"] = row["result_size"]
+    elif data["result_csv"] is not None:
+        data["result_csv_size"] = len(data["result_csv"])
+    return RunRecord(**data)
+
+
+# -- output for the command line -----------------------------------------------------------------
+
+def to_json(rec: RunRecord) -> dict:
+    """A JSON-ready dict (``haihai-tui history --json``); the result file is only flagged."""
+    out: dict[str, Any] = {"run_id": rec.run_id}
+    for name in _COLUMNS:
+        if name != "result_csv":
+            out[name] = getattr(rec, name)
+    out["outcome"] = rec.outcome.value
+    out["state"] = rec.outcome.label
+    out["has_result_csv"] = rec.has_result_csv
+    return out
+
+
+def char_width(ch: str) -> int:
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def text_width(text: str) -> int:
+    return sum(char_width(c) for c in text)
+
+
+def fit(text: str, width: int, right: bool = False) -> str:
+    """``text`` cut (ending in '..') or padded with spaces to exactly ``width`` display cells."""
+    if text_width(text) > width:
+        keep, used = [], 0
+        for ch in text:
+            if used + char_width(ch) > max(width - 2, 0):
+                break
+            keep.append(ch)
+            used += char_width(ch)
+        text = "".join(keep).rstrip()
+        text += ".."[: width - text_width(text)]
+    pad = " " * (width - text_width(text))
+    return pad + text if right else text + pad
+
+
+def _one_line(text: str) -> str:
+    return "".join(" " if unicodedata.category(c).startswith("C") else c for c in text or "")
+
+
+def format_table(recs: list[RunRecord], width: int = 100) -> str:
+    """A plain-text table aligned by display width (wide characters count 2)."""
+    heads = ["#", "time", "who", "integration", "memo", "rows", "state", "HTTP"]
+    cells = [[str(r.run_id or ""), (r.started_at or "")[:16].replace("T", " "), _one_line(r.executor),
+              _one_line(r.integration), _one_line(r.memo), f"{r.rows:,}",
+              r.outcome.label + (" dry" if r.dry_run else ""),
+              str(r.http_status) if r.http_status is not None else "-"] for r in recs]
+    widths = [max([text_width(h)] + [text_width(row[i]) for row in cells]) for i, h in enumerate(heads)]
+    widths[2] = min(widths[2], 12)
+    gap = 2
+    room = width - sum(w for i, w in enumerate(widths) if i not in (3, 4)) - gap * (len(heads) - 1)
+    want_i, want_m = widths[3], widths[4]
+    if want_i + want_m > room:
+        half = max(room // 2, 4)
+        widths[3] = max(min(want_i, max(half, room - want_m)), 4)
+        widths[4] = max(room - widths[3], 4)
+    right = {0, 5, 7}
+    lines = []
+    for row in [heads] + cells:
+        parts = [fit(c, widths[i], right=i in right) for i, c in enumerate(row)]
+        lines.append((" " * gap).join(parts))
+    if not recs:
+        lines.append("(no runs yet)")
+    return "\n".join(lines)

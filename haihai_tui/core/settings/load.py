@@ -1,0 +1,270 @@
+"""Load one settings folder into the model, collecting every problem as ``file:line: message``.
+
+Loading never raises for what is inside the files: a syntax error, a wrong type or an unknown key
+becomes a Problem, and whatever could be read is still returned so the app can show what works.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from haihai_tui.core.settings import store
+from haihai_tui.core.settings.model import (Database, FieldDef, Integration, Limits, Menu, Secrets, Settings, Smtp, Timeouts)
+from haihai_tui.core.paths import Paths
+from haihai_tui.core.settings.permissions import User
+from haihai_tui.core.problems import Problem, SettingsFileError
+from haihai_tui.core.secret import Secret
+
+
+SECRET_KEY = re.compile(r"(token|password|passwd|secret|api[_-]?key)", re.I)
+
+
+@dataclass
+class Ctx:
+    """Where problems go while one file is parsed."""
+    file: str
+    text: str = field(repr=False)
+    problems: list[Problem]
+    hide_values: bool = False   # secrets.toml: never echo a value in a problem
+
+    def show(self, key: str, value: Any) -> str:
+        if self.hide_values or SECRET_KEY.search(key):
+            return f"a {type(value).__name__} (value not shown)"
+        return repr(value)
+
+    def add(self, keypath: tuple, message: str, severity: str = "error") -> None:
+        line = store.locate(self.text, keypath) if self.text else None
+        self.problems.append(Problem(self.file, line, message, severity))  # type: ignore[arg-type]
+
+
+@dataclass
+class Loaded:
+    paths: Paths
+    settings: Settings
+    problems: list[Problem] = field(default_factory=list)
+    files: dict[str, store.TomlFile | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+
+def did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# --- a small schema: key -> (python types, required, default) -------------------------------------
+
+Schema = dict[str, tuple[tuple[type, ...], bool]]
+STR, INT, BOOL, NUM = (str,), (int,), (bool,), (int, float)
+LIST, TABLE = (list,), (dict,)
+
+TYPE_WORDS = {STR: "a string in quotes", INT: "a whole number", BOOL: "true or false", NUM: "a number",
+              LIST: "a list [ ... ]", TABLE: "a table"}
+
+
+def plain(value: Any) -> Any:
+    """tomlkit items -> plain Python values."""
+    return value.unwrap() if hasattr(value, "unwrap") else value
+
+
+def check_table(ctx: Ctx, table: Any, schema: Schema, keypath: tuple, what: str) -> dict[str, Any]:
+    """Report unknown keys, wrong types and missing required keys; return the good values."""
+    out: dict[str, Any] = {}
+    if not isinstance(table, dict):
+        ctx.add(keypath, f"{what} must be a table ([...] header or {{ ... }})")
+        return out
+    for key, value in table.items():
+        if key not in schema:
+            ctx.add(keypath + (key,), f"unknown key {key!r} in {what}{did_you_mean(key, schema)}")
+            continue
+        types, _ = schema[key]
+        value = plain(value)
+        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        if not ok:
+            ctx.add(keypath + (key,), f"{key} must be {TYPE_WORDS.get(types, types)}, not {ctx.show(key, value)}")
+            continue
+        out[key] = value
+    for key, (_, required) in schema.items():
+        if required and key not in table:
+            ctx.add(keypath, f"{what} is missing the required key {key!r}")
+    return out
+
+
+def str_list(ctx: Ctx, value: Any, keypath: tuple, what: str) -> list[str]:
+    items = [plain(v) for v in value]
+    bad = [v for v in items if not isinstance(v, str)]
+    if bad:
+        ctx.add(keypath, f"{what} must be a list of strings; {ctx.show(what, bad[0])} is not")
+    return [v for v in items if isinstance(v, str)]
+
+
+# --- admin.toml --------------------------------------------------------------------------------------
+
+ADMIN_TOP: Schema = {"system": (TABLE, False), "users": (LIST, False)}
+SYSTEM: Schema = {"admin_emails": (LIST, False), "smtp": (TABLE, False)}
+SMTP: Schema = {"host": (STR, False), "port": (INT, False), "starttls": (BOOL, False), "from": (STR, False),
+                "username": (STR, False), "password": (STR, False)}
+USER: Schema = {"login": (STR, True), "name": (STR, False), "email": (STR, False), "permissions": (LIST, False)}
+
+
+def parse_admin(ctx: Ctx, doc: dict, s: Settings) -> None:
+    top = check_table(ctx, doc, ADMIN_TOP, (), "admin.toml")
+    system = check_table(ctx, top.get("system", {}), SYSTEM, ("system",), "[system]")
+    s.admin_emails = str_list(ctx, system.get("admin_emails", []), ("system", "admin_emails"), "admin_emails")
+    smtp = check_table(ctx, system.get("smtp", {}), SMTP, ("system", "smtp"), "[system.smtp]")
+    if "password" in smtp:
+        ctx.add(("system", "smtp", "password"),
+                "the SMTP password does not belong in admin.toml; move it to secrets.toml under [smtp] password = \"...\"")
+    s.smtp = Smtp(host=smtp.get("host", ""), port=smtp.get("port", 587), starttls=smtp.get("starttls", True),
+                  from_addr=smtp.get("from", ""), username=smtp.get("username", ""))
+    for i, raw in enumerate(top.get("users", [])):
+        u = check_table(ctx, raw, USER, ("users", i), "[[users]]")
+        if "login" not in u:
+            continue
+        perms = str_list(ctx, u.get("permissions", []), ("users", i, "permissions"), "permissions")
+        s.users.append(User(login=u["login"], name=u.get("name", ""), email=u.get("email", ""), permissions=perms))
+
+
+# --- db.toml -----------------------------------------------------------------------------------------
+
+DB_TOP: Schema = {"databases": (LIST, False), "integrations": (LIST, False), "menus": (LIST, False)}
+DATABASE: Schema = {"id": (STR, True), "name": (STR, False), "fields": (LIST, True)}
+FIELD: Schema = {"id": (STR, True), "label": (STR, True), "type": (STR, False)}
+INTEGRATION: Schema = {
+    "name": (STR, True), "url": (STR, True), "body_format": (STR, False), "json_name": (STR, False),
+    "csv_name": (STR, False), "csv_header": (BOOL, False), "csv_encoding": (STR, False),
+    "report_mail": (INT, False), "report_to": (STR, False), "headers": (TABLE, False), "params": (TABLE, False),
+    "ca_bundle": (STR, False), "timeouts": (TABLE, False), "limits": (TABLE, False),
+}
+TIMEOUTS: Schema = {k: (NUM, False) for k in ("connect", "write", "read", "pool")}
+LIMITS: Schema = {k: (INT, False) for k in ("max_rows", "max_bytes", "daily_quota")}
+MENU: Schema = {"name": (STR, True), "type": (STR, False), "database": (STR, True), "columns": (LIST, False),
+                "integrations": (LIST, False)}
+
+
+def parse_db(ctx: Ctx, doc: dict, s: Settings) -> None:
+    top = check_table(ctx, doc, DB_TOP, (), "db.toml")
+    for i, raw in enumerate(top.get("databases", [])):
+        d = check_table(ctx, raw, DATABASE, ("databases", i), "[[databases]]")
+        if "id" not in d:
+            continue
+        db = Database(id=d["id"], name=d.get("name", d["id"]))
+        for j, rawf in enumerate(d.get("fields", [])):
+            f = check_table(ctx, rawf, FIELD, ("databases", i, "fields", j), "a field")
+            if "id" in f and "label" in f:
+                db.fields.append(FieldDef(f["id"], f["label"], f.get("type", "text")))
+        s.databases.append(db)
+    for i, raw in enumerate(top.get("integrations", [])):
+        g = check_table(ctx, raw, INTEGRATION, ("integrations", i), "[[integrations]]")
+        if "name" not in g:
+            continue
+        headers = {k: plain(v) for k, v in g.get("headers", {}).items()}
+        params = {k: plain(v) for k, v in g.get("params", {}).items()}
+        for table, kind in ((headers, "headers"), (params, "params")):
+            for k, v in list(table.items()):
+                if isinstance(v, int) and not isinstance(v, bool) and kind == "params":
+                    table[k] = str(v)  # the product sends strings; accept 12 for "12"
+                elif not isinstance(v, str):
+                    ctx.add(("integrations", i, kind, k), f"{kind}.{k} must be a string in quotes")
+                    del table[k]
+        t = check_table(ctx, g.get("timeouts", {}), TIMEOUTS, ("integrations", i, "timeouts"), "[integrations.timeouts]")
+        lim = check_table(ctx, g.get("limits", {}), LIMITS, ("integrations", i, "limits"), "[integrations.limits]")
+        s.integrations.append(Integration(
+            name=g["name"], url=g.get("url", ""), headers=headers, params=params,
+            body_format=g.get("body_format", "json"), json_name=g.get("json_name", "import_settings"),
+            csv_name=g.get("csv_name", "customer_list"), csv_header=g.get("csv_header", True),
+            csv_encoding=g.get("csv_encoding", "sjis"), report_mail=g.get("report_mail", 0),
+            report_to=g.get("report_to", "executor"), ca_bundle=g.get("ca_bundle", ""),
+            timeouts=Timeouts(**{k: float(v) for k, v in t.items()}), limits=Limits(**lim)))
+    for i, raw in enumerate(top.get("menus", [])):
+        m = check_table(ctx, raw, MENU, ("menus", i), "[[menus]]")
+        if "name" not in m or "database" not in m:
+            continue
+        s.menus.append(Menu(name=m["name"], database=m["database"], type=m.get("type", "record_list"),
+                            columns=str_list(ctx, m.get("columns", []), ("menus", i, "columns"), "columns"),
+                            integrations=str_list(ctx, m.get("integrations", []), ("menus", i, "integrations"),
+                                                  "integrations")))
+
+
+# --- secrets.toml and tui.toml ---------------------------------------------------------------------
+
+SECRETS_TOP: Schema = {"tokens": (TABLE, False), "smtp": (TABLE, False)}
+
+
+def parse_secrets(ctx: Ctx, doc: dict, s: Settings) -> None:
+    top = check_table(ctx, doc, SECRETS_TOP, (), "secrets.toml")
+    tokens: dict[str, Secret] = {}
+    for name, value in top.get("tokens", {}).items():
+        value = plain(value)
+        if isinstance(value, str):
+            tokens[name] = Secret(value, f"secrets.toml [tokens] \"{name}\"")
+        else:
+            ctx.add(("tokens", name), f"token {name!r} must be a string in quotes")
+    smtp = check_table(ctx, top.get("smtp", {}), {"password": (STR, False)}, ("smtp",), "[smtp]")
+    s.secrets = Secrets(tokens=tokens, smtp_password=Secret(smtp["password"], "secrets.toml [smtp] password")
+                        if "password" in smtp else None)
+
+
+def parse_tui(ctx: Ctx, doc: dict, s: Settings) -> None:
+    top = check_table(ctx, doc, {"keys": (TABLE, False)}, (), "tui.toml")
+    for binding_id, keys in top.get("keys", {}).items():
+        keys = plain(keys)
+        if isinstance(keys, str) and keys.strip():
+            s.keys[binding_id] = keys
+        else:
+            ctx.add(("keys", binding_id), f"keys.{binding_id} must be a key name in quotes, like \"f5\" or \"ctrl+r\"")
+
+
+# --- the folder --------------------------------------------------------------------------------------
+
+PARSERS: tuple[tuple[str, Callable[[Paths], Path], Callable], ...] = (
+    ("admin", lambda p: p.admin, parse_admin),
+    ("db", lambda p: p.db, parse_db),
+    ("secrets", lambda p: p.secrets, parse_secrets),
+    ("tui", lambda p: p.tui, parse_tui),
+)
+
+
+def load_settings(paths: Paths, environ: dict[str, str] | None = None, *, validate_all: bool = True) -> Loaded:
+    """Read every settings file of ``paths.config_dir``; never raises for file content."""
+    from haihai_tui.core.settings.validate import validate
+
+    loaded = Loaded(paths, Settings(config_dir=paths.config_dir))
+    for key, where, parse in PARSERS:
+        path = where(paths)
+        name = path.name
+        if key == "secrets":
+            refusal = store.check_private_file(path)
+            if refusal:
+                loaded.problems.append(Problem(name, None, refusal + " (its tokens were not read)"))
+                loaded.files[key] = None
+                continue
+        try:
+            tf = store.load(path)
+        except SettingsFileError as e:
+            loaded.problems.append(e.as_problem())
+            loaded.files[key] = None
+            continue
+        except OSError as e:
+            loaded.problems.append(Problem(name, None, f"cannot read: {e.strerror or e}"))
+            loaded.files[key] = None
+            continue
+        loaded.files[key] = tf
+        parse(Ctx(name, tf.text, loaded.problems, hide_values=key == "secrets"), tf.doc, loaded.settings)
+        if key == "secrets":
+            loaded.files[key] = None  # keep no copy of the secrets text around (reprs, crash reports)
+    if validate_all:
+        validate(loaded, os.environ if environ is None else environ)
+    loaded.settings.load_errors = [p for p in loaded.errors if p.file in ("db.toml", "secrets.toml")]
+    return loaded

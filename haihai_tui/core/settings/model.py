@@ -1,0 +1,146 @@
+"""The settings model: plain dataclasses for admin.toml, db.toml and secrets.toml.
+
+Parsing (with file:line problems) lives in ``settings.py``; file I/O in ``store.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from haihai_tui.core.settings.permissions import User
+from haihai_tui.core.secret import Secret
+
+FIELD_TYPES = ("text", "email", "number", "date")
+EMAIL_LABEL = "メールアドレス"
+
+# import_type codes (haihai-import-api.md)
+IMPORT_TYPES: dict[str, tuple[str, str]] = {
+    "0": ("新規登録", "register"),
+    "1": ("削除", "delete"),
+    "2": ("配信停止", "stop delivery"),
+    "3": ("配信禁止", "prohibit delivery"),
+    "5": ("配信可能", "make deliverable again"),
+}
+IS_OVERWRITE = {"0": ("上書きしない", "keep existing customers"), "1": ("上書きする", "overwrite existing")}
+OVERWRITE_TYPE = {"1": ("元の値を残す", "keep HaiHai's value where a cell is blank"),
+                  "2": ("空白で上書き", "blank HaiHai's value where a cell is blank")}
+REPORT_OPTION = {"0": ("送信しない", "no HaiHai report"), "1": ("送信する", "HaiHai report always"),
+                 "2": ("エラー時のみ", "HaiHai report only on error")}
+REPORT_MAIL = {0: ("送信しない", "none"), 1: ("送信する", "always"), 2: ("エラー時のみ", "only on error")}
+REPORT_TO = {"executor": "実行者", "admin": "管理者"}
+ENCODINGS = {"sjis": "Windows-31J (cp932)", "utf-8": "UTF-8 (multi-language option)"}
+KNOWN_PARAMS = ("login_id", "import_type", "is_overwrite", "overwrite_type", "gid", "spid", "report_option")
+TOKEN_HEADER = "X-HM-apitoken"
+
+
+@dataclass
+class FieldDef:
+    id: str
+    label: str
+    type: str = "text"
+
+
+@dataclass
+class Database:
+    id: str
+    name: str
+    fields: list[FieldDef] = field(default_factory=list)
+
+    def field(self, id_or_label: str) -> FieldDef | None:
+        for f in self.fields:
+            if id_or_label in (f.id, f.label):
+                return f
+        return None
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """[(id, label), ...] as parse_condition wants them."""
+        return [(f.id, f.label) for f in self.fields]
+
+
+@dataclass
+class Timeouts:
+    connect: float = 10.0
+    write: float = 60.0
+    read: float = 300.0
+    pool: float = 10.0
+
+
+@dataclass
+class Limits:
+    """Per-request and per-day limits [assumed in the contract, so settings]."""
+    max_rows: int = 10_000
+    max_bytes: int = 3_000_000
+    daily_quota: int = 240
+
+
+@dataclass
+class Integration:
+    name: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)   # raw values: "${VAR}", "${secret:NAME}", literal
+    params: dict[str, str] = field(default_factory=dict)    # the KEY/VALUE grid, as strings, in order
+    body_format: str = "json"
+    json_name: str = "import_settings"
+    csv_name: str = "customer_list"
+    csv_header: bool = True
+    csv_encoding: str = "sjis"   # "sjis" (Windows-31J) | "utf-8"
+    report_mail: int = 0         # 0 none, 1 always, 2 only on error
+    report_to: str = "executor"  # "executor" | "admin"
+    ca_bundle: str = ""          # extra CA bundle file for TLS verification (verification is always on)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def python_encoding(self) -> str:
+        return "cp932" if self.csv_encoding == "sjis" else "utf-8"
+
+
+@dataclass
+class Menu:
+    name: str
+    database: str
+    type: str = "record_list"
+    columns: list[str] = field(default_factory=list)       # field ids, in order = the CSV's columns
+    integrations: list[str] = field(default_factory=list)  # integration names, in order
+
+
+@dataclass
+class Smtp:
+    host: str = ""
+    port: int = 587
+    starttls: bool = True
+    from_addr: str = ""
+    username: str = ""
+
+
+@dataclass
+class Secrets:
+    tokens: dict[str, Secret] = field(default_factory=dict)
+    smtp_password: Secret | None = None
+
+
+@dataclass
+class Settings:
+    """Everything loaded from one settings folder."""
+    config_dir: Path
+    admin_emails: list[str] = field(default_factory=list)
+    smtp: Smtp = field(default_factory=Smtp)
+    users: list[User] = field(default_factory=list)
+    databases: list[Database] = field(default_factory=list)
+    integrations: list[Integration] = field(default_factory=list)
+    menus: list[Menu] = field(default_factory=list)
+    secrets: Secrets = field(default_factory=Secrets)
+    keys: dict[str, str] = field(default_factory=dict)  # tui.toml [keys]: binding id -> key(s)
+    #: errors in db.toml / secrets.toml found at load: nothing is sent while there are any, because a value
+    #: that failed to parse would otherwise silently fall back to a default (or go missing) on the wire
+    load_errors: list = field(default_factory=list, repr=False)
+
+    def database(self, id: str) -> Database | None:
+        return next((d for d in self.databases if d.id == id), None)
+
+    def integration(self, name: str) -> Integration | None:
+        return next((i for i in self.integrations if i.name == name), None)
+
+    def menu(self, name: str) -> Menu | None:
+        return next((m for m in self.menus if m.name == name), None)

@@ -1,0 +1,173 @@
+"""Rules across the settings: names unique, references exist, URL and parameter rules, tokens.
+
+Each rule reports through the file's Ctx so the problem carries ``file:line``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from haihai_tui.core.settings import headers as hdr
+from haihai_tui.core.settings.model import (EMAIL_LABEL, ENCODINGS, FIELD_TYPES, REPORT_MAIL, REPORT_TO, TOKEN_HEADER, Integration,
+                    Settings)
+from haihai_tui.core.settings.permissions import GRANT, PERMISSION_NAMES
+from haihai_tui.core.addresses import email_problem
+from haihai_tui.core.settings.params import param_findings
+from haihai_tui.core.settings.load import Ctx, Loaded, did_you_mean
+
+API_PATH = "/api/v1/custcsv/import"
+LOOPBACK = ("localhost", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK or host.startswith("127.")
+
+
+def url_problems(url: str) -> list[tuple[str, str]]:
+    """[(severity, message)] for an integration URL."""
+    if not url.strip():
+        return [("error", "URL is empty; write https://{HOST}/{PATH}/api/v1/custcsv/import")]
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    out: list[tuple[str, str]] = []
+    if parts.scheme == "http" and not is_loopback(host):
+        out.append(("error", f"URL must use https:// (plain http is allowed only for a loopback test server), not {url!r}"))
+    elif parts.scheme not in ("http", "https") or not host:
+        out.append(("error", f"URL {url!r} is not an https:// address; write https://{{HOST}}/{{PATH}}{API_PATH}"))
+        return out
+    if parts.query or parts.fragment:
+        out.append(("error", "URL must not carry a query (?...) or fragment (#...); the token goes in the HTTP header"))
+    if not parts.path.rstrip("/").endswith(API_PATH):
+        out.append(("warning", f"URL path {parts.path or '/'!r} does not end in {API_PATH}; "
+                               f"HaiHai's import endpoint is https://{{HOST}}/{{PATH}}{API_PATH}"))
+    return out
+
+
+def integration_problems(g: Integration, settings: Settings, environ: dict[str, str]) -> list[tuple[tuple, str, str]]:
+    """Every problem of one integration as (keypath suffix, severity, message); used by check and by the form."""
+    out: list[tuple[tuple, str, str]] = []
+    if not g.name.strip():
+        out.append((("name",), "error", "システム連携名 (name) is empty"))
+    for sev, msg in url_problems(g.url):
+        out.append((("url",), sev, msg))
+    if g.body_format != "json":
+        out.append((("body_format",), "error", f"body_format must be \"json\" (HTTPボディ形式), not {g.body_format!r}"))
+    for key, label in (("json_name", "name: of the JSON part"), ("csv_name", "連携データ(CSV)のname")):
+        if not getattr(g, key).strip():
+            out.append(((key,), "error", f"{key} ({label}) is empty"))
+    if g.csv_encoding not in ENCODINGS:
+        out.append((("csv_encoding",), "error",
+                    f"csv_encoding must be \"sjis\" (Windows-31J) or \"utf-8\", not {g.csv_encoding!r}"))
+    if g.report_mail not in REPORT_MAIL:
+        out.append((("report_mail",), "error", f"report_mail must be 0 (none), 1 (always) or 2 (only on error), not {g.report_mail}"))
+    if g.report_to not in REPORT_TO:
+        out.append((("report_to",), "error", f"report_to must be \"executor\" (実行者) or \"admin\" (管理者), not {g.report_to!r}"))
+    elif g.report_mail and g.report_to == "admin" and not settings.admin_emails:
+        out.append((("report_to",), "warning", "report mail goes to 管理者 but admin.toml [system] admin_emails is empty"))
+    tok = hdr.token_header(g)
+    if tok is None:
+        out.append((("headers",), "error", f"HTTPヘッダ needs the {TOKEN_HEADER} header, with the value "
+                                            f'"${{secret:{g.name}}}" or "${{HAIHAI_API_TOKEN}}" (never the token itself)'))
+    else:
+        name, raw = tok
+        if name != TOKEN_HEADER:
+            out.append((("headers", name), "warning", f"header {name!r} is usually written {TOKEN_HEADER!r}"))
+        hv = hdr.resolve(name, raw, settings, environ)
+        if hv.kind == "literal":
+            out.append((("headers", name), "error",
+                        f"a literal API token is written in db.toml; move it to secrets.toml as [tokens] \"{g.name}\" = \"...\" "
+                        f"(mode 0600) and write \"${{secret:{g.name}}}\" here, or use an environment variable \"${{HAIHAI_API_TOKEN}}\""))
+        elif hv.missing:
+            out.append((("headers", name), "warning" if hv.kind == "env" else "error", hv.missing))
+    for issue in param_findings(g.params):
+        out.append((("params", issue.key) if issue.key else ("params",), issue.severity, issue.message))
+    for key, value in vars(g.timeouts).items():
+        if value <= 0:
+            out.append((("timeouts", key), "error", f"timeouts.{key} must be more than 0 seconds"))
+    for key, value in vars(g.limits).items():
+        if value <= 0:
+            out.append((("limits", key), "error", f"limits.{key} must be more than 0"))
+    if g.ca_bundle:
+        from pathlib import Path
+        if not Path(g.ca_bundle).expanduser().is_file():
+            out.append((("ca_bundle",), "error", f"ca_bundle {g.ca_bundle!r} is not a readable file"))
+    return out
+
+
+def validate(loaded: Loaded, environ: dict[str, str]) -> None:
+    s = loaded.settings
+
+    def ctx(key: str, name: str) -> Ctx:
+        tf = loaded.files.get(key)
+        return Ctx(name, tf.text if tf else "", loaded.problems)
+
+    admin, db = ctx("admin", "admin.toml"), ctx("db", "db.toml")
+    for addr in s.admin_emails:
+        why = email_problem(addr)
+        if why:
+            admin.add(("system", "admin_emails"), f"admin_emails: {addr!r} is not an e-mail address: {why}")
+    for i, u in enumerate(s.users):
+        why = email_problem(u.email) if u.email else None
+        if why:
+            admin.add(("users", i, "email"), f"user {u.login!r}: email {u.email!r} is not an e-mail address: {why}")
+    # users
+    seen: set[str] = set()
+    for i, u in enumerate(s.users):
+        if u.login in seen:
+            admin.add(("users", i, "login"), f"login {u.login!r} appears twice; logins must be unique")
+        seen.add(u.login)
+        for p in u.permissions:
+            if p not in PERMISSION_NAMES:
+                admin.add(("users", i, "permissions"), f"unknown permission {p!r}{did_you_mean(p, PERMISSION_NAMES)}")
+    if s.users and not any(GRANT in u.permissions for u in s.users):
+        admin.add(("users",), f"nobody holds 「{GRANT}」, so nobody can change permissions from the app", "warning")
+    # databases
+    ids: set[str] = set()
+    for i, d in enumerate(s.databases):
+        if d.id in ids:
+            db.add(("databases", i, "id"), f"database id {d.id!r} appears twice")
+        ids.add(d.id)
+        fids, labels = set(), set()
+        for j, f in enumerate(d.fields):
+            if f.id in fids:
+                db.add(("databases", i, "fields", j), f"field id {f.id!r} appears twice in database {d.id!r}")
+            if f.label in labels:
+                db.add(("databases", i, "fields", j), f"field label {f.label!r} appears twice in database {d.id!r}")
+            if f.type not in FIELD_TYPES:
+                db.add(("databases", i, "fields", j),
+                       f"field type {f.type!r} unknown{did_you_mean(f.type, FIELD_TYPES)}; types are {', '.join(FIELD_TYPES)}")
+            fids.add(f.id)
+            labels.add(f.label)
+    # integrations
+    names: set[str] = set()
+    for i, g in enumerate(s.integrations):
+        if g.name in names:
+            db.add(("integrations", i, "name"), f"システム連携名 {g.name!r} appears twice; names must be unique")
+        names.add(g.name)
+        for suffix, sev, msg in integration_problems(g, s, environ):
+            db.add(("integrations", i) + suffix, f"[{g.name}] {msg}", sev)
+    # menus
+    mnames: set[str] = set()
+    for i, m in enumerate(s.menus):
+        if m.name in mnames:
+            db.add(("menus", i, "name"), f"menu name {m.name!r} appears twice")
+        mnames.add(m.name)
+        if m.type != "record_list":
+            db.add(("menus", i, "type"), f"menu type {m.type!r} is not supported; use \"record_list\" (レコード一覧タイプ)")
+        d = s.database(m.database)
+        if d is None:
+            db.add(("menus", i, "database"), f"menu {m.name!r}: no database {m.database!r}"
+                                             f"{did_you_mean(m.database, [x.id for x in s.databases])}")
+        else:
+            for c in m.columns:
+                if d.field(c) is None:
+                    db.add(("menus", i, "columns"), f"menu {m.name!r}: database {d.id!r} has no column {c!r}"
+                                                    f"{did_you_mean(c, [f.id for f in d.fields])}")
+            shown = [d.field(c) for c in m.columns]
+            if m.integrations and not any(f and f.label == EMAIL_LABEL for f in shown):
+                db.add(("menus", i, "columns"), f"menu {m.name!r} carries integrations but shows no {EMAIL_LABEL} column; "
+                                                f"HaiHai needs it as the key column")
+        for n in m.integrations:
+            if s.integration(n) is None:
+                db.add(("menus", i, "integrations"), f"menu {m.name!r}: no integration {n!r}"
+                                                     f"{did_you_mean(n, [g.name for g in s.integrations])}")

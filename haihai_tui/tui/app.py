@@ -1,0 +1,189 @@
+"""The Textual app: the screen stack, global keys, the palette and the run service.
+
+Screens live in ``haihai_tui.tui.screens``; this module only wires them together.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.scrollbar import ScrollBar, ScrollBarRender
+
+from haihai_tui.tui import bindings as kb
+from haihai_tui.core.settings.context import AppContext
+from haihai_tui.tui.palette import Jump
+from haihai_tui.tui.screens.base import AppScreen
+
+
+
+class _PlainScrollBarRender(ScrollBarRender):
+    """Scrollbars drawn with colour only: the 1/8-block glyphs are ambiguous-width on CJK terminals."""
+    VERTICAL_BARS = [" "] * 8
+    HORIZONTAL_BARS = [" "] * 8
+
+
+ScrollBar.renderer = _PlainScrollBarRender
+
+
+class HaiHaiApp(App):
+    """haihai-tui. ``ctx`` is who is at the keyboard and what the settings say."""
+
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses may live anywhere
+    TITLE = "haihai-tui"
+    BINDINGS = kb.APP
+    COMMANDS = App.COMMANDS | {Jump}
+    COMMAND_PALETTE_DISPLAY = "^p"
+
+    def __init__(self, ctx: AppContext, *, mock_note: str = "") -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.mock_note = mock_note
+        self.settings_version = 0
+        self._clash_seen: set[tuple[str, ...]] = set()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            self.animation_level = "none"
+        try:
+            from haihai_tui.tui.runs import RunService
+            self.runs = RunService(self)
+        except ImportError:
+            self.runs = None
+
+    # --- start ----------------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        from haihai_tui.tui.screens.start import StartScreen
+        return StartScreen()
+
+    def on_mount(self) -> None:
+        keys = self.ctx.settings.keys
+        if keys:
+            kb.apply_keymap(self, keys)
+            self.run_worker(self._check_keymap, thread=True, group="keymap", exit_on_error=False)
+
+    def _check_keymap(self) -> None:
+        for msg in kb.unknown_ids(self.ctx.settings.keys):
+            self.call_from_thread(self.notify, msg, severity="warning", timeout=10, markup=False)
+
+    def handle_bindings_clash(self, clashed_bindings: set[Binding], node) -> None:
+        key = tuple(sorted(f"{b.key}:{b.id}" for b in clashed_bindings))
+        if key not in self._clash_seen:
+            self._clash_seen.add(key)
+            ids = ", ".join(sorted({str(b.id) for b in clashed_bindings}))
+            self.notify(f"tui.toml [keys]: the new keys clash with {ids}; one of them wins. "
+                        f"Choose another key in tui.toml.", severity="warning", timeout=10, markup=False)
+
+    def get_key_display(self, binding: Binding) -> str:
+        return binding.key_display or kb.key_label(binding.key)
+
+    # --- settings --------------------------------------------------------------------------------
+    def reload_settings(self) -> None:
+        """Re-read the settings folder; screens refresh when they show again."""
+        self.ctx.reload()
+        self.settings_version += 1
+        screen = self.screen
+        if isinstance(screen, AppScreen):
+            screen.on_screen_resume()
+
+    # --- navigation -------------------------------------------------------------------------------
+    def dirty_screens(self) -> list[AppScreen]:
+        return [s for s in self.screen_stack if isinstance(s, AppScreen) and s.is_dirty()]
+
+    def open(self, target: str) -> None:
+        """Go to a screen by name (palette, start screen): see screens.destinations()."""
+        if target in ("start", "progress", "help"):
+            return self._go(target)
+        if self.dirty_screens():
+            from haihai_tui.tui.dialogs.common import ConfirmScreen
+            self.push_screen(ConfirmScreen("A screen has unsaved changes. Leave it and discard them?",
+                                           yes="discard and go", no="stay"),
+                             lambda yes: self._go(target) if yes else None)
+        else:
+            self._go(target)
+
+    def _go(self, target: str) -> None:
+        if target == "progress":
+            return self.action_progress()
+        if target == "help":
+            return self.action_help()
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        if target == "start":
+            return
+        screen = self.make_screen(target)
+        if screen is not None:
+            self.push_screen(screen)
+
+    def make_screen(self, target: str) -> Screen | None:
+        kind, _, arg = target.partition(":")
+        try:
+            if kind == "permissions":
+                from haihai_tui.tui.screens.permissions import PermissionsScreen
+                return PermissionsScreen()
+            if kind == "users":
+                from haihai_tui.tui.screens.users import UsersScreen
+                return UsersScreen()
+            if kind == "integrations":
+                from haihai_tui.tui.screens.integrations import IntegrationsScreen
+                return IntegrationsScreen()
+            if kind == "integration":
+                from haihai_tui.tui.screens.integration_form import IntegrationFormScreen
+                return IntegrationFormScreen(self.ctx.settings.integration(arg))
+            if kind in ("menus", "menu-settings"):
+                from haihai_tui.tui.screens.menus import MenusScreen
+                return MenusScreen(arg or None)
+            if kind == "menu":
+                from haihai_tui.tui.screens.record_list import RecordListScreen
+                return RecordListScreen(arg)
+            if kind == "history":
+                from haihai_tui.tui.screens.history import HistoryScreen
+                return HistoryScreen()
+        except ImportError as e:
+            self.notify(f"That screen is not available in this build ({e.name}).", severity="warning",
+                        markup=False)
+            return None
+        self.notify(f"Unknown place {target!r}.", severity="warning", markup=False)
+        return None
+
+    # --- global actions ------------------------------------------------------------------------------
+    def action_help(self) -> None:
+        from haihai_tui.tui.screens.help import HelpScreen
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen.for_screen(self.screen))
+
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(id="--command-palette",
+                                            placeholder="Go to a screen or menu, or run a command..."))
+
+    def action_progress(self) -> None:
+        try:
+            from haihai_tui.tui.screens.progress import ProgressScreen
+        except ImportError:
+            self.notify("The progress screen is not available in this build.", severity="warning")
+            return
+        if not isinstance(self.screen, ProgressScreen):
+            self.push_screen(ProgressScreen())
+
+    async def action_quit(self) -> None:
+        busy = bool(self.runs is not None and getattr(self.runs, "busy", False))
+        dirty = self.dirty_screens()
+        if not busy and not dirty:
+            self.exit()
+            return
+        from haihai_tui.tui.dialogs.common import ConfirmScreen
+        why = ("A run is in progress; quitting now leaves its outcome unknown (it is recorded as interrupted)."
+               if busy else "A screen has unsaved changes; quitting discards them.")
+        self.push_screen(ConfirmScreen(f"{why}\nQuit anyway?", title="Quit / 終了", yes="quit", no="stay"),
+                         lambda yes: self.exit() if yes else None)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Keys / help", "List every key of this screen, with binding ids", self.action_help)
+        yield SystemCommand("Reload settings", "Re-read the settings folder", self.reload_settings)
+        yield SystemCommand("Quit", "Quit haihai-tui", self.action_quit)
+        yield SystemCommand("Theme", "Change the colours", self.action_change_theme)

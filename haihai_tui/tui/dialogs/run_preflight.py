@@ -1,0 +1,173 @@
+"""The first run dialogs: the pre-flight check (with progress, Esc cancels) and its findings."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from haihai_tui.core.checks.csvbuild import BuildCancelled, Finding
+from haihai_tui.core.events import LogLine, RowsProgress, StageChanged
+from haihai_tui.core.run.pipeline import Prepared, RunRefused, Target
+from haihai_tui.tui.runs import prepare_for_run
+from haihai_tui.tui.widgets.progress import bar
+from haihai_tui.tui.dialogs.run_checks import DIALOG_CSS, SPLIT_CODES, hard_errors, last_run_caution
+
+MAX_LISTED = 500   # findings listed in the dialog (the rest are counted)
+
+
+# -- pre-flight ----------------------------------------------------------------------------------
+
+@dataclass
+class PreflightResult:
+    prepared: Prepared | None = None
+    error: str | None = None      # a refusal, in plain words
+    cancelled: bool = False
+    caution: str = ""             # e.g. the last run of this integration is 結果不明
+
+
+class PreflightScreen(ModalScreen[PreflightResult]):
+    """Runs ``core.run.prepare`` in a thread worker; shows rows checked; Esc cancels."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(cls="PreflightScreen")
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="preflight_cancel")]
+
+    def __init__(self, target: Target, split: bool = False) -> None:
+        super().__init__()
+        self.target, self.split = target, split
+        self._cancel = threading.Event()
+        self._abandoned = False
+        self._rows: tuple[int, int | None] = (0, None)   # written by the worker thread
+        self._stage = "starting"
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"Pre-flight check / 事前チェック: {self.target.integration}", classes="dlg-title",
+                         markup=False)
+            yield Static("", id="pf-status", markup=False)
+            yield Static("Esc = cancel", classes="dlg-hint", markup=False)
+
+    def on_mount(self) -> None:
+        self._refresh_status()
+        self.set_interval(0.1, self._refresh_status)
+        self._work()
+
+    def _refresh_status(self) -> None:
+        done, total = self._rows
+        pct = None if not total else 100 * done / total
+        rows = f"{done:,} of {total:,} rows" if total is not None else f"{done:,} rows"
+        split = "  (split into several requests)" if self.split else ""
+        self.query_one("#pf-status", Static).update(f"{self._stage}{split}\n{bar(pct)} {rows}")
+
+    def _sink(self, ev) -> None:  # called in the worker thread: plain assignments only
+        if isinstance(ev, RowsProgress):
+            self._rows = (ev.done, ev.total)
+        elif isinstance(ev, StageChanged):
+            self._stage = ev.message or ev.stage.value
+        elif isinstance(ev, LogLine) and ev.level != "info":
+            self._stage = ev.text
+
+    @work(thread=True, exit_on_error=False, group="preflight")
+    def _work(self) -> None:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        try:
+            p = prepare_for_run(ctx, self.target, split=self.split, on_event=self._sink, cancel=self._cancel)
+            result = PreflightResult(prepared=p, caution=last_run_caution(ctx, self.target.integration))
+        except BuildCancelled:
+            result = PreflightResult(cancelled=True)
+        except RunRefused as e:
+            result = PreflightResult(error=str(e))
+        except Exception as e:  # a broken record file etc.: say it, no traceback
+            result = PreflightResult(error=f"pre-flight failed: {e}")
+        self.app.call_from_thread(self._finish, result)
+
+    def _finish(self, result: PreflightResult) -> None:
+        if self._abandoned:  # the user cancelled first: never leave built files behind
+            if result.prepared is not None:
+                result.prepared.discard()
+            return
+        self.dismiss(result)
+
+    def action_cancel(self) -> None:
+        self._cancel.set()
+        self._abandoned = True
+        self.dismiss(PreflightResult(cancelled=True))
+
+
+# -- findings ------------------------------------------------------------------------------------
+
+class FindingsScreen(ModalScreen[tuple[str, int | None]]):
+    """Findings, errors first. Enter on one with a row -> ("jump", row); c -> ("continue", None)."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(cls="FindingsScreen") + """
+    FindingsScreen OptionList { height: auto; max-height: 14; }
+    """
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="findings_close"),
+        Binding("c", "go_on", "Run anyway", id="findings_run_anyway"),
+    ]
+
+    def __init__(self, prepared: Prepared) -> None:
+        super().__init__()
+        self.p = prepared
+        self.blocked = bool(hard_errors(prepared))
+        self.listed = [f for f in prepared.built.findings if f.code not in SPLIT_CODES][:MAX_LISTED]
+
+    def compose(self) -> ComposeResult:
+        b = self.p.built
+        with Vertical():
+            yield Static(f"Pre-flight found {b.error_count:,} error(s) and {b.warning_count:,} warning(s) "
+                         f"in {b.total_rows:,} rows", classes="dlg-title", markup=False)
+            yield OptionList(*[Option(self._line(f), id=str(i)) for i, f in enumerate(self.listed)],
+                             id="findings", compact=True)
+            if self.blocked:
+                yield Static("Errors block the run: correct the rows in 楽楽販売 (or narrow the search), then "
+                             "run again.", classes="dlg-err", markup=False)
+                yield Static("Enter = go to the row    Esc = close", classes="dlg-hint", markup=False)
+            else:
+                yield Static("Only warnings: HaiHai will still accept the file.", classes="dlg-warn", markup=False)
+                yield Static("c = run anyway (next: confirm)    Enter = go to the row    Esc = close",
+                             classes="dlg-hint", markup=False)
+
+    @staticmethod
+    def _line(f: Finding) -> Text:
+        t = Text(no_wrap=False)
+        t.append("ERROR " if f.is_error else "warn  ", style="bold red" if f.is_error else "yellow")
+        if f.row is not None:
+            t.append(f"row {f.row:,}", style="bold")
+            t.append(" ")
+        if f.column:
+            t.append(f"[{f.column}] ")
+        if f.codepoint and f.codepoint not in f.message:
+            t.append(f"{f.codepoint} ")
+        t.append(f.message)
+        return t
+
+    def on_mount(self) -> None:
+        self.query_one("#findings", OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#findings")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        f = self.listed[int(event.option.id or 0)]
+        if f.row is None:
+            self.notify("This finding is about the whole file, not one row.", markup=False)
+            return
+        self.dismiss(("jump", f.row))
+
+    def action_go_on(self) -> None:
+        if self.blocked:
+            self.notify("Errors block this run; correct them first.", severity="error", markup=False)
+            return
+        self.dismiss(("continue", None))
+
+    def action_close(self) -> None:
+        self.dismiss(("close", None))

@@ -1,0 +1,369 @@
+"""レコード一覧: one record-list menu as a virtual table, with search, conditions, sort and the count,
+and the key that runs an integration attached to the menu on the current result.
+"""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from haihai_tui.tui.bindings import BACK
+from haihai_tui.core.settings.model import IMPORT_TYPES
+from haihai_tui.core.records.query import Condition, Query
+from haihai_tui.core.run.pipeline import RunRefused, Target
+from haihai_tui.tui.widgets.record_table import RecordTable
+from haihai_tui.tui.screens.base import AppScreen
+from haihai_tui.tui.dialogs.run_checks import hard_errors
+from haihai_tui.tui.dialogs.run_confirm import ConfirmRunScreen
+from haihai_tui.tui.dialogs.run_preflight import FindingsScreen, PreflightScreen
+
+
+class RecordListScreen(AppScreen):
+    """The rows of one menu's database; ``r`` runs an attached integration on what is listed."""
+
+    HELP_TEXT = ("The list shows the menu's columns. / searches the shown columns, c sets conditions per "
+                 "column (= equals, ~ contains), left/right choose a column and s sorts by it "
+                 "(ascending, descending, off). r runs an integration attached to this menu on every row "
+                 "of the current result (not only the visible ones), after a pre-flight check.")
+    BINDINGS = [
+        BACK,
+        Binding("r", "run", "Run", id="run"),
+        Binding("slash", "search", "Search", id="search"),
+        Binding("c", "conditions", "Conditions", id="conditions"),
+        Binding("s", "sort", "Sort", id="sort"),
+    ]
+    DEFAULT_CSS = """
+    RecordListScreen #list-status { height: 1; padding: 0 1; background: $boost; }
+    RecordListScreen #list-conds { height: 1; padding: 0 1; color: $text-accent; display: none; }
+    RecordListScreen #list-conds.on { display: block; }
+    RecordListScreen #list-search { height: 1; display: none; background: $boost; }
+    RecordListScreen #list-search.on { display: block; }
+    RecordListScreen #list-search > Static { width: auto; padding: 0 0 0 1; }
+    RecordListScreen #list-search > Input { width: 1fr; }
+    RecordListScreen #list-missing { padding: 1 2; }
+    """
+
+    def __init__(self, menu_name: str) -> None:
+        super().__init__()
+        self.menu_name = menu_name
+        self.TITLE_TEXT = f"{menu_name} レコード一覧"
+        self.menu = None
+        self.database = None
+        self.conditions: tuple[Condition, ...] = ()
+        self.search = ""
+        self.sort: tuple[str, bool] | None = None   # (field id, descending)
+        self._busy_text = ""
+
+    @property
+    def ctx(self):
+        return self.app.ctx  # type: ignore[attr-defined]
+
+    # -- layout ----------------------------------------------------------------------------------
+
+    def body(self) -> ComposeResult:
+        settings = self.ctx.settings
+        self.menu = settings.menu(self.menu_name)
+        self.database = settings.database(self.menu.database) if self.menu else None
+        if self.menu is not None and self.menu.type != "record_list":
+            self.menu = None
+        if self.menu is None or self.database is None:
+            yield Static(f"There is no record-list menu {self.menu_name!r} (or its database is missing); "
+                         f"check メニュー設定 / `haihai-tui check`.", id="list-missing", markup=False)
+            return
+        yield Static("", id="list-status", markup=False)
+        yield Static("", id="list-conds", markup=False)
+        db, ctx = self.database, self.ctx
+        cols = [(c, (db.field(c).label if db.field(c) else c)) for c in self.menu.columns]
+
+        def open_store():
+            from haihai_tui.core.records.store import RecordStore
+            return RecordStore.open(ctx.paths.records_dir, db)
+
+        yield RecordTable(open_store, cols, self.current_query(), id="records")
+        with Horizontal(id="list-search"):
+            yield Static("Search / 検索: ", markup=False)
+            yield Input(placeholder="text in any shown column; Enter = apply, Esc = close, empty = all",
+                        id="list-search-input", compact=True)
+
+    def on_mount(self) -> None:
+        if self.menu is not None:
+            self.query_one(RecordTable).focus()
+            self._show_status()
+
+    @property
+    def table(self) -> RecordTable:
+        return self.query_one(RecordTable)
+
+    def current_query(self) -> Query:
+        field, desc = self.sort or (None, False)
+        return Query(conditions=self.conditions, search=self.search,
+                     search_fields=tuple(self.menu.columns) if self.menu else (), sort_field=field,
+                     descending=desc)
+
+    def label(self, field_id: str) -> str:
+        f = self.database.field(field_id) if self.database else None
+        return f.label if f else field_id
+
+    def _apply(self, busy: str) -> None:
+        self._busy_text = busy
+        self.table.set_query(self.current_query())
+        self._show_status()
+
+    # -- status line -----------------------------------------------------------------------------
+
+    def _show_status(self) -> None:
+        if self.menu is None:
+            return
+        t = self.table
+        total = "counting..." if t.total is None else f"{t.total:,}"
+        base = "" if t.base_total is None else f" / {t.base_total:,}"
+        parts = [f"{total}{base} rows"]
+        if t.total:
+            parts[0] += f"  (row {t.cursor_row + 1:,})"
+        if self.search:
+            parts.append(f'search "{self.search}"')
+        if self.sort:
+            parts.append(f"sort {self.label(self.sort[0])} {'desc' if self.sort[1] else 'asc'}")
+        if self._busy_text:
+            parts.append(self._busy_text)
+        self.query_one("#list-status", Static).update("  |  ".join(parts))
+        conds = self.query_one("#list-conds", Static)
+        if self.conditions:
+            conds.update("conditions: " + ", ".join(c.describe(self.label(c.field_id)) for c in self.conditions)
+                         + "   (c to change)")
+        conds.set_class(bool(self.conditions), "on")
+
+    def on_record_table_counted(self, _msg: RecordTable.Counted) -> None:
+        self._show_status()
+
+    def on_record_table_first_rows(self, msg: RecordTable.FirstRows) -> None:
+        if self._busy_text and msg.gen == self.table.gen:
+            self._busy_text = ""
+        self._show_status()
+
+    def on_record_table_cursor_moved(self, _msg: RecordTable.CursorMoved) -> None:
+        self._show_status()
+
+    def on_record_table_failed(self, msg: RecordTable.Failed) -> None:
+        self.notify(msg.text, severity="error", markup=False, timeout=10)
+
+    # -- search, conditions, sort ----------------------------------------------------------------
+
+    def action_search(self) -> None:
+        if self.menu is None:
+            return
+        box = self.query_one("#list-search-input", Input)
+        box.value = self.search
+        self.query_one("#list-search").add_class("on")
+        box.focus()
+
+    @on(Input.Submitted, "#list-search-input")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._close_search()
+        text = event.value.strip()
+        if text != self.search:
+            self.search = text
+            self._apply("searching..." if text else "")
+
+    def _close_search(self) -> None:
+        self.query_one("#list-search").remove_class("on")
+        self.table.focus()
+
+    def action_back(self) -> None:
+        if self.menu is not None and self.query_one("#list-search").has_class("on"):
+            self._close_search()
+            return
+        super().action_back()
+
+    def action_sort(self) -> None:
+        if self.menu is None:
+            return
+        col = self.table.current_column.id
+        if self.sort is None or self.sort[0] != col:
+            self.sort = (col, False)
+        elif not self.sort[1]:
+            self.sort = (col, True)
+        else:
+            self.sort = None
+        self._apply("sorting..." if self.sort else "")
+
+    def action_conditions(self) -> None:
+        if self.menu is None:
+            return
+        cols = [(c, self.label(c)) for c in self.menu.columns]
+
+        def done(result: tuple[Condition, ...] | None) -> None:
+            if result is not None and result != self.conditions:
+                self.conditions = result
+                self._apply("searching...")
+        self.app.push_screen(ConditionScreen(cols, self.conditions, self.table.current_column.id), done)
+
+    # -- run -------------------------------------------------------------------------------------
+
+    def action_run(self) -> None:
+        if self.menu is None:
+            return
+        runs = getattr(self.app, "runs", None)
+        if runs is not None and runs.busy:
+            self.notify(runs.busy_text(), severity="warning", markup=False)
+            return
+        names = list(self.menu.integrations)
+        if not names:
+            self.notify(f"No integration is attached to {self.menu.name}; attach one in メニュー設定.",
+                        severity="warning", markup=False)
+            return
+        from haihai_tui.tui.dialogs.common import PickScreen
+        options = [(n, self._describe_integration(n)) for n in names]
+        rows = "counting" if self.table.total is None else f"{self.table.total:,}"
+        self.app.push_screen(PickScreen(f"Run on the {rows} listed rows: choose the integration / システム連携",
+                                        options), self._picked)
+
+    def _describe_integration(self, name: str) -> str:
+        g = self.ctx.settings.integration(name)
+        if g is None:
+            return f"{name}  (missing from システム連携設定)"
+        jp, en = IMPORT_TYPES.get(g.params.get("import_type", ""), ("?", "unknown import_type"))
+        target = f"group {g.params['gid']}" if g.params.get("gid") else (
+            f"plan {g.params['spid']}" if g.params.get("spid") else "whole database")
+        return f"{name}  - {jp} {en}, {target}"
+
+    def _picked(self, name: str | None) -> None:
+        if name:
+            self._run_flow(name)
+
+    def target(self, integration: str) -> Target:
+        field, desc = self.sort or (None, False)
+        return Target(self.menu.name, integration, self.conditions, self.search, field, desc)
+
+    @work(exclusive=True, group="run-flow", exit_on_error=False)
+    async def _run_flow(self, integration: str) -> None:
+        """pre-flight -> findings -> confirm (-> split: pre-flight again) -> RunService.start."""
+        split, memo = False, ""
+        while True:
+            pf = await self.app.push_screen_wait(PreflightScreen(self.target(integration), split))
+            if pf.error:
+                from haihai_tui.tui.dialogs.common import MessageScreen
+                await self.app.push_screen_wait(MessageScreen(pf.error, title="Cannot run / 実行できません"))
+                return
+            p = pf.prepared
+            if p is None:
+                self.notify("Pre-flight cancelled; nothing was sent.", markup=False)
+                return
+            if hard_errors(p) or p.built.warning_count:
+                choice, row = await self.app.push_screen_wait(FindingsScreen(p))
+                if choice != "continue":
+                    p.discard()
+                    if choice == "jump" and row is not None:
+                        self.table.focus()
+                        self.table.jump_to(row - 1)
+                    return
+            answer = await self.app.push_screen_wait(ConfirmRunScreen(p, memo, pf.caution))
+            memo = answer.memo
+            if answer.action == "split":
+                p.discard()
+                split = True
+                continue
+            if answer.action != "run":
+                p.discard()
+                self.notify("Not sent.", markup=False)
+                return
+            runs = self.app.runs  # type: ignore[attr-defined]
+            try:
+                runs.start(p, memo=answer.memo, confirm_dangerous=bool(p.dangerous),
+                           accept_warnings=bool(p.built.warning_count))
+            except RunRefused as e:
+                self.notify(str(e), severity="error", markup=False)
+                return
+            from haihai_tui.tui.screens.progress import ProgressScreen
+            self.app.push_screen(ProgressScreen())
+            return
+
+
+class ConditionScreen(ModalScreen[tuple[Condition, ...] | None]):
+    """Conditions per column: the active ones (d removes), and a row to add one (column, = or ~, value)."""
+
+    DEFAULT_CSS = """
+    ConditionScreen { align: center middle; }
+    ConditionScreen > Vertical { width: 72; max-width: 100%; height: auto; border: round $accent;
+                                 background: $surface; padding: 0 1; }
+    ConditionScreen .dlg-title { text-style: bold; }
+    ConditionScreen .dlg-hint { color: $text-muted; }
+    ConditionScreen #cond-list { height: auto; max-height: 8; }
+    ConditionScreen Horizontal { height: auto; }
+    ConditionScreen #cond-col { width: 24; }
+    ConditionScreen #cond-op { width: 18; }
+    ConditionScreen #cond-value { width: 1fr; background: $boost; }
+    ConditionScreen SelectCurrent .arrow { display: none; }   /* the arrow glyphs are ambiguous-width */
+    ConditionScreen Select { margin-right: 1; }
+    """
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="conditions_close"),
+        Binding("d,delete", "remove", "Remove", id="conditions_remove"),
+    ]
+
+    def __init__(self, columns: list[tuple[str, str]], conditions: tuple[Condition, ...], current: str) -> None:
+        super().__init__()
+        self.columns, self.conditions, self.current = columns, list(conditions), current
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Conditions / 条件 (all must match)", classes="dlg-title", markup=False)
+            yield OptionList(id="cond-list", compact=True)
+            with Horizontal():
+                yield Select([(label, cid) for cid, label in self.columns], value=self.current,
+                             allow_blank=False, id="cond-col", compact=True)
+                yield Select([("= equals", "="), ("~ contains", "~")], value="~", allow_blank=False,
+                             id="cond-op", compact=True)
+                yield Input(placeholder="value, then Enter", id="cond-value", compact=True)
+            yield Static("Tab = next field (column, = or ~, value); Enter on column or = / ~ opens the "
+                         "choices; Enter in value = add.  In the list above: d = remove.  Esc = close "
+                         "(changes apply)", classes="dlg-hint", markup=False)
+
+    def on_mount(self) -> None:
+        self._fill()
+        self.query_one("#cond-value", Input).focus()
+
+    def _label(self, cid: str) -> str:
+        return next((label for c, label in self.columns if c == cid), cid)
+
+    def _fill(self) -> None:
+        ol = self.query_one("#cond-list", OptionList)
+        ol.clear_options()
+        if self.conditions:
+            ol.add_options([Option(c.describe(self._label(c.field_id)), id=str(i))
+                            for i, c in enumerate(self.conditions)])
+            ol.highlighted = 0
+        else:
+            ol.add_option(Option("(no conditions: every row is listed)", id="none", disabled=True))
+
+    @on(Input.Submitted, "#cond-value")
+    def _add(self, event: Input.Submitted) -> None:
+        event.stop()
+        value = event.value
+        if not value.strip():
+            self.notify("Type a value to compare with.", markup=False)
+            return
+        cid = self.query_one("#cond-col", Select).value
+        op = self.query_one("#cond-op", Select).value
+        cond = Condition(str(cid), op, value)  # type: ignore[arg-type]
+        if cond not in self.conditions:
+            self.conditions.append(cond)
+        self.dismiss(tuple(self.conditions))
+
+    def action_remove(self) -> None:
+        ol = self.query_one("#cond-list", OptionList)
+        if self.focused is not ol or ol.highlighted is None or not self.conditions:
+            if self.focused is not ol:
+                self.notify("Move to the list of conditions (shift+tab) and choose one to remove.", markup=False)
+            return
+        del self.conditions[ol.highlighted]
+        self._fill()
+
+    def action_close(self) -> None:
+        self.dismiss(tuple(self.conditions))
