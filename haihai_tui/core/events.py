@@ -45,6 +45,35 @@ OUTCOME_LABELS = {
     Outcome.CANCELLED: "中止",
 }
 
+# --- the words every output (command line, TUI, history, mail) uses for a run; defined only here ------
+
+STAGE_WORDS = {
+    Stage.QUERY: "reading records",
+    Stage.PREFLIGHT: "checking and building the CSV",
+    Stage.CONFIRM: "waiting for confirmation",
+    Stage.SEND: "uploading to HaiHai",
+    Stage.RESPONSE: "waiting for HaiHai's answer",
+    Stage.POLL: "asking HaiHai for the row results",
+    Stage.HISTORY: "recording in the history",
+    Stage.MAIL: "report mail",
+    Stage.DONE: "finished",
+}
+#: HaiHai's four result categories of a finished import
+COUNT_WORDS = {"success": "成功 success", "failure": "失敗 failure", "other": "その他 other",
+               "stopped": "配信停止 stopped"}
+#: where HaiHai's own screens show an import's result
+REPORT_PLACE = "レポート > 一括登録・削除の処理結果"
+#: what to do after 結果不明, one sentence a line (the command line joins them, the TUI lists them)
+UNKNOWN_ADVICE_LINES = (
+    "HaiHai may or may not have imported these rows: the file was sent, but no answer confirmed the import.",
+    f"Check {REPORT_PLACE} (and the group's customers) in HaiHai before doing anything else.",
+    "Do NOT simply run it again: it was not re-sent, and a repeat spends the daily quota.",
+    "The run is recorded as 結果不明 in システム連携状況確認 (history).",
+)
+#: the short form appended to a 結果不明 message
+UNKNOWN_ADVICE = (f"The upload may or may not have been processed: check {REPORT_PLACE} and the import "
+                  "history in HaiHai before sending again. It was NOT re-sent.")
+
 
 @dataclass(frozen=True)
 class StageChanged:

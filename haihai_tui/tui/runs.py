@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 from textual.signal import Signal
 
-from haihai_tui.core.events import (BytesProgress, LogLine, Outcome, RowsProgress, RunEvent, RunStarted, ServerResponse, Stage,
-                          StageChanged)
+from haihai_tui.core.events import (STAGE_WORDS, UNKNOWN_ADVICE_LINES, BytesProgress, LogLine, Outcome, RowsProgress,
+                                    RunEvent, RunStarted, ServerResponse, Stage, StageChanged)
 from haihai_tui.core.run.pipeline import Prepared, RunRefused, Target, execute, prepare
 
 if TYPE_CHECKING:
@@ -28,28 +28,8 @@ if TYPE_CHECKING:
 
     from haihai_tui.core.run.history import RunRecord
 
-STAGE_WORDS = {
-    Stage.QUERY: "reading records",
-    Stage.PREFLIGHT: "checking and building the CSV",
-    Stage.CONFIRM: "waiting for confirmation",
-    Stage.SEND: "uploading to HaiHai",
-    Stage.RESPONSE: "waiting for HaiHai's answer",
-    Stage.POLL: "asking HaiHai for the row results",
-    Stage.HISTORY: "recording in the history",
-    Stage.MAIL: "report mail",
-    Stage.DONE: "finished",
-}
-COUNT_WORDS = {"success": "成功 success", "failure": "失敗 failure", "other": "その他 other",
-               "stopped": "配信停止 stopped"}
 MAX_LOG = 500          # log lines kept in memory for the progress panel
 PUBLISH_EVERY = 0.1    # seconds between progress publications (stage, log and the end are immediate)
-REPORT_PLACE = "レポート > 一括登録・削除の処理結果"
-UNKNOWN_ADVICE = [
-    "HaiHai may or may not have imported these rows: the file was sent, but no answer confirmed the import.",
-    f"Check {REPORT_PLACE} (and the group's customers) in HaiHai before doing anything else.",
-    "Do NOT simply run it again: it was not re-sent, and a repeat spends the daily quota.",
-    "The run is recorded as 結果不明 in システム連携状況確認 (history).",
-]
 
 
 @dataclass
@@ -237,7 +217,7 @@ class RunService:
             state.ended = time.monotonic()
             state.stage = Stage.DONE
             if state.outcome is Outcome.UNKNOWN:
-                for line in UNKNOWN_ADVICE:
+                for line in UNKNOWN_ADVICE_LINES:
                     state.add_log(line, "warning")
             self._publish(force=True)
             if done is not None:

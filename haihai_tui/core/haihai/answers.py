@@ -15,14 +15,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from haihai_tui.core.events import Outcome
+from haihai_tui.core.events import REPORT_PLACE, UNKNOWN_ADVICE, Outcome
 from haihai_tui.core.settings.model import TOKEN_HEADER
 from haihai_tui.core.haihai.multipart import ImportRequest, MultipartStream, csv_charset, human_size
 from haihai_tui.core.secret import Secret
 from haihai_tui.core.haihai.transport import _Answer, read_capped, ssl_context
 
-__all__ = ["EXCERPT_CHARS", "JST", "MAX_COUNT", "MAX_JSON_BYTES", "MAX_RETRY_AFTER", "REPORT_PLACE",
-           "UNKNOWN_ADVICE", "ClientError", "ImportResult", "parse_retry_after", "read_capped",
+__all__ = ["EXCERPT_CHARS", "JST", "MAX_COUNT", "MAX_JSON_BYTES", "MAX_RETRY_AFTER", "ClientError", "ImportResult", "parse_retry_after", "read_capped",
            "server_int", "server_text", "ssl_context"]
 
 EXCERPT_CHARS = 500
@@ -30,11 +29,6 @@ MAX_JSON_BYTES = 1024 * 1024          # most of a JSON answer (import, status) t
 MAX_COUNT = 10 ** 12                  # a count or quota above this is a lie, not a number
 MAX_RETRY_AFTER = 366 * 24 * 3600.0   # a longer Retry-After is capped to this
 JST = timezone(timedelta(hours=9), "JST")
-REPORT_PLACE = "レポート > 一括登録・削除の処理結果"
-UNKNOWN_ADVICE = (f"The upload may or may not have been processed: check {REPORT_PLACE} and the import "
-                  "history in HaiHai before sending again. It was NOT re-sent.")
-
-
 class ClientError(Exception):
     """A failure of a side request (status, result file), in plain words; never holds a secret."""
 

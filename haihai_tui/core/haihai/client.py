@@ -18,7 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from haihai_tui.core.haihai.answers import MAX_JSON_BYTES, UNKNOWN_ADVICE, ClientError, ImportResult, _classify, parse_retry_after
+from haihai_tui.core.events import UNKNOWN_ADVICE
+from haihai_tui.core.haihai.answers import MAX_JSON_BYTES, ClientError, ImportResult, _classify, parse_retry_after
 from haihai_tui.core.events import BytesProgress, EventSink, LogLine, Outcome, ServerResponse, Stage, StageChanged, ignore
 from haihai_tui.core.haihai.multipart import (CHUNK_SIZE, FileChanged, ImportRequest, MultipartStream, UploadCancelled, check_url,
                         human_size)

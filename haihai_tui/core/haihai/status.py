@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 import httpx
 
-from haihai_tui.core.haihai.answers import MAX_JSON_BYTES, REPORT_PLACE, ClientError, _json, server_int, server_text
+from haihai_tui.core.events import REPORT_PLACE
+from haihai_tui.core.haihai.answers import MAX_JSON_BYTES, ClientError, _json, server_int, server_text
 from haihai_tui.core.events import EventSink, LogLine, Stage, StageChanged, ignore
 from haihai_tui.core.haihai.multipart import ImportRequest, human_size
 from haihai_tui.core.haihai.transport import _Answer, _cause, _client, _Scrub, _sink, read_capped, ssl_context

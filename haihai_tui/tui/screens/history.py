@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static, TextArea
 from haihai_tui.tui.bindings import BACK
 from haihai_tui.core.events import Outcome
 from haihai_tui.core.run.history import History, HistoryError, RunRecord, fit
-from haihai_tui.tui.runs import COUNT_WORDS
+from haihai_tui.core.events import COUNT_WORDS
 from haihai_tui.tui.screens.base import AppScreen
 
 LIMIT = 500

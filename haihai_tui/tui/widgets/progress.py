@@ -12,7 +12,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Log, Static
 
 from haihai_tui.core.events import Outcome
-from haihai_tui.tui.runs import COUNT_WORDS, STAGE_WORDS, UNKNOWN_ADVICE, RunState
+from haihai_tui.core.events import COUNT_WORDS, STAGE_WORDS, UNKNOWN_ADVICE_LINES
+from haihai_tui.tui.runs import RunState
 
 OUTCOME_STYLE = {Outcome.RUNNING: "bold", Outcome.DONE: "bold green", Outcome.ERROR: "bold red",
                  Outcome.UNKNOWN: "bold yellow reverse", Outcome.CANCELLED: "bold"}
@@ -75,7 +76,7 @@ def describe(state: RunState) -> Text:
     t.append("\n")
     if state.outcome is Outcome.UNKNOWN and not state.running:
         t.append("結果不明: ", style="bold yellow")
-        t.append(" ".join(UNKNOWN_ADVICE[:3]) + "\n", style="yellow")
+        t.append(" ".join(UNKNOWN_ADVICE_LINES[:3]) + "\n", style="yellow")
     t.append(f"What:  {state.summary}\n")
     if state.memo:
         t.append(f"Memo:  {state.memo}\n")
