@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -17,7 +18,7 @@ from corefixtures import CANARY
 
 def test_help_lists_only_working_commands():
     text = build_parser().format_help()
-    for cmd in ("tui", "demo", "run", "check", "db", "history", "mock-server"):
+    for cmd in ("tui", "demo", "run", "check", "init", "db", "history", "mock-server"):
         assert cmd in text
 
 
@@ -62,3 +63,31 @@ def test_mock_server_needs_token(capsys, monkeypatch):
     monkeypatch.delenv("HAIHAI_MOCK_TOKEN", raising=False)
     assert main(["mock-server", "--port", "0"]) == 2
     assert "HAIHAI_MOCK_TOKEN" in capsys.readouterr().err
+
+
+def test_closed_pipe_is_quiet(paths):
+    """`haihai-tui check | head -0`: the reader went away; no "[Errno 32] Broken pipe", no traceback."""
+    env = dict(os.environ, HAIHAI_TUI_CONFIG_DIR=str(paths.config_dir), HAIHAI_TUI_DATA_DIR=str(paths.data_dir))
+    p = subprocess.Popen([sys.executable, "-m", "haihai_tui", "check"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env)
+    p.stdout.close()  # before the program writes anything
+    err = p.stderr.read().decode()
+    rc = p.wait(timeout=60)
+    assert "Broken pipe" not in err and "Traceback" not in err, err
+    assert rc in (0, 141)
+
+
+def test_init_writes_samples_once_with_safe_modes(tmp_path, capsys):
+    cfg = tmp_path / "cfg"
+    old = os.umask(0)
+    try:
+        assert main(["init", "--config-dir", str(cfg)]) == 0
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in cfg.iterdir()) == ["admin.toml", "db.toml", "secrets.toml", "tui.toml"]
+    assert (cfg / "secrets.toml").stat().st_mode & 0o777 == 0o600
+    assert all((cfg / n).stat().st_mode & 0o022 == 0 for n in ("admin.toml", "db.toml", "tui.toml"))
+    (cfg / "db.toml").write_text("# mine\n", encoding="utf-8")
+    assert main(["init", "--config-dir", str(cfg)]) == 0
+    assert (cfg / "db.toml").read_text(encoding="utf-8") == "# mine\n"   # never overwritten
+    assert "kept the existing" in capsys.readouterr().err

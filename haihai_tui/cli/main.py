@@ -6,9 +6,11 @@ Exit codes: 0 done, 1 error, 2 bad usage, 3 outcome unknown (run only).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from haihai_tui.cli.args import build_parser
+from haihai_tui.core.text import safe
 
 
 def _known_errors() -> tuple[type[Exception], ...]:
@@ -42,14 +44,30 @@ def main(argv: list[str] | None = None) -> int:
     module, func = COMMANDS[cmd]
     try:
         # each command's module is imported only when it runs (the TUI's Textual stays out of `run` and `check`)
-        return getattr(importlib.import_module(module), func)(args)
+        code = getattr(importlib.import_module(module), func)(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at interpreter exit
+        return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
     except Exception as e:  # a user's file or the machine said no: one clear line, never a traceback
         from haihai_tui.core.problems import SettingsFileError
         known = (SettingsFileError, OSError) + _known_errors()
         if not isinstance(e, known):
             raise
-        print(f"haihai-tui {cmd}: {e}", file=sys.stderr)
+        # the message may quote a file, a server or a record: escapes are shown, never acted on
+        print(f"haihai-tui {cmd}: {safe(str(e), multiline=True)}", file=sys.stderr)
         return 1
+
+
+def _reader_went_away() -> int:
+    """`haihai-tui history | head`: the reader closed the pipe; stop quietly like other Unix tools."""
+    try:
+        # later flushes (at exit) must not raise again: point stdout at /dev/null
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141  # 128 + SIGPIPE, what a shell reports for a command killed by a closed pipe
