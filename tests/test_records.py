@@ -14,7 +14,8 @@ import pytest
 from haihai_tui.core.records import store as records
 from haihai_tui.core.settings.model import Database, FieldDef
 from haihai_tui.core.records.query import Condition, Query, parse_condition
-from haihai_tui.core.records.store import Cursor, RecordImportError, RecordQueryError, RecordStore
+from haihai_tui.core.records.importer import RecordImportError
+from haihai_tui.core.records.store import Cursor, RecordQueryError, RecordStore
 
 DB = Database("people", "顧客管理", [FieldDef("email", "メールアドレス", "email"), FieldDef("company", "会社名"),
                                      FieldDef("name", "お名前"), FieldDef("pref", "都道府県")])
@@ -274,7 +275,7 @@ QUERIES = [Query(), Query(descending=True), Query(sort_field="pref"), Query(sort
 
 def reference(s: RecordStore, q: Query, cols=("email", "pref"), limit=-1, offset=0) -> list[tuple]:
     """The plain ORDER BY ... LIMIT/OFFSET answer, from a separate connection."""
-    plan = records._Plan(q, s.database)
+    plan = records.QueryPlan(q, s.database)
     sel = ", ".join(records.column(c) for c in cols)
     with sqlite3.connect(s.path) as c:
         return c.execute(f"SELECT {sel} FROM records WHERE {plan.where} ORDER BY {plan.order} LIMIT ? OFFSET ?",
@@ -335,7 +336,7 @@ def test_rows_at_with_default_anchors_across_blocks(store):
 def test_row_index_of(big, q, monkeypatch):
     monkeypatch.setattr(records, "ANCHOR_EVERY", 7)
     with sqlite3.connect(big.path) as c:
-        plan = records._Plan(q, big.database)
+        plan = records.QueryPlan(q, big.database)
         order = [r[0] for r in c.execute(f"SELECT rid FROM records WHERE {plan.where} ORDER BY {plan.order}",
                                          plan.params)]
     for pos, rid in enumerate(order):

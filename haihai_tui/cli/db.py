@@ -9,7 +9,8 @@ from haihai_tui.core.settings.context import AppContext
 
 
 def cmd_db_import(args) -> int:
-    from haihai_tui.core.records.store import RecordImportError, RecordStore
+    from haihai_tui.core.records.importer import RecordImportError
+    from haihai_tui.core.records.store import RecordStore
     paths = paths_of(args)
     ctx = AppContext(paths)
     db = ctx.settings.database(args.database)

@@ -5,7 +5,7 @@ When the pass finds any error the files are deleted at once (``files == []``); t
 describe what would have been built. Speed: rows go through ``csv.writer`` a chunk at a time, each
 chunk is encoded in one call and its e-mail column checked with one regex match; only a chunk that
 fails a fast check is looked at row by row. This module is the writing side (files, limits, splitting);
-the Finding type and the checks that produce findings are in csvfindings.py.
+the Finding type and the checks that produce findings are in findings.py.
 
 Cells are sent exactly as they are: a leading = + - @ (spreadsheet formula injection) is neither
 altered nor warned about, since HaiHai is not a spreadsheet and the data must stay exact.
@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from haihai_tui.core.checks.findings import Finding, Findings
-from haihai_tui.core.addresses import email_problem
-from haihai_tui.core.encodings import ENCODING_NAMES, normalize_encoding
+from haihai_tui.core.encodings import normalize_encoding
 
 CHUNK = 2048  # rows per chunk: the unit of encoding, checking, progress and cancel
 
@@ -284,5 +283,4 @@ def build_csv(rows: Iterable[Sequence[str]], labels: Sequence[str], *, encoding:
         raise
 
 
-__all__ = ["BuildCancelled", "BuiltCsv", "Finding", "build_csv", "email_problem", "normalize_encoding", "CHUNK",
-           "ENCODING_NAMES"]
+__all__ = ["BuildCancelled", "BuiltCsv", "build_csv", "CHUNK"]

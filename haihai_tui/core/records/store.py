@@ -26,9 +26,9 @@ from typing import Iterable, Iterator, Sequence
 from haihai_tui.core.settings.model import Database
 from haihai_tui.core.paths import ensure_private_dir
 from haihai_tui.core.records.query import Query
-from haihai_tui.core.records.importer import BATCH, ImportResult, ProgressFn, RecordImportError, import_file
+from haihai_tui.core.records.importer import BATCH, ImportResult, ProgressFn, import_file
 
-__all__ = ["RecordStore", "Cursor", "Page", "ImportResult", "RecordImportError", "RecordQueryError",
+__all__ = ["RecordStore", "Cursor", "Page", "QueryPlan", "RecordQueryError", "column",
            "ANCHOR_EVERY"]
 
 TABLE = "records"
@@ -59,7 +59,7 @@ class Page:
     next: Cursor | None   # None = this was the last page
 
 
-class _Plan:
+class QueryPlan:
     """The SQL of one query: WHERE, ORDER BY and how to seek past a cursor in that order."""
 
     def __init__(self, q: Query, database: Database):
@@ -164,7 +164,7 @@ class RecordStore:
     # --- writing ---------------------------------------------------------------------------------
 
     def import_csv(self, file: Path, *, replace: bool = False, on_progress: ProgressFn | None = None) -> ImportResult:
-        """Load a CSV (UTF-8 with or without BOM, else Windows-31J) in one transaction; see recordimport.
+        """Load a CSV (UTF-8 with or without BOM, else Windows-31J) in one transaction; see importer.py.
 
         ``replace`` empties the table first, in the same transaction. ``on_progress(rows, bytes, size)``
         is called after every batch. Raises RecordImportError (``line N: ...``); then nothing is stored.
@@ -209,7 +209,7 @@ class RecordStore:
             self._fresh()
             n = self._counts.get(q)
             if n is None:
-                plan = _Plan(q, self.database)
+                plan = QueryPlan(q, self.database)
                 n = self._counts[q] = self._conn.execute(
                     f"SELECT count(*) FROM {TABLE} WHERE {plan.where}", plan.params).fetchone()[0]
             return n
@@ -220,7 +220,7 @@ class RecordStore:
         Sorting by a field creates an index on it the first time (a few seconds per million records,
         once per file); later sorts on that field seek straight to the page.
         """
-        plan, cols = _Plan(q, self.database), self._columns(columns)
+        plan, cols = QueryPlan(q, self.database), self._columns(columns)
         select = f"{cols}{plan.key or 'NULL'}, rid"
         with self._lock:
             self._ensure_index(q)
@@ -244,7 +244,7 @@ class RecordStore:
         """
         if start < 0 or count < 0:
             raise ValueError("rows_at: start and count must not be negative")
-        plan, cols = _Plan(q, self.database), self._columns(columns)
+        plan, cols = QueryPlan(q, self.database), self._columns(columns)
         with self._lock:
             anchors = self._anchors_for(q, plan)
             a, skip = divmod(start, ANCHOR_EVERY)
@@ -255,7 +255,7 @@ class RecordStore:
 
     def row_index_of(self, q: Query, rowid: int) -> int | None:
         """The 0-based position of record ``rowid`` in the result of ``q``; None if it is not in it."""
-        plan = _Plan(q, self.database)
+        plan = QueryPlan(q, self.database)
         with self._lock:
             hit = self._conn.execute(f"SELECT {plan.key or 'NULL'} FROM {TABLE} WHERE rid = ? AND ({plan.where})",
                                      [rowid] + plan.params).fetchone()
@@ -309,7 +309,7 @@ class RecordStore:
                                f"({column(q.sort_field)}{' DESC' if q.descending else ''})")
             self._indexes.add(name)
 
-    def _anchors_for(self, q: Query, plan: _Plan) -> list[tuple]:
+    def _anchors_for(self, q: Query, plan: QueryPlan) -> list[tuple]:
         """(key, rowid) of rows 0, K, 2K, ... of ``q``'s order (caller holds the lock)."""
         self._fresh()
         hit = self._anchors.get(q)
@@ -324,7 +324,7 @@ class RecordStore:
             self._anchors.popitem(last=False)
         return anchors
 
-    def _seek(self, plan: _Plan, select: str, at: Cursor, inclusive: bool, skip: int, count: int) -> list[tuple]:
+    def _seek(self, plan: QueryPlan, select: str, at: Cursor, inclusive: bool, skip: int, count: int) -> list[tuple]:
         """``count`` rows after ``skip`` rows, from ``at`` on (or after it), in the query's order."""
         out: list[tuple] = []
         for where, params, order in plan.parts(at, inclusive):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from haihai_tui.core.checks.csvbuild import Finding
+from haihai_tui.core.checks.findings import Finding
 from haihai_tui.core.run.pipeline import Prepared
 
 SPLIT_CODES = {"over_rows", "over_bytes"}   # findings a split solves

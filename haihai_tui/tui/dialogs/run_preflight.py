@@ -14,7 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from haihai_tui.core.checks.csvbuild import BuildCancelled, Finding
+from haihai_tui.core.checks.csvbuild import BuildCancelled
+from haihai_tui.core.checks.findings import Finding
 from haihai_tui.core.events import LogLine, RowsProgress, StageChanged
 from haihai_tui.core.run.pipeline import Prepared, RunRefused, Target
 from haihai_tui.tui.runs import prepare_for_run
