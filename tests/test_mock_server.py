@@ -637,3 +637,10 @@ async def test_duplicate_part_is_malformed(mock: Mock) -> None:
     r = await mock.client.post(mock.url, content=body,
                                headers={**H, "Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert err(r) == (400, "MALFORMED_MULTIPART") and "more than once" in r.json()["error"]["message"]
+
+
+def test_content_type_parameters_honour_quotes():
+    from haihai_tui.mock.upload import parse_content_type
+    assert parse_content_type('multipart/form-data; boundary="a;b=c"') == ("multipart/form-data", {"boundary": "a;b=c"})
+    assert parse_content_type('Text/CSV;charset="Shift_JIS"') == ("text/csv", {"charset": "Shift_JIS"})
+    assert parse_content_type("") == ("", {})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from email.message import Message
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -34,14 +35,15 @@ class Upload:
 
 
 def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
-    """``'text/csv; charset="Shift_JIS"'`` -> ``('text/csv', {'charset': 'Shift_JIS'})``."""
-    pieces = value.split(";")
-    params: dict[str, str] = {}
-    for piece in pieces[1:]:
-        key, sep, val = piece.partition("=")
-        if sep:
-            params[key.strip().lower()] = val.strip().strip('"')
-    return pieces[0].strip().lower(), params
+    """``'text/csv; charset="Shift_JIS"'`` -> ``('text/csv', {'charset': 'Shift_JIS'})``.
+
+    Parsed by the standard library's e-mail header parser, which honours quoting (a ``;`` inside a quoted
+    boundary does not split it).
+    """
+    msg = Message()
+    msg["Content-Type"] = value
+    params = {k.lower(): v for k, v in msg.get_params(failobj=[], unquote=True)[1:]}
+    return msg.get_content_type() if value.strip() else "", params
 
 
 async def _read_part(part: BodyPartReader, limit: int, on_over: ApiError) -> bytes:
