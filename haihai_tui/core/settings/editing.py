@@ -18,6 +18,7 @@ from haihai_tui.core.settings.model import Integration, Menu
 from haihai_tui.core.paths import Paths
 from haihai_tui.core.settings.permissions import PermissionDenied, User
 from haihai_tui.core.settings.load import load_settings
+from haihai_tui.core.settings.validate import integration_problems
 
 
 class EditRefused(Exception):
@@ -189,7 +190,6 @@ def remove_user(paths: Paths, actor_login: str, login: str) -> None:
 def integration_errors(paths: Paths, integ: Integration, original_name: str | None,
                        environ: dict[str, str] | None = None) -> list[str]:
     """The errors that would block saving ``integ`` (warnings do not block)."""
-    from haihai_tui.core.settings.validate import integration_problems
     loaded = load_settings(paths, environ, validate_all=False)
     s = loaded.settings
     errors = [msg for _, sev, msg in integration_problems(integ, s, os.environ if environ is None else environ)

@@ -6,61 +6,19 @@ becomes a Problem, and whatever could be read is still returned so the app can s
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from haihai_tui.core.settings import store
-from haihai_tui.core.settings.model import (Database, FieldDef, Integration, Limits, Menu, Secrets, Settings, Smtp, Timeouts)
 from haihai_tui.core.paths import Paths
-from haihai_tui.core.settings.permissions import User
 from haihai_tui.core.problems import Problem, SettingsFileError
 from haihai_tui.core.secret import Secret
-
-
-SECRET_KEY = re.compile(r"(token|password|passwd|secret|api[_-]?key)", re.I)
-
-
-@dataclass
-class Ctx:
-    """Where problems go while one file is parsed."""
-    file: str
-    text: str = field(repr=False)
-    problems: list[Problem]
-    hide_values: bool = False   # secrets.toml: never echo a value in a problem
-
-    def show(self, key: str, value: Any) -> str:
-        if self.hide_values or SECRET_KEY.search(key):
-            return f"a {type(value).__name__} (value not shown)"
-        return repr(value)
-
-    def add(self, keypath: tuple, message: str, severity: str = "error") -> None:
-        line = store.locate(self.text, keypath) if self.text else None
-        self.problems.append(Problem(self.file, line, message, severity))  # type: ignore[arg-type]
-
-
-@dataclass
-class Loaded:
-    paths: Paths
-    settings: Settings
-    problems: list[Problem] = field(default_factory=list)
-    files: dict[str, store.TomlFile | None] = field(default_factory=dict, repr=False)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
-
-
-def did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+from haihai_tui.core.settings import store
+from haihai_tui.core.settings.loaded import Ctx, Loaded, did_you_mean
+from haihai_tui.core.settings.model import (Database, FieldDef, Integration, Limits, Menu, Secrets, Settings, Smtp,
+                                            Timeouts)
+from haihai_tui.core.settings.permissions import User
+from haihai_tui.core.settings.validate import validate
 
 
 # --- a small schema: key -> (python types, required, default) -------------------------------------
@@ -238,8 +196,6 @@ PARSERS: tuple[tuple[str, Callable[[Paths], Path], Callable], ...] = (
 
 def load_settings(paths: Paths, environ: dict[str, str] | None = None, *, validate_all: bool = True) -> Loaded:
     """Read every settings file of ``paths.config_dir``; never raises for file content."""
-    from haihai_tui.core.settings.validate import validate
-
     loaded = Loaded(paths, Settings(config_dir=paths.config_dir))
     for key, where, parse in PARSERS:
         path = where(paths)

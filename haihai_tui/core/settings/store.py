@@ -30,9 +30,9 @@ from tomlkit.exceptions import ParseError, TOMLKitError
 
 from haihai_tui.core.paths import ensure_private_dir
 from haihai_tui.core.problems import Problem, SettingsFileError
-from haihai_tui.core.settings.tomlpos import Dup, TomlScan, scan  # noqa: F401  (re-exported)
+from haihai_tui.core.settings.tomlpos import scan
 
-__all__ = ["TomlFile", "load", "parse", "save", "update", "locate", "scan", "StoreError", "ConflictError",
+__all__ = ["TomlFile", "load", "parse", "save", "update", "locate", "StoreError", "ConflictError",
            "LockTimeout", "check_private_file", "check_folder"]
 
 Fingerprint = tuple[int, int, str]

@@ -13,7 +13,7 @@ from haihai_tui.core.settings.model import (EMAIL_LABEL, ENCODINGS, FIELD_TYPES,
 from haihai_tui.core.settings.permissions import GRANT, PERMISSION_NAMES
 from haihai_tui.core.addresses import email_problem
 from haihai_tui.core.settings.params import param_findings
-from haihai_tui.core.settings.load import Ctx, Loaded, did_you_mean
+from haihai_tui.core.settings.loaded import Ctx, Loaded, did_you_mean
 
 API_PATH = "/api/v1/custcsv/import"
 LOOPBACK = ("localhost", "::1")
