@@ -17,7 +17,8 @@ from datetime import datetime, timedelta, timezone
 
 from haihai_tui.core.events import REPORT_PLACE, UNKNOWN_ADVICE, Outcome
 from haihai_tui.core.settings.model import TOKEN_HEADER
-from haihai_tui.core.haihai.multipart import ImportRequest, MultipartStream, csv_charset, human_size
+from haihai_tui.core.encodings import mime_charset
+from haihai_tui.core.haihai.multipart import ImportRequest, MultipartStream, human_size
 from haihai_tui.core.secret import Secret
 from haihai_tui.core.haihai.transport import _Answer, read_capped, ssl_context
 
@@ -271,7 +272,7 @@ def _classify(ans: _Answer, stream: MultipartStream, req: ImportRequest) -> tupl
     elif 400 <= st < 500:
         r.code = code or _DEFAULT_CODES.get(st, f"HTTP_{st}")
         advice = _STATUS_ADVICE.get(st, "Nothing was imported.").format(
-            source=_token_source(req), charset=csv_charset(req.csv_encoding))
+            source=_token_source(req), charset=mime_charset(req.csv_encoding))
         if st == 403 and r.code != "IP_NOT_ALLOWED":
             advice = "HaiHai refused the request (403); nothing was imported."
         r.message = f"HTTP {st} {r.code}: {advice}{said}"

@@ -22,6 +22,7 @@ from typing import AsyncIterator, Callable
 import httpx
 
 from haihai_tui import __version__
+from haihai_tui.core.encodings import mime_charset, normalize_encoding
 from haihai_tui.core.settings.model import TOKEN_HEADER, Timeouts
 from haihai_tui.core.secret import MASK, Secret
 
@@ -30,10 +31,6 @@ CHUNK_SIZE = 1024 * 1024
 #: at most this many progress callbacks per second (the first and the last always go out)
 PROGRESS_INTERVAL = 0.05
 
-_CSV_CHARSETS = {
-    "cp932": "Shift_JIS", "sjis": "Shift_JIS", "shift_jis": "Shift_JIS", "windows-31j": "Shift_JIS",
-    "utf-8": "UTF-8", "utf8": "UTF-8",
-}
 _OWN_HEADERS = {"content-type", "content-length", "transfer-encoding", "host"}
 _SECRET_WORDS = ("token", "authorization", "secret", "password", "apikey", "api-key")
 
@@ -83,19 +80,6 @@ class FileChanged(Exception):
     """The CSV file changed size while it was being sent."""
 
 
-def csv_charset(encoding: str) -> str:
-    """The charset label for the CSV part: cp932/sjis -> Shift_JIS, utf-8 -> UTF-8."""
-    try:
-        return _CSV_CHARSETS[encoding.strip().lower()]
-    except KeyError:
-        raise ValueError(f"unknown CSV encoding {encoding!r}: use \"cp932\" (sjis) or \"utf-8\"") from None
-
-
-def python_codec(encoding: str) -> str:
-    """The Python codec that decodes the CSV file: always cp932 for Shift_JIS, never shift_jis."""
-    return "cp932" if csv_charset(encoding) == "Shift_JIS" else "utf-8"
-
-
 def new_boundary() -> str:
     return "haihai-tui-" + secrets.token_hex(16)
 
@@ -138,7 +122,7 @@ def build_layout(*, boundary: str, json_name: str, params: dict[str, str], csv_n
     csv_head = (f"\r\n--{b}\r\n"
                 f"Content-Disposition: form-data; name=\"{_param(csv_name)}\"; "
                 f"filename=\"{_param(csv_filename)}\"\r\n"
-                f"Content-Type: text/csv; charset={csv_charset(csv_encoding)}\r\n\r\n").encode("utf-8")
+                f"Content-Type: text/csv; charset={mime_charset(csv_encoding)}\r\n\r\n").encode("utf-8")
     return Layout(b, json_head, json_body, csv_head, csv_size, f"\r\n--{b}--\r\n".encode("ascii"))
 
 
@@ -323,7 +307,7 @@ class ImportRequest:
         if (bad := check_url(self.url)) is not None:
             return "BAD_URL", f"The integration URL is not usable: {bad}."
         try:
-            csv_charset(self.csv_encoding)
+            mime_charset(self.csv_encoding)
         except ValueError as e:
             return "BAD_ENCODING", f"{e}."
         for name, value in self.headers.items():
@@ -351,4 +335,4 @@ class ImportRequest:
         host = [("Host", httpx.URL(self.url).netloc.decode("ascii", "replace"))]
         return render_preview(method="POST", url=self.url, headers=host + self.masked_headers(layout),
                               layout=layout, json_name=self.json_name, csv_name=self.csv_name,
-                              csv_path=Path(self.csv_path), codec=python_codec(self.csv_encoding))
+                              csv_path=Path(self.csv_path), codec=normalize_encoding(self.csv_encoding))

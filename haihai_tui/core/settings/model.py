@@ -1,6 +1,7 @@
 """The settings model: plain dataclasses for admin.toml, db.toml and secrets.toml.
 
-Parsing (with file:line problems) lives in ``settings.py``; file I/O in ``store.py``.
+Parsing (with file:line problems) lives in ``load.py``, the rules across files in ``validate.py``,
+file I/O in ``store.py``.
 """
 
 from __future__ import annotations
@@ -8,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from haihai_tui.core.settings.permissions import User
+from haihai_tui.core.encodings import SETTING_ENCODINGS
 from haihai_tui.core.secret import Secret
+from haihai_tui.core.settings.permissions import User
 
 FIELD_TYPES = ("text", "email", "number", "date")
 EMAIL_LABEL = "メールアドレス"
 
-# import_type codes (haihai-import-api.md)
+# import_type codes of HaiHai's import API (docs/haihai-api.md)
 IMPORT_TYPES: dict[str, tuple[str, str]] = {
     "0": ("新規登録", "register"),
     "1": ("削除", "delete"),
@@ -29,7 +31,6 @@ REPORT_OPTION = {"0": ("送信しない", "no HaiHai report"), "1": ("送信す�
                  "2": ("エラー時のみ", "HaiHai report only on error")}
 REPORT_MAIL = {0: ("送信しない", "none"), 1: ("送信する", "always"), 2: ("エラー時のみ", "only on error")}
 REPORT_TO = {"executor": "実行者", "admin": "管理者"}
-ENCODINGS = {"sjis": "Windows-31J (cp932)", "utf-8": "UTF-8 (multi-language option)"}
 KNOWN_PARAMS = ("login_id", "import_type", "is_overwrite", "overwrite_type", "gid", "spid", "report_option")
 TOKEN_HEADER = "X-HM-apitoken"
 
@@ -93,7 +94,9 @@ class Integration:
 
     @property
     def python_encoding(self) -> str:
-        return "cp932" if self.csv_encoding == "sjis" else "utf-8"
+        """The Python codec of ``csv_encoding`` (validation refuses any word but "sjis" and "utf-8")."""
+        enc = SETTING_ENCODINGS.get(self.csv_encoding)
+        return enc.codec if enc else "utf-8"
 
 
 @dataclass

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from haihai_tui.core.encodings import SETTING_ENCODINGS
 from haihai_tui.core.settings import headers as hdr
-from haihai_tui.core.settings.model import (EMAIL_LABEL, ENCODINGS, FIELD_TYPES, REPORT_MAIL, REPORT_TO, TOKEN_HEADER, Integration,
+from haihai_tui.core.settings.model import (EMAIL_LABEL, FIELD_TYPES, REPORT_MAIL, REPORT_TO, TOKEN_HEADER, Integration,
                     Settings)
 from haihai_tui.core.settings.permissions import GRANT, PERMISSION_NAMES
 from haihai_tui.core.addresses import email_problem
@@ -55,7 +56,7 @@ def integration_problems(g: Integration, settings: Settings, environ: dict[str, 
     for key, label in (("json_name", "name: of the JSON part"), ("csv_name", "連携データ(CSV)のname")):
         if not getattr(g, key).strip():
             out.append(((key,), "error", f"{key} ({label}) is empty"))
-    if g.csv_encoding not in ENCODINGS:
+    if g.csv_encoding not in SETTING_ENCODINGS:
         out.append((("csv_encoding",), "error",
                     f"csv_encoding must be \"sjis\" (Windows-31J) or \"utf-8\", not {g.csv_encoding!r}"))
     if g.report_mail not in REPORT_MAIL:

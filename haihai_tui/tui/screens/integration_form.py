@@ -19,7 +19,8 @@ from textual.widgets import Input, Static
 from haihai_tui.tui.bindings import scope
 from haihai_tui.core.settings import editing
 from haihai_tui.core.settings import headers as hdr
-from haihai_tui.core.settings.model import ENCODINGS, REPORT_MAIL, REPORT_TO, TOKEN_HEADER, Integration, Secrets
+from haihai_tui.core.encodings import SETTING_ENCODINGS
+from haihai_tui.core.settings.model import REPORT_MAIL, REPORT_TO, TOKEN_HEADER, Integration, Secrets
 from haihai_tui.core.secret import Secret
 from haihai_tui.core.settings.validate import integration_problems
 from haihai_tui.tui.widgets.kvgrid import Choice, KVGrid
@@ -96,8 +97,7 @@ class IntegrationFormScreen(AppScreen):
                 [("true", "[x] 1行目に項目名 header row"), ("false", "[ ] no header row")],
                 "true" if g.csv_header else "false", id="f-csv-header"))
             yield field_row("連携データ(CSV)の文字コード", Choice(
-                [(k, "SJIS = Windows-31J (cp932)" if k == "sjis" else "UTF-8 (multi-language option)")
-                 for k in ENCODINGS],
+                [(k, e.label) for k, e in SETTING_ENCODINGS.items()],
                 g.csv_encoding, id="f-csv-encoding"))
             yield Static("レポートメール  report mail", classes="section", markup=False)
             yield field_row("レポートメール send", Choice(
