@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from haihai_tui.core.haihai.client import ImportRequest, send_import  # noqa: E402
+from haihai_tui.core.haihai.client import send_import  # noqa: E402
+from haihai_tui.core.haihai.multipart import ImportRequest  # noqa: E402
 from haihai_tui.core.events import Outcome  # noqa: E402
 from haihai_tui.core.secret import Secret  # noqa: E402
 

@@ -9,19 +9,21 @@ import shutil
 import socket
 import ssl
 import subprocess
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import httpx
 import pytest
 
-from haihai_tui.core.haihai.answers import server_int
-from haihai_tui.core.haihai.client import (ClientError, ImportRequest, check_url, fetch_result_csv,
-                                    parse_retry_after, poll_status, send_import)
 from haihai_tui.core.events import BytesProgress, LogLine, Outcome, ServerResponse, Stage, StageChanged
-from haihai_tui.core.settings.model import Timeouts
+from haihai_tui.core.haihai.answers import ClientError, parse_retry_after, server_int
+from haihai_tui.core.haihai.client import send_import
+from haihai_tui.core.haihai.multipart import ImportRequest, check_url
+from haihai_tui.core.haihai.status import fetch_result_csv, poll_status
 from haihai_tui.core.secret import Secret
+from haihai_tui.core.settings.model import Timeouts
 
 CANARY = "CANARY-7f3a9c"
 PARAMS = {"login_id": "ops01", "import_type": "0", "is_overwrite": "1", "overwrite_type": "1",
@@ -219,7 +221,7 @@ async def test_request_on_the_wire_and_success(serve, csv_file):
 
 async def test_utf8_part_names_and_parts_numbering(serve, tmp_path):
     p = tmp_path / "u.csv"
-    p.write_bytes("メールアドレス\r\nü@example.com\r\n".encode("utf-8"))
+    p.write_bytes("メールアドレス\r\nü@example.com\r\n".encode())
     srv = await serve(answer(200, SUCCESS))
     events = []
     req = make_req(srv.url(), p, csv_encoding="utf-8", json_name="settings", csv_name="list",
@@ -442,8 +444,8 @@ async def test_503_retries_stop_at_max_tries(csv_file):
 
 
 def test_parse_retry_after():
-    from datetime import datetime, timezone
-    now = datetime(2025, 4, 1, 12, 0, 0, tzinfo=timezone.utc)
+    from datetime import datetime
+    now = datetime(2025, 4, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("120") == 120
     assert parse_retry_after("Tue, 01 Apr 2025 12:00:30 GMT", now) == 30
     assert parse_retry_after("Tue, 01 Apr 2025 11:00:00 GMT", now) == 0
@@ -760,3 +762,36 @@ async def test_side_requests_with_a_missing_ca_file_do_not_raise_other_errors(cs
     assert st is not None and "CA file" in st.error
     with pytest.raises(ClientError, match="CA file"):
         await fetch_result_csv(req, "x")
+
+
+@pytest.mark.parametrize("name", ["X-HM-apitoken", "Authorization", "proxy-authorization", "Cookie", "Set-Cookie",
+                                  "X-Api-Key", "X-Custom-Token"])
+def test_secret_header_names_have_one_home(name, csv_file):
+    """core/secret.py lists the credential headers once: the client masks and scrubs them, the settings
+    resolve a literal one to a Secret, and the mock's request log redacts them."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from haihai_tui.core.haihai.transport import Scrub
+    from haihai_tui.core.secret import MASK, SECRET_HEADERS, is_secret_header
+    from haihai_tui.core.settings import headers as hdr
+    from haihai_tui.core.settings.model import Settings
+    from haihai_tui.mock.routes import REDACT, new_record
+
+    assert {"x-hm-apitoken", "authorization", "proxy-authorization", "cookie", "set-cookie"} <= set(SECRET_HEADERS)
+    assert is_secret_header(name) and not is_secret_header("Accept") and not is_secret_header("X-Request-Id")
+    value = f"Bearer {CANARY}"
+    req = ImportRequest(url="https://a01.hm-f.jp/x", headers={name: value, "X-Request-Id": "r1"},
+                        params={}, csv_path=csv_file)
+    shown = dict(req.masked_headers())
+    assert shown[name] == MASK and shown["X-Request-Id"] == "r1"
+    assert CANARY not in Scrub(req)(f"the server echoed {value}") and CANARY not in repr(req)
+    resolved = hdr.resolve(name, value, Settings(csv_file.parent), {})
+    assert isinstance(resolved.value, Secret) and CANARY not in str(resolved.value)
+    logged: list = []
+    state = SimpleNamespace(config=SimpleNamespace(token_header="X-HM-apitoken"), clock=datetime.now,
+                            log_request=logged.append)
+    record = new_record(make_mocked_request("POST", "/demo/api/v1/custcsv/import", headers={name: value}), state)
+    assert record["headers"][name] == REDACT and CANARY not in repr(logged)

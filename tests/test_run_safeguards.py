@@ -28,11 +28,12 @@ def test_bad_report_address_does_not_fail_the_run(env, mock, capsys):
 
 
 def test_result_fetch_failure_after_upload_keeps_done(env, mock, monkeypatch, capsys):
-    from haihai_tui.core.haihai import client
+    from haihai_tui.core.haihai import status
+    from haihai_tui.core.haihai.answers import ClientError
 
     async def boom(*a, **k):
-        raise client.ClientError("result.csv: the server stopped answering")
-    monkeypatch.setattr(client, "fetch_result_csv", boom)
+        raise ClientError("result.csv: the server stopped answering")
+    monkeypatch.setattr(status, "fetch_result_csv", boom)
     assert cli(env, "--integration", "配配メール 顧客登録") == 0
     rec = History(env.history_db).list()[0]
     assert rec.outcome.value == "done" and rec.ended_at

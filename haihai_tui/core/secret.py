@@ -1,12 +1,31 @@
-"""A value that must never be printed, logged or rendered.
+"""A value that must never be printed, logged or rendered, and which HTTP headers carry one.
 
 ``repr``, ``str`` and ``format`` all give a mask; only :meth:`reveal` returns the value, and it is
 called in exactly one place: where the HTTP request is built (and where SMTP logs in).
+
+:data:`SECRET_HEADERS` is the one list of header names whose values are credentials; the client's
+masking and scrubbing, the settings' header resolution and the mock server's request log all use
+:func:`is_secret_header`.
 """
 
 from __future__ import annotations
 
 MASK = "********"
+
+#: header names (lower case) whose value is a credential, whoever sends or receives them
+SECRET_HEADERS: tuple[str, ...] = (
+    "x-hm-apitoken", "authorization", "proxy-authorization", "cookie", "set-cookie",
+    "x-api-key", "x-auth-token", "x-csrf-token", "x-xsrf-token",
+)
+#: a header whose name contains one of these words is treated as secret too (``X-My-Api-Token``)
+SECRET_HEADER_WORDS: tuple[str, ...] = ("token", "authorization", "secret", "password", "apikey", "api-key",
+                                        "cookie")
+
+
+def is_secret_header(name: str) -> bool:
+    """True when the header ``name`` (any case) carries a credential: never shown, logged or echoed."""
+    low = name.strip().lower()
+    return low in SECRET_HEADERS or any(w in low for w in SECRET_HEADER_WORDS)
 
 
 class Secret:

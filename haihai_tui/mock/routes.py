@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from haihai_tui.core.secret import is_secret_header
 from haihai_tui.mock.config import MockAccount
 from haihai_tui.mock.errors import ApiError, json_ok
 from haihai_tui.mock.processing import run_job
@@ -30,7 +31,6 @@ log = logging.getLogger("haihai_tui.mock")
 
 STATE: web.AppKey[ServerState] = web.AppKey("haihai_mock_state", ServerState)
 REDACT = "***"
-ALWAYS_REDACTED = {"authorization", "proxy-authorization", "cookie"}
 MAINTENANCE_HTML = ("<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>メンテナンス中"
                     "</title></head><body><h1>ただいまメンテナンス中です</h1><p>HaiHai Mail is under "
                     "maintenance. Please try again later.</p></body></html>")
@@ -43,8 +43,8 @@ def state_of(request: web.Request) -> ServerState:
 
 def new_record(request: web.Request, state: ServerState) -> dict[str, Any]:
     """A /_mock/requests entry; the token header (and any credential header) is shown as ``***``."""
-    secret_names = ALWAYS_REDACTED | {state.config.token_header.lower()}
-    headers = {k: (REDACT if k.lower() in secret_names else v) for k, v in request.headers.items()}
+    token = state.config.token_header.lower()
+    headers = {k: (REDACT if is_secret_header(k) or k.lower() == token else v) for k, v in request.headers.items()}
     entry: dict[str, Any] = {
         "id": next(_record_ids), "time": state.clock().isoformat(), "method": request.method,
         "path": request.path, "query": request.query_string, "remote": request.remote,

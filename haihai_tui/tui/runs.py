@@ -119,7 +119,7 @@ def warm_up(ca_bundle: str = "") -> None:
         except ImportError:
             pass
     try:
-        from haihai_tui.core.haihai.answers import ssl_context
+        from haihai_tui.core.haihai.transport import ssl_context
         ssl_context(ca_bundle)
     except Exception:  # an unreadable CA file is reported by the send itself, in plain words
         pass

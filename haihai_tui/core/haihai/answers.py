@@ -1,35 +1,37 @@
 """What came of an import request, in plain words: the result types and their classification.
 
 How an HTTP answer becomes an ImportResult (outcome, code, a message saying what to do), per
-/work/shared/spec/haihai-import-api.md, with the retry rule; server values are cleaned, never trusted.
-(A request that got no answer, or was cancelled, is classified in client.py; the HTTP plumbing
-shared with status.py, secret scrubbing and the TLS client, is in transport.py.)
+docs/haihai-api.md, with the retry rule; server values are cleaned, never trusted. (A request that
+got no answer, or was cancelled, is classified in client.py; the HTTP plumbing shared with
+status.py, secret scrubbing, the TLS client and reading an answer, is in transport.py.)
 """
 
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 import re
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, timezone
 
-from haihai_tui.core.events import REPORT_PLACE, UNKNOWN_ADVICE, Outcome
-from haihai_tui.core.settings.model import TOKEN_HEADER
 from haihai_tui.core.encodings import mime_charset
+from haihai_tui.core.events import REPORT_PLACE, UNKNOWN_ADVICE, Outcome
 from haihai_tui.core.haihai.multipart import ImportRequest, MultipartStream, human_size
+from haihai_tui.core.haihai.transport import Answer, json_object
 from haihai_tui.core.secret import Secret
-from haihai_tui.core.haihai.transport import _Answer, read_capped, ssl_context
+from haihai_tui.core.settings.model import TOKEN_HEADER
 
-__all__ = ["EXCERPT_CHARS", "JST", "MAX_COUNT", "MAX_JSON_BYTES", "MAX_RETRY_AFTER", "ClientError", "ImportResult", "parse_retry_after", "read_capped",
-           "server_int", "server_text", "ssl_context"]
+__all__ = ["EXCERPT_CHARS", "JST", "MAX_COUNT", "MAX_JSON_BYTES", "MAX_RETRY_AFTER", "ClientError", "ImportResult",
+           "classify", "parse_retry_after", "server_int", "server_text"]
 
 EXCERPT_CHARS = 500
 MAX_JSON_BYTES = 1024 * 1024          # most of a JSON answer (import, status) that is read
 MAX_COUNT = 10 ** 12                  # a count or quota above this is a lie, not a number
 MAX_RETRY_AFTER = 366 * 24 * 3600.0   # a longer Retry-After is capped to this
 JST = timezone(timedelta(hours=9), "JST")
+
+
 class ClientError(Exception):
     """A failure of a side request (status, result file), in plain words; never holds a secret."""
 
@@ -52,6 +54,11 @@ class ImportResult:
     bytes_sent: int = 0
     retry_after: float | None = None
 
+    def scrubbed(self, scrub: Callable[[str], str]) -> ImportResult:
+        """A copy with ``scrub`` (transport.Scrub: the request's secrets masked) applied to every text."""
+        return replace(self, message=scrub(self.message), body_excerpt=scrub(self.body_excerpt),
+                       code=scrub(self.code) if self.code else self.code)
+
 
 # --- Retry-After -------------------------------------------------------------------------------
 
@@ -67,8 +74,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     try:
         when = email.utils.parsedate_to_datetime(value)
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return min(max(0.0, seconds), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
@@ -128,14 +135,6 @@ def _warnings(value: object) -> list:
 
 
 # --- reading an answer ------------------------------------------------------------------------
-
-def _json(body: bytes) -> dict | None:
-    try:
-        data = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):   # RecursionError: "[[[[..." nested deep
-        return None
-    return data if isinstance(data, dict) else None
-
 
 def _excerpt(body: bytes, ctype: str) -> str:
     charset = "utf-8"
@@ -216,10 +215,10 @@ def _status_label(st: int, code: str | None) -> str:
 #    have read and processed the file before failing, and a server that answered "early" without
 #    reading it looks the same from here (httpcore keeps writing the body until a write fails, so a
 #    small upload is usually all handed). Never replayed; the user checks HaiHai and decides.
-def _classify(ans: _Answer, stream: MultipartStream, req: ImportRequest) -> tuple[ImportResult, bool]:
+def classify(ans: Answer, stream: MultipartStream, req: ImportRequest) -> tuple[ImportResult, bool]:
     """The answer as an ImportResult, and whether it invites a retry (see the retry rule above)."""
     st, ctype = ans.status, ans.headers.get("content-type", "").lower()
-    data = None if ans.truncated else _json(ans.body)
+    data = None if ans.truncated else json_object(ans.body)
     is_html = data is None and ("html" in ctype or ans.body.lstrip()[:1] == b"<")
     code, said = _server_error(data)
     said = f" HaiHai said: {said.rstrip('.')}." if said else ""

@@ -1,12 +1,15 @@
 """The HaiHai Mail import request: build it, send it once, say plainly what came of it.
 
-Contract: /work/shared/spec/haihai-import-api.md. Only a 2xx JSON answer with result "success" is
-DONE. Automatic retries happen only where the server cannot have processed the request: the
-connection failed before anything was sent; a 429 (a refusal, nothing processed); or a 503 with
-Retry-After that came before the whole body had been handed over. Each waits no longer than the
-budget allows. A 5xx or a lost connection once the body was sent is UNKNOWN and is never re-sent.
-The rule in full sits above ``_classify`` in answers.py; ``_failure`` below applies it to
-requests that got no answer.
+Contract: docs/haihai-api.md. Only a 2xx JSON answer with result "success" is DONE. Automatic
+retries happen only where the server cannot have processed the request: the connection failed
+before anything was sent; a 429 (a refusal, nothing processed); or a 503 with Retry-After that came
+before the whole body had been handed over. Each waits no longer than the budget allows. A 5xx or a
+lost connection once the body was sent is UNKNOWN and is never re-sent. The rule in full sits above
+``classify`` in answers.py; ``_failure`` below applies it to requests that got no answer.
+
+Once the whole file is sent, HaiHai's answer must arrive complete within timeouts.answer in total
+(httpx's read timeout is per read: a server dripping a byte a second would never trip it); past
+that the outcome is UNKNOWN, the one POST is never repeated.
 """
 
 from __future__ import annotations
@@ -18,16 +21,41 @@ from pathlib import Path
 
 import httpx
 
-from haihai_tui.core.events import UNKNOWN_ADVICE
-from haihai_tui.core.haihai.answers import MAX_JSON_BYTES, ClientError, ImportResult, _classify, parse_retry_after
-from haihai_tui.core.events import BytesProgress, EventSink, LogLine, Outcome, ServerResponse, Stage, StageChanged, ignore
-from haihai_tui.core.haihai.multipart import (CHUNK_SIZE, FileChanged, ImportRequest, MultipartStream, UploadCancelled, check_url,
-                        human_size)
-from haihai_tui.core.haihai.status import StatusResult, fetch_result_csv, poll_status
-from haihai_tui.core.haihai.transport import _Answer, _cause, _client, _Scrub, _sink, read_capped, ssl_context
+from haihai_tui.core.events import (
+    UNKNOWN_ADVICE,
+    BytesProgress,
+    EventSink,
+    LogLine,
+    Outcome,
+    ServerResponse,
+    Stage,
+    StageChanged,
+    ignore,
+)
+from haihai_tui.core.haihai.answers import MAX_JSON_BYTES, ImportResult, classify
+from haihai_tui.core.haihai.multipart import (
+    CHUNK_SIZE,
+    FileChanged,
+    ImportRequest,
+    MultipartStream,
+    UploadCancelled,
+    human_size,
+)
+from haihai_tui.core.haihai.transport import (
+    Answer,
+    OutOfTime,
+    Scrub,
+    UserCancelled,
+    cause,
+    guard,
+    http_client,
+    pause,
+    read_capped,
+    scrubbed_sink,
+    ssl_context,
+)
 
-__all__ = ["ClientError", "ImportRequest", "ImportResult", "StatusResult", "check_url", "fetch_result_csv",
-           "parse_retry_after", "poll_status", "send_import", "ssl_context"]
+__all__ = ["MAX_RESPONSE_BYTES", "send_import"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +89,7 @@ def _tls_verify_failed(exc: BaseException) -> bool:
 def _failure(exc: BaseException, stream: MultipartStream, req: ImportRequest) -> tuple[ImportResult, bool]:
     """A request that got no answer, and whether it may be retried (connect failed, nothing sent)."""
     host = httpx.URL(req.url).host
-    why = _cause(exc)
+    why = cause(exc)
     r = ImportResult(Outcome.ERROR)
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)) and not stream.started:
         if _tls_verify_failed(exc):
@@ -80,18 +108,24 @@ def _failure(exc: BaseException, stream: MultipartStream, req: ImportRequest) ->
                      "HaiHai rejects incomplete uploads. Build the file again and send again.")
     elif isinstance(exc, httpx.ProxyError):
         r.code = "PROXY_FAILED"
-        r.message = f"The proxy refused or failed the connection ({why}). Nothing was sent; check HTTPS_PROXY/ALL_PROXY."
+        r.message = (f"The proxy refused or failed the connection ({why}). Nothing was sent; "
+                     "check HTTPS_PROXY/ALL_PROXY.")
     elif isinstance(exc, httpx.UnsupportedProtocol):
         r.code = "BAD_URL"
         r.message = f"The URL or proxy uses a scheme this client cannot speak ({why}). Nothing was sent."
     elif not stream.started:
         r.code = "SEND_FAILED"
-        r.message = f"The request failed before any of the file was sent ({why}). Nothing was imported; it is safe to send again."
+        r.message = (f"The request failed before any of the file was sent ({why}). Nothing was imported; "
+                     "it is safe to send again.")
     else:
         r.outcome = Outcome.UNKNOWN
         where = ("after the whole file was sent" if stream.all_handed
                  else f"while sending, after {stream.handed} of {stream.total} bytes")
-        if isinstance(exc, httpx.ReadTimeout) and stream.all_handed:
+        if isinstance(exc, OutOfTime) and stream.all_handed:
+            r.code = "TIMEOUT_AFTER_SEND"
+            r.message = (f"HaiHai's answer did not arrive complete within {exc.seconds:g} s {where} (timeouts.answer; "
+                         f"it came too slowly or not at all). {UNKNOWN_ADVICE}")
+        elif isinstance(exc, httpx.ReadTimeout) and stream.all_handed:
             r.code = "TIMEOUT_AFTER_SEND"
             r.message = f"HaiHai did not answer within {req.timeouts.read:g} s {where}. {UNKNOWN_ADVICE}"
         elif isinstance(exc, httpx.TimeoutException):
@@ -110,7 +144,8 @@ def _cancelled(stream: MultipartStream | None) -> ImportResult:
     if not stream.all_handed:
         return ImportResult(Outcome.CANCELLED, code="CANCELLED_DURING_SEND", bytes_sent=stream.handed,
                             message=(f"Stopped by you: the upload was cut before it completed ({stream.handed} of "
-                                     f"{stream.total} bytes); HaiHai rejects incomplete uploads, so nothing was imported."))
+                                     f"{stream.total} bytes); HaiHai rejects incomplete uploads, so nothing was "
+                                     "imported."))
     return ImportResult(Outcome.UNKNOWN, code="CANCELLED_AFTER_SEND", bytes_sent=stream.handed,
                         message=f"You stopped waiting after the whole file was sent. {UNKNOWN_ADVICE}")
 
@@ -118,45 +153,30 @@ def _cancelled(stream: MultipartStream | None) -> ImportResult:
 def _summary(r: ImportResult) -> str:
     head = f"{r.http_status}" if r.http_status is not None else "no answer"
     if r.outcome is Outcome.DONE:
-        return f"{head} success import_id={r.import_id or '-'} rows={r.rows_received if r.rows_received is not None else '?'}"
+        rows = r.rows_received if r.rows_received is not None else "?"
+        return f"{head} success import_id={r.import_id or '-'} rows={rows}"
     tail = " (outcome unknown)" if r.outcome is Outcome.UNKNOWN else ""
     return f"{head} {r.code or ''}{tail}".rstrip()
 
 
 # --- sending ----------------------------------------------------------------------------------
 
-async def _exchange(client: httpx.AsyncClient, request: httpx.Request) -> _Answer:
+async def _exchange(client: httpx.AsyncClient, request: httpx.Request) -> Answer:
     return await read_capped(await client.send(request, stream=True), MAX_RESPONSE_BYTES)
 
 
-async def _attempt(client: httpx.AsyncClient, request: httpx.Request,
-                   cancel: asyncio.Event | None) -> _Answer | BaseException:
-    """One request/answer; the answer, or the exception that ended it (UploadCancelled on cancel)."""
-    task = asyncio.ensure_future(_exchange(client, request))
-    waiter = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
-    try:
-        await asyncio.wait({task} | ({waiter} if waiter else set()), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if waiter is not None:
-            waiter.cancel()
-        if not task.done():       # cancelled by the user, or this coroutine itself was cancelled
-            task.cancel()
-            await asyncio.wait({task})
-    if task.cancelled():
-        return UploadCancelled()
-    return task.exception() or task.result()
+async def _answer_clock(sent: asyncio.Event, seconds: float) -> OutOfTime:
+    """Starts once the whole file was sent; ends ``seconds`` later (timeouts.answer)."""
+    await sent.wait()
+    await asyncio.sleep(seconds)
+    return OutOfTime(seconds, "HaiHai's answer")
 
 
-async def _pause(seconds: float, cancel: asyncio.Event | None) -> bool:
-    """Wait; True when cancel was set meanwhile."""
-    if cancel is None:
-        await asyncio.sleep(seconds)
-        return False
-    try:
-        await asyncio.wait_for(cancel.wait(), seconds)
-        return True
-    except TimeoutError:
-        return False
+async def _attempt(client: httpx.AsyncClient, request: httpx.Request, sent: asyncio.Event, answer_total: float,
+                   cancel: asyncio.Event | None) -> Answer | BaseException:
+    """One request/answer: the answer, or the exception that ended it (UserCancelled on cancel,
+    OutOfTime when the answer did not arrive complete within ``answer_total`` after the file was sent)."""
+    return await guard(_exchange(client, request), cancel=cancel, clock=_answer_clock(sent, answer_total))
 
 
 async def send_import(req: ImportRequest, *, on_event: EventSink = ignore, cancel: asyncio.Event | None = None,
@@ -165,11 +185,11 @@ async def send_import(req: ImportRequest, *, on_event: EventSink = ignore, cance
                       chunk_size: int = CHUNK_SIZE) -> ImportResult:
     """POST the import once (retrying only where that is safe) and classify the outcome. Never raises
     for network or server trouble; the result's message says what happened and what to do."""
-    scrub = _Scrub(req)
-    emit = _sink(on_event, scrub)
+    scrub = Scrub(req)
+    emit = scrubbed_sink(on_event, scrub)
     with scrub:
-        result = scrub.result(await _send(req, emit, cancel, part, parts, max_tries, max_wait, transport,
-                                          backoff, chunk_size))
+        result = (await _send(req, emit, cancel, part, parts, max_tries, max_wait, transport,
+                                          backoff, chunk_size)).scrubbed(scrub)
     log.debug("import %s/%s: %s %s", part, parts, result.outcome.value, _summary(result))
     return result
 
@@ -183,26 +203,32 @@ async def _send(req: ImportRequest, emit: EventSink, cancel: asyncio.Event | Non
     if cancel is not None and cancel.is_set():
         return _cancelled(None)
     layout = req.layout()
-    wire = req._wire_headers(layout)
+    wire = req.wire_headers(layout)
     host = httpx.URL(req.url).host
     waited, tries = 0.0, 0
-    async with _client(req, transport) as client:
-        while True:
+    async with http_client(req, transport) as client:
+        for _ in range(max(1, max_tries)):
             tries += 1
+            sent = asyncio.Event()
+
+            def finished(sent: asyncio.Event = sent) -> None:
+                sent.set()
+                emit(StageChanged(Stage.RESPONSE, "file sent; waiting for HaiHai's answer"))
+
             stream = MultipartStream(
                 layout, Path(req.csv_path), chunk_size=chunk_size, cancel=cancel,
-                on_progress=lambda sent, total: emit(BytesProgress(sent, total, part, parts)),
-                on_finished=lambda: emit(StageChanged(Stage.RESPONSE, "file sent; waiting for HaiHai's answer")))
+                on_progress=lambda done, total: emit(BytesProgress(done, total, part, parts)),
+                on_finished=finished)
             note = f" (try {tries} of {max_tries})" if tries > 1 else ""
             emit(StageChanged(Stage.SEND, f"sending {human_size(layout.total)} to {host}{note}"))
             request = client.build_request("POST", req.url, headers=wire, content=stream)
-            got = await _attempt(client, request, cancel)
-            if isinstance(got, UploadCancelled):
+            got = await _attempt(client, request, sent, req.timeouts.answer, cancel)
+            if isinstance(got, (UploadCancelled, UserCancelled)):
                 r = _cancelled(stream)
                 r.attempts = tries
                 return r
-            if isinstance(got, _Answer):
-                r, again = _classify(got, stream, req)
+            if isinstance(got, Answer):
+                r, again = classify(got, stream, req)
                 emit(ServerResponse(got.status, _summary(r), r.body_excerpt))
             elif isinstance(got, Exception):
                 r, again = _failure(got, stream, req)
@@ -212,7 +238,7 @@ async def _send(req: ImportRequest, emit: EventSink, cancel: asyncio.Event | Non
                 raise got
             r.attempts, r.bytes_sent = tries, stream.handed
             # `again` is True only where the request cannot have been processed (the retry rule
-            # above _classify in answers.py, and _failure above); a new request gets a fresh body stream.
+            # above classify in answers.py, and _failure above); a new request gets a fresh body stream.
             if not again:
                 return r
             left = max_wait - waited
@@ -226,8 +252,9 @@ async def _send(req: ImportRequest, emit: EventSink, cancel: asyncio.Event | Non
                 return r
             emit(LogLine(f"{_summary(r)}: nothing was imported; trying again in {wait:.1f} s "
                          f"(try {tries + 1} of {max_tries})", "warning"))
-            if await _pause(wait, cancel):
+            if await pause(wait, cancel):
                 c = _cancelled(None)
                 c.attempts = tries
                 return c
             waited += wait
+    return r   # not reached: the last try returns above

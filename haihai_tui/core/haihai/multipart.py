@@ -10,21 +10,21 @@ chunks. A stream can be iterated once only, so a body can never be replayed by a
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import os
 import secrets
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator, Callable
 
 import httpx
 
 from haihai_tui import __version__
 from haihai_tui.core.encodings import mime_charset, normalize_encoding
+from haihai_tui.core.secret import MASK, Secret, is_secret_header
 from haihai_tui.core.settings.model import TOKEN_HEADER, Timeouts
-from haihai_tui.core.secret import MASK, Secret
+from haihai_tui.core.urls import URL_SHAPE, split_url
 
 #: bytes read from the CSV file per chunk handed to the connection (tuned with bench/upload.py)
 CHUNK_SIZE = 1024 * 1024
@@ -32,44 +32,28 @@ CHUNK_SIZE = 1024 * 1024
 PROGRESS_INTERVAL = 0.05
 
 _OWN_HEADERS = {"content-type", "content-length", "transfer-encoding", "host"}
-_SECRET_WORDS = ("token", "authorization", "secret", "password", "apikey", "api-key")
 
 
 def check_url(url: str) -> str | None:
-    """Error text unless the URL is https://, or http:// to this machine (loopback)."""
-    text = (url or "").strip()
-    if not text:
-        return "the URL is empty: set it to https://HOST/PATH/api/v1/custcsv/import"
-    if any(c.isspace() for c in text):
-        return "the URL contains a space or line break: remove it"
+    """Error text unless the URL is https://, or http:// to this machine (the rule in core/urls.py).
+
+    The rule reads the URL with the standard library; the URL is then read again the way it will be
+    sent (httpx), and refused unless both agree on the scheme and host."""
+    parts, bad = split_url(url)
+    if bad is not None:
+        return bad
     try:
-        u = httpx.URL(text)
+        u = httpx.URL(url)
     except Exception:
-        return f"{text!r} is not a URL: use https://HOST/PATH/api/v1/custcsv/import"
-    if u.scheme not in ("https", "http"):
-        return f"the URL must start with https:// (got {u.scheme or 'no scheme'}://)"
-    if not u.host:
-        return "the URL has no host: use https://HOST/PATH/api/v1/custcsv/import"
-    if u.userinfo:
-        return "the URL must not contain user:password@; the token goes in the X-HM-apitoken header"
-    if u.scheme == "http" and not _is_loopback(u.host):
-        return (f"plain http:// is allowed only to this machine (127.0.0.1, ::1, localhost); "
-                f"use https://{u.host}{u.raw_path.decode('ascii', 'replace')}")
+        return f"{url!r} is not a URL: use {URL_SHAPE}"
+    if u.scheme != parts.scheme.lower() or u.host.lower().strip("[]") != (parts.hostname or "").lower():
+        return f"{url!r} is read differently by different URL parsers: write it plainly as {URL_SHAPE}"
     return None
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def is_secret_name(name: str) -> bool:
-    low = name.lower()
-    return low == TOKEN_HEADER.lower() or any(w in low for w in _SECRET_WORDS)
+    """A header whose value is never shown (the token header and every name in core/secret.py)."""
+    return name.lower() == TOKEN_HEADER.lower() or is_secret_header(name)
 
 
 class UploadCancelled(Exception):
@@ -118,11 +102,11 @@ def build_layout(*, boundary: str, json_name: str, params: dict[str, str], csv_n
     json_body = json.dumps(params, ensure_ascii=False).encode("utf-8")
     json_head = (f"--{b}\r\n"
                  f"Content-Disposition: form-data; name=\"{_param(json_name)}\"\r\n"
-                 f"Content-Type: application/json; charset=UTF-8\r\n\r\n").encode("utf-8")
+                 f"Content-Type: application/json; charset=UTF-8\r\n\r\n").encode()
     csv_head = (f"\r\n--{b}\r\n"
                 f"Content-Disposition: form-data; name=\"{_param(csv_name)}\"; "
                 f"filename=\"{_param(csv_filename)}\"\r\n"
-                f"Content-Type: text/csv; charset={mime_charset(csv_encoding)}\r\n\r\n").encode("utf-8")
+                f"Content-Type: text/csv; charset={mime_charset(csv_encoding)}\r\n\r\n").encode()
     return Layout(b, json_head, json_body, csv_head, csv_size, f"\r\n--{b}--\r\n".encode("ascii"))
 
 
@@ -268,7 +252,8 @@ class ImportRequest:
     boundary: str = field(default_factory=new_boundary)
 
     def __repr__(self) -> str:
-        return f"ImportRequest(url={self.url!r}, headers={dict(self.masked_headers())!r}, csv_path={str(self.csv_path)!r})"
+        return (f"ImportRequest(url={self.url!r}, headers={dict(self.masked_headers())!r}, "
+                f"csv_path={str(self.csv_path)!r})")
 
     def layout(self) -> Layout:
         return build_layout(boundary=self.boundary, json_name=self.json_name, params=self.params,
@@ -293,11 +278,11 @@ class ImportRequest:
     def masked_headers(self, layout: Layout | None = None) -> list[tuple[str, str]]:
         return self._headers(False, layout)
 
-    def _wire_headers(self, layout: Layout | None) -> list[tuple[str, str]]:
+    def wire_headers(self, layout: Layout | None) -> list[tuple[str, str]]:
         """The headers with the token revealed: the one place it goes onto the wire."""
         return self._headers(True, layout)
 
-    def _secret_values(self) -> list[str]:
+    def secret_values(self) -> list[str]:
         vals = [v.reveal() if isinstance(v, Secret) else v for k, v in self.headers.items()
                 if isinstance(v, Secret) or is_secret_name(k)]
         return sorted((v for v in vals if len(v) >= 4), key=len, reverse=True)
@@ -314,7 +299,8 @@ class ImportRequest:
             raw = value.reveal() if isinstance(value, Secret) else value
             where = f" (from {value.source})" if isinstance(value, Secret) and value.source else ""
             if not name or not name.isascii() or any(c in name for c in " :\r\n\t"):
-                return "BAD_HEADER", f"The header name {name!r} is not valid in HTTP: fix it in the integration's headers."
+                return "BAD_HEADER", (f"The header name {name!r} is not valid in HTTP: fix it in the integration's "
+                                      "headers.")
             if not raw and (isinstance(value, Secret) or name.lower() == TOKEN_HEADER.lower()):
                 return "TOKEN_MISSING", f"The {name} header is empty{where}: set the API token from HaiHai there."
             if not raw.isascii() or any(c in raw for c in "\r\n\0"):

@@ -15,11 +15,24 @@ from urllib.parse import quote
 
 import httpx
 
-from haihai_tui.core.events import REPORT_PLACE
-from haihai_tui.core.haihai.answers import MAX_JSON_BYTES, ClientError, _json, server_int, server_text
-from haihai_tui.core.events import EventSink, LogLine, Stage, StageChanged, ignore
+from haihai_tui.core.events import REPORT_PLACE, EventSink, LogLine, Stage, StageChanged, ignore
+from haihai_tui.core.haihai.answers import MAX_JSON_BYTES, ClientError, server_int, server_text
 from haihai_tui.core.haihai.multipart import ImportRequest, human_size
-from haihai_tui.core.haihai.transport import _Answer, _cause, _client, _Scrub, _sink, read_capped, ssl_context
+from haihai_tui.core.haihai.transport import (
+    Answer,
+    OutOfTime,
+    Scrub,
+    UserCancelled,
+    after,
+    cause,
+    guard,
+    http_client,
+    json_object,
+    pause,
+    read_capped,
+    scrubbed_sink,
+    ssl_context,
+)
 
 __all__ = ["MAX_RESULT_BYTES", "StatusResult", "fetch_result_csv", "poll_status"]
 
@@ -36,6 +49,7 @@ class StatusResult:
     stopped: int | None = None  # 配信停止
     finished: bool = False      # completed or failed was seen (False: timed out, last seen values)
     error: str = ""
+    cancelled: bool = False     # the user stopped the asking (the import itself was accepted)
 
 
 def _problem(req: ImportRequest) -> str | None:
@@ -52,9 +66,9 @@ def _problem(req: ImportRequest) -> str | None:
     return None
 
 
-async def _get(client: httpx.AsyncClient, req: ImportRequest, url: str, limit: int) -> _Answer:
+async def _get(client: httpx.AsyncClient, req: ImportRequest, url: str, limit: int) -> Answer:
     """GET url, reading at most ``limit`` bytes of the answer."""
-    request = client.build_request("GET", url, headers=req._wire_headers(None))
+    request = client.build_request("GET", url, headers=req.wire_headers(None))
     return await read_capped(await client.send(request, stream=True), limit)
 
 
@@ -82,40 +96,59 @@ def _status_of(data: dict) -> StatusResult:
 
 
 async def poll_status(req: ImportRequest, import_id: str, *, on_event: EventSink = ignore,
-                      interval: float = 1.0, timeout: float = 60.0,
-                      transport: httpx.AsyncBaseTransport | None = None) -> StatusResult | None:
-    """Poll GET {url}/{import_id} until completed/failed or timeout. None when the server does not
-    offer the endpoint (404): real HaiHai does not, and that is not an error. Never raises for
-    network or server trouble: the StatusResult's ``error`` says what went wrong."""
-    scrub = _Scrub(req)
-    emit = _sink(on_event, scrub)
+                      interval: float = 1.0, timeout: float | None = None,
+                      transport: httpx.AsyncBaseTransport | None = None,
+                      cancel: asyncio.Event | None = None) -> StatusResult | None:
+    """Poll GET {url}/{import_id} until completed/failed, the total ``timeout`` (default: the
+    integration's timeouts.poll), or the user's ``cancel``. Each request is bounded in total by
+    timeouts.status. None when the server does not offer the endpoint (404): real HaiHai does not,
+    and that is not an error. Never raises for network or server trouble: the StatusResult's
+    ``error`` says what went wrong (and ``cancelled`` that the user stopped it)."""
+    scrub = Scrub(req)
+    emit = scrubbed_sink(on_event, scrub)
     if (problem := _problem(req)) is not None:
         return StatusResult("unknown", error=scrub(problem))
     emit(StageChanged(Stage.POLL, f"asking HaiHai for the status of import {import_id}"))
+    total = req.timeouts.poll if timeout is None else timeout
     with scrub:
-        return await _poll(req, import_id, emit, scrub, interval, timeout, transport)
+        return await _poll(req, import_id, emit, scrub, interval, total, transport, cancel)
 
 
-async def _poll(req: ImportRequest, import_id: str, emit: EventSink, scrub: _Scrub, interval: float,
-                timeout: float, transport: httpx.AsyncBaseTransport | None) -> StatusResult | None:
+async def _poll(req: ImportRequest, import_id: str, emit: EventSink, scrub: Scrub, interval: float,
+                timeout: float, transport: httpx.AsyncBaseTransport | None,
+                cancel: asyncio.Event | None) -> StatusResult | None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     last: StatusResult | None = None
-    error = ""
-    async with _client(req, transport) as client:
-        while True:
-            try:
-                ans = await _get(client, req, _sub_url(req, import_id), MAX_JSON_BYTES)
-            except (httpx.HTTPError, httpx.InvalidURL, OSError) as e:
-                error = scrub(f"status request failed ({_cause(e)})")
+    error, stopped = "", False
+    async with http_client(req, transport) as client:
+        for _ in range(100_000):                       # bounded; the deadline ends it long before
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            cut_by_poll = req.timeouts.status >= left      # this request may take all the time that is left
+            got = await guard(_get(client, req, _sub_url(req, import_id), MAX_JSON_BYTES), cancel=cancel,
+                              clock=after(min(req.timeouts.status, left), "the status request"))
+            if isinstance(got, UserCancelled):
+                stopped = True
+                break
+            if isinstance(got, OutOfTime):
+                if cut_by_poll:                            # the whole poll's time is up: say so below
+                    break
+                error = f"{got} (timeouts.status); HaiHai's status answer came too slowly or not at all"
+            elif isinstance(got, (httpx.HTTPError, httpx.InvalidURL, OSError)):
+                error = scrub(f"status request failed ({cause(got)})")
+            elif isinstance(got, BaseException):
+                raise got
             else:
+                ans: Answer = got
                 if ans.status == 404:
                     return None
                 if ans.truncated:
                     error = (f"the status answer was larger than {human_size(MAX_JSON_BYTES)}, far more than a "
                              "status; stopped asking")
                     break
-                data = _json(ans.body) if 200 <= ans.status < 300 and ans.error is None else None
+                data = json_object(ans.body) if 200 <= ans.status < 300 and ans.error is None else None
                 if data is not None:
                     now = _status_of(data)
                     if last is None or now.status != last.status:
@@ -124,7 +157,7 @@ async def _poll(req: ImportRequest, import_id: str, emit: EventSink, scrub: _Scr
                     if now.finished:
                         return now
                 elif ans.error is not None:
-                    error = scrub(f"the status answer broke off ({_cause(ans.error)})")
+                    error = scrub(f"the status answer broke off ({cause(ans.error)})")
                 elif 200 <= ans.status < 300:
                     error = f"status request answered HTTP {ans.status} but not with a JSON object"
                 else:
@@ -133,34 +166,48 @@ async def _poll(req: ImportRequest, import_id: str, emit: EventSink, scrub: _Scr
                         break
             if loop.time() + interval > deadline:
                 break
-            await asyncio.sleep(interval)
+            if await pause(interval, cancel):
+                stopped = True
+                break
+    if stopped:
+        out = last or StatusResult("unknown")
+        out.cancelled = True
+        out.error = "stopped by you before HaiHai finished; the row results were not fetched"
+        return out
     if last is None:
-        return StatusResult("unknown", error=error or f"no status within {timeout:g} s")
-    last.error = error or f"still {last.status} after {timeout:g} s"
+        return StatusResult("unknown", error=error or f"no status within {timeout:g} s (timeouts.poll)")
+    last.error = error or f"still {last.status} after {timeout:g} s (timeouts.poll)"
     return last
 
 
 async def fetch_result_csv(req: ImportRequest, import_id: str,
                            transport: httpx.AsyncBaseTransport | None = None, *,
-                           max_bytes: int = MAX_RESULT_BYTES) -> bytes | None:
+                           max_bytes: int = MAX_RESULT_BYTES, cancel: asyncio.Event | None = None) -> bytes | None:
     """GET {url}/{import_id}/result.csv: the per-row result file; None when not offered (404).
-    Raises ClientError (and nothing else) when it cannot be had, with a message saying why."""
-    scrub = _Scrub(req)
+    Bounded in total by the integration's timeouts.status, and stopped by ``cancel``. Raises
+    ClientError (and nothing else) when it cannot be had, with a message saying why."""
+    scrub = Scrub(req)
     if (problem := _problem(req)) is not None:
         raise ClientError(scrub(f"Cannot fetch the result file: {problem}"))
-    try:
-        with scrub:
-            async with _client(req, transport) as client:
-                ans = await _get(client, req, _sub_url(req, import_id, "/result.csv"), max_bytes)
-    except (httpx.HTTPError, httpx.InvalidURL, OSError) as e:
-        raise ClientError(scrub(f"Could not fetch the result file ({_cause(e)}).")) from None
+    with scrub:
+        async with http_client(req, transport) as client:
+            ans = await guard(_get(client, req, _sub_url(req, import_id, "/result.csv"), max_bytes), cancel=cancel,
+                              clock=after(req.timeouts.status, "fetching the result file"))
+    if isinstance(ans, UserCancelled):
+        raise ClientError(f"Stopped by you: the result file was not fetched; see {REPORT_PLACE} in HaiHai instead.")
+    if isinstance(ans, OutOfTime):
+        raise ClientError(f"The result file was not fetched: {ans}; see {REPORT_PLACE} in HaiHai instead.")
+    if isinstance(ans, (httpx.HTTPError, httpx.InvalidURL, OSError)):
+        raise ClientError(scrub(f"Could not fetch the result file ({cause(ans)})."))
+    if isinstance(ans, BaseException):
+        raise ans
     if ans.status == 404:
         return None
     if not 200 <= ans.status < 300:
         raise ClientError(f"HaiHai answered HTTP {ans.status} for the result file.")
     if ans.error is not None:
-        raise ClientError(scrub(f"The result file broke off after {len(ans.body)} bytes ({_cause(ans.error)}); "
-                                f"see {REPORT_PLACE} in HaiHai instead.")) from None
+        raise ClientError(scrub(f"The result file broke off after {len(ans.body)} bytes ({cause(ans.error)}); "
+                                f"see {REPORT_PLACE} in HaiHai instead."))
     if ans.truncated:
         raise ClientError(f"The result file is larger than {human_size(max_bytes)}, so it was not kept; see "
                           f"{REPORT_PLACE} in HaiHai instead.")

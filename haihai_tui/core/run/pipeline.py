@@ -79,7 +79,7 @@ class Prepared:
         return self.built.has_errors
 
     def request(self, index: int = 0):
-        from haihai_tui.core.haihai.client import ImportRequest
+        from haihai_tui.core.haihai.multipart import ImportRequest
         g = self.integration
         return ImportRequest(url=g.url, headers=self.headers, params=dict(g.params), json_name=g.json_name,
                              csv_name=g.csv_name, csv_path=self.built.files[index],
@@ -211,7 +211,8 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
                   cancel: asyncio.Event | None = None, transport=None, poll_interval: float = 1.0,
                   poll_timeout: float = 30.0) -> RunRecord:
     """Send the prepared file(s); record the run; send the report mail; always remove the files."""
-    from haihai_tui.core.haihai.client import fetch_result_csv, poll_status, send_import
+    from haihai_tui.core.haihai.client import send_import
+    from haihai_tui.core.haihai.status import fetch_result_csv, poll_status
     from haihai_tui.core.run.report import send_report
     try:
         if prepared.blocked:

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from haihai_tui.core.settings.model import TOKEN_HEADER, Integration, Settings
-from haihai_tui.core.secret import Secret
+from haihai_tui.core.secret import Secret, is_secret_header
 
 REF = re.compile(r"^\$\{(?:(secret):)?([^}]+)\}$")
 
@@ -54,14 +54,15 @@ def parse(name: str, raw: str) -> tuple[str, str]:
 def resolve(name: str, raw: str, settings: Settings, environ: dict[str, str]) -> HeaderValue:
     kind, ref = parse(name, raw)
     # A value that comes from the environment or secrets.toml is treated as secret whatever the header's
-    # name (someone keeps it out of db.toml for a reason); a literal is secret only for the token header.
+    # name (someone keeps it out of db.toml for a reason); a literal is secret for a credential header
+    # (core/secret.py SECRET_HEADERS: the token header, Authorization, Cookie...).
     if kind == "env":
         v = environ.get(ref)
         value = None if v is None else Secret(v, f"environment variable {ref}")
     elif kind == "secret":
         value = settings.secrets.tokens.get(ref)
     else:
-        value = Secret(raw, "db.toml") if is_token_header(name) else raw
+        value = Secret(raw, "db.toml") if is_token_header(name) or is_secret_header(name) else raw
     return HeaderValue(name, kind, ref, value)
 
 

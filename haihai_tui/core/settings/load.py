@@ -105,7 +105,7 @@ INTEGRATION: Schema = {
     "report_mail": (INT, False), "report_to": (STR, False), "headers": (TABLE, False), "params": (TABLE, False),
     "ca_bundle": (STR, False), "timeouts": (TABLE, False), "limits": (TABLE, False),
 }
-TIMEOUTS: Schema = {k: (NUM, False) for k in ("connect", "write", "read", "pool")}
+TIMEOUTS: Schema = {k: (NUM, False) for k in ("connect", "write", "read", "pool", "answer", "status", "poll")}
 LIMITS: Schema = {k: (INT, False) for k in ("max_rows", "max_bytes", "daily_quota")}
 MENU: Schema = {"name": (STR, True), "type": (STR, False), "database": (STR, True), "columns": (LIST, False),
                 "integrations": (LIST, False)}

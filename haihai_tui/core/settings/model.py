@@ -61,10 +61,15 @@ class Database:
 
 @dataclass
 class Timeouts:
+    """Seconds. connect/write/read/pool bound each network operation (a read, a write); answer,
+    status and poll bound a whole phase in total, so a server that drips bytes cannot hold a run."""
     connect: float = 10.0
     write: float = 60.0
     read: float = 300.0
     pool: float = 10.0
+    answer: float = 600.0   # HaiHai's whole answer to the import, from the moment the file was sent
+    status: float = 30.0    # each status or result-file request, in total
+    poll: float = 60.0      # asking for the row results after an accepted import, in total
 
 
 @dataclass

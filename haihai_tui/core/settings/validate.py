@@ -5,8 +5,7 @@ Each rule reports through the file's Ctx so the problem carries ``file:line``.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
+from haihai_tui.core.urls import split_url
 from haihai_tui.core.encodings import SETTING_ENCODINGS
 from haihai_tui.core.settings import headers as hdr
 from haihai_tui.core.settings.model import (EMAIL_LABEL, FIELD_TYPES, REPORT_MAIL, REPORT_TO, TOKEN_HEADER, Integration,
@@ -17,25 +16,14 @@ from haihai_tui.core.settings.params import param_findings
 from haihai_tui.core.settings.loaded import Ctx, Loaded, did_you_mean
 
 API_PATH = "/api/v1/custcsv/import"
-LOOPBACK = ("localhost", "::1")
-
-
-def is_loopback(host: str) -> bool:
-    return host in LOOPBACK or host.startswith("127.")
 
 
 def url_problems(url: str) -> list[tuple[str, str]]:
-    """[(severity, message)] for an integration URL."""
-    if not url.strip():
-        return [("error", "URL is empty; write https://{HOST}/{PATH}/api/v1/custcsv/import")]
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    """[(severity, message)] for an integration URL (the https / loopback rule lives in core/urls.py)."""
+    parts, bad = split_url(url)
+    if parts is None:
+        return [("error", bad or "URL is not usable")]
     out: list[tuple[str, str]] = []
-    if parts.scheme == "http" and not is_loopback(host):
-        out.append(("error", f"URL must use https:// (plain http is allowed only for a loopback test server), not {url!r}"))
-    elif parts.scheme not in ("http", "https") or not host:
-        out.append(("error", f"URL {url!r} is not an https:// address; write https://{{HOST}}/{{PATH}}{API_PATH}"))
-        return out
     if parts.query or parts.fragment:
         out.append(("error", "URL must not carry a query (?...) or fragment (#...); the token goes in the HTTP header"))
     if not parts.path.rstrip("/").endswith(API_PATH):
@@ -83,8 +71,9 @@ def integration_problems(g: Integration, settings: Settings, environ: dict[str, 
     for issue in param_findings(g.params):
         out.append((("params", issue.key) if issue.key else ("params",), issue.severity, issue.message))
     for key, value in vars(g.timeouts).items():
-        if value <= 0:
-            out.append((("timeouts", key), "error", f"timeouts.{key} must be more than 0 seconds"))
+        if not 0 < value < 10 ** 7:   # also refuses nan and inf
+            out.append((("timeouts", key), "error", f"timeouts.{key} must be a number of seconds above 0 "
+                                                    f"(and below 10000000), not {value}"))
     for key, value in vars(g.limits).items():
         if value <= 0:
             out.append((("limits", key), "error", f"limits.{key} must be more than 0"))
