@@ -1,4 +1,5 @@
-"""Where settings and data live (settings-files.md: 'Where things live')."""
+"""Where settings and data live: `--config-dir` / $HAIHAI_TUI_CONFIG_DIR / ~/.config/haihai-tui and `--data-dir` /
+$HAIHAI_TUI_DATA_DIR / ~/.local/share/haihai-tui (XDG_CONFIG_HOME and XDG_DATA_HOME are honoured)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from haihai_tui.core.settings.model import TOKEN_HEADER, Integration, Settings
+from haihai_tui.core.settings.model import CONTROL_CHARS, HEADER_NAME, TOKEN_HEADER, Integration, Settings
+from haihai_tui.core.text import one_line
 from haihai_tui.core.secret import Secret, is_secret_header
 
 REF = re.compile(r"^\$\{(?:(secret):)?([^}]+)\}$")
@@ -19,7 +20,8 @@ class HeaderValue:
     name: str
     kind: str           # "env" | "secret" | "literal"
     ref: str            # the variable or secrets.toml name ("" for literal)
-    value: Secret | str | None   # None when the reference does not resolve
+    value: Secret | str | None   # None when the reference does not resolve, or its value was refused
+    refused: str | None = None   # why the value was refused (never the value itself)
 
     @property
     def source(self) -> str:
@@ -31,6 +33,8 @@ class HeaderValue:
 
     @property
     def missing(self) -> str | None:
+        if self.refused:
+            return self.refused
         if self.value is not None:
             return None
         if self.kind == "env":
@@ -56,18 +60,36 @@ def resolve(name: str, raw: str, settings: Settings, environ: dict[str, str]) ->
     # A value that comes from the environment or secrets.toml is treated as secret whatever the header's
     # name (someone keeps it out of db.toml for a reason); a literal is secret for a credential header
     # (core/secret.py SECRET_HEADERS: the token header, Authorization, Cookie...).
+    refused = None
     if kind == "env":
         v = environ.get(ref)
         value = None if v is None else Secret(v, f"environment variable {ref}")
+        if v is not None and CONTROL_CHARS.search(v):
+            value, refused = None, (f"header {one_line(name)}: environment variable {one_line(ref)} contains a "
+                                    "control character (a line break, tab, DEL or similar), so it is not sent; "
+                                    "set it again without it")
     elif kind == "secret":
         value = settings.secrets.tokens.get(ref)
+        if ref in settings.secrets.refused:
+            refused = f"header {one_line(name)}: {settings.secrets.refused[ref]}"
     else:
         value = Secret(raw, "db.toml") if is_token_header(name) or is_secret_header(name) else raw
-    return HeaderValue(name, kind, ref, value)
+    return HeaderValue(name, kind, ref, value, refused)
 
 
 def resolve_all(integ: Integration, settings: Settings, environ: dict[str, str]) -> list[HeaderValue]:
     return [resolve(n, v, settings, environ) for n, v in integ.headers.items()]
+
+
+def header_problem(name: str, raw: str) -> str | None:
+    """Why header ``name`` with the value ``raw`` as written in db.toml cannot be sent (never shows the value)."""
+    if not HEADER_NAME.fullmatch(name):
+        return (f"header name {one_line(repr(name))} is not a valid HTTP header name (letters, digits and "
+                "!#$%&'*+.^_`|~- only, no spaces)")
+    if CONTROL_CHARS.search(raw):
+        return (f"header {name}: its value contains a control character (a line break, tab, DEL or similar), "
+                "so it is not sent; write it again without it")
+    return None
 
 
 def token_header(integ: Integration) -> tuple[str, str] | None:

@@ -13,12 +13,19 @@ from typing import Any, Callable
 from haihai_tui.core.paths import Paths
 from haihai_tui.core.problems import Problem, SettingsFileError
 from haihai_tui.core.secret import Secret
+from haihai_tui.core.text import safe
 from haihai_tui.core.settings import store
 from haihai_tui.core.settings.loaded import Ctx, Loaded, did_you_mean
-from haihai_tui.core.settings.model import (Database, FieldDef, Integration, Limits, Menu, Secrets, Settings, Smtp,
-                                            Timeouts)
+from haihai_tui.core.settings.headers import header_problem
+from haihai_tui.core.settings.model import (CONTROL_CHARS, DATABASE_ID, Database, FieldDef, Integration, Limits, Menu,
+                                            Secrets, Settings, Smtp, Timeouts)
 from haihai_tui.core.settings.permissions import User
 from haihai_tui.core.settings.validate import validate
+
+
+def safe_repr(text: str) -> str:
+    """``repr`` of outside text for a message, with anything a terminal could act on made visible."""
+    return safe(repr(text))
 
 
 # --- a small schema: key -> (python types, required, default) -------------------------------------
@@ -117,6 +124,11 @@ def parse_db(ctx: Ctx, doc: dict, s: Settings) -> None:
         d = check_table(ctx, raw, DATABASE, ("databases", i), "[[databases]]")
         if "id" not in d:
             continue
+        if not DATABASE_ID.fullmatch(d["id"]):
+            ctx.add(("databases", i, "id"), f"database id {safe_repr(d['id'])} may hold only letters A-Z a-z, digits, "
+                                             "'_' and '-' (1 to 64 of them): it names the database's file; "
+                                             "this database was not loaded")
+            continue
         db = Database(id=d["id"], name=d.get("name", d["id"]))
         for j, rawf in enumerate(d.get("fields", [])):
             f = check_table(ctx, rawf, FIELD, ("databases", i, "fields", j), "a field")
@@ -134,8 +146,13 @@ def parse_db(ctx: Ctx, doc: dict, s: Settings) -> None:
                 if isinstance(v, int) and not isinstance(v, bool) and kind == "params":
                     table[k] = str(v)  # the product sends strings; accept 12 for "12"
                 elif not isinstance(v, str):
-                    ctx.add(("integrations", i, kind, k), f"{kind}.{k} must be a string in quotes")
+                    ctx.add(("integrations", i, kind, k), f"{kind}.{safe_repr(k)} must be a string in quotes")
                     del table[k]
+        for k, v in list(headers.items()):
+            why = header_problem(k, v)
+            if why:
+                ctx.add(("integrations", i, "headers", k), why)
+                del headers[k]
         t = check_table(ctx, g.get("timeouts", {}), TIMEOUTS, ("integrations", i, "timeouts"), "[integrations.timeouts]")
         lim = check_table(ctx, g.get("limits", {}), LIMITS, ("integrations", i, "limits"), "[integrations.limits]")
         s.integrations.append(Integration(
@@ -163,15 +180,20 @@ SECRETS_TOP: Schema = {"tokens": (TABLE, False), "smtp": (TABLE, False)}
 def parse_secrets(ctx: Ctx, doc: dict, s: Settings) -> None:
     top = check_table(ctx, doc, SECRETS_TOP, (), "secrets.toml")
     tokens: dict[str, Secret] = {}
+    refused: dict[str, str] = {}
     for name, value in top.get("tokens", {}).items():
         value = plain(value)
-        if isinstance(value, str):
-            tokens[name] = Secret(value, f"secrets.toml [tokens] \"{name}\"")
+        if not isinstance(value, str):
+            ctx.add(("tokens", name), f"token {safe_repr(name)} must be a string in quotes")
+        elif CONTROL_CHARS.search(value):
+            refused[name] = (f"secrets.toml [tokens] {safe_repr(name)} contains a control character (a line break, "
+                             "tab, DEL or similar), so it is not used; paste the token again without it")
+            ctx.add(("tokens", name), refused[name])
         else:
-            ctx.add(("tokens", name), f"token {name!r} must be a string in quotes")
+            tokens[name] = Secret(value, f"secrets.toml [tokens] \"{name}\"")
     smtp = check_table(ctx, top.get("smtp", {}), {"password": (STR, False)}, ("smtp",), "[smtp]")
     s.secrets = Secrets(tokens=tokens, smtp_password=Secret(smtp["password"], "secrets.toml [smtp] password")
-                        if "password" in smtp else None)
+                        if "password" in smtp else None, refused=refused)
 
 
 def parse_tui(ctx: Ctx, doc: dict, s: Settings) -> None:

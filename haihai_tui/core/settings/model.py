@@ -6,6 +6,7 @@ file I/O in ``store.py``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,12 @@ REPORT_MAIL = {0: ("送信しない", "none"), 1: ("送信する", "always"), 2:
 REPORT_TO = {"executor": "実行者", "admin": "管理者"}
 KNOWN_PARAMS = ("login_id", "import_type", "is_overwrite", "overwrite_type", "gid", "spid", "report_option")
 TOKEN_HEADER = "X-HM-apitoken"
+#: a database id names its record file (<data>/records/<id>.sqlite3): letters, digits, _ and - only
+DATABASE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: an HTTP header name (RFC 9110 token)
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: characters no header value may carry (they would split or corrupt the request): C0 controls and DEL
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -126,6 +133,8 @@ class Smtp:
 class Secrets:
     tokens: dict[str, Secret] = field(default_factory=dict)
     smtp_password: Secret | None = None
+    #: tokens refused at load (name -> why, never the value): a header that refers to one says so
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

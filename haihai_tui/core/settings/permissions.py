@@ -1,7 +1,7 @@
 """Users and the 15 global permissions (全体権限) of 管理者設定 > 権限設定 > 全体権限一覧.
 
 The current user is the login of the account running the process; there is no way to act as
-someone else. Rules (rakuraku-screens.md section 1):
+someone else. The rules mirror the product's 全体権限一覧 screen (docs/architecture.md):
 
 - configuring integrations and menus needs both 「DB設定」 and 「システム連携」;
 - running an attached integration needs neither: anyone who can open the menu may run it;

@@ -30,7 +30,7 @@ from tomlkit.exceptions import ParseError, TOMLKitError
 
 from haihai_tui.core.paths import ensure_private_dir
 from haihai_tui.core.problems import Problem, SettingsFileError
-from haihai_tui.core.settings.tomlpos import scan
+from haihai_tui.core.settings.tomlpos import MAX_DEPTH, scan
 
 __all__ = ["TomlFile", "load", "parse", "save", "update", "locate", "StoreError", "ConflictError",
            "LockTimeout", "check_private_file", "check_folder"]
@@ -154,18 +154,51 @@ def _syntax_error(name: str, text: str, msg: str, line: int | None, col: int | N
     return SettingsFileError(name, line, nice, col)
 
 
+def _too_deep(name: str, line: int | None) -> SettingsFileError:
+    return SettingsFileError(name, line, f"values are nested more than {MAX_DEPTH} levels deep (arrays [ ] or tables "
+                                         "{ } inside each other); settings need only a few levels: look for a run of "
+                                         "brackets that is not closed where you meant")
+
+
+def _depth(value: object) -> int:
+    """How deep lists and tables nest in a parsed document (without recursion)."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, dict):
+            v = list(v.values())
+        elif not isinstance(v, list):
+            continue
+        deepest = max(deepest, d)
+        if d <= MAX_DEPTH:
+            todo.extend((x, d + 1) for x in v)
+    return deepest
+
+
 def parse(text: str, name: str = "<text>") -> tomlkit.TOMLDocument:
-    """Strictly parse ``text``; SettingsFileError with 1-based line/column on any problem."""
+    """Strictly parse ``text``; SettingsFileError with 1-based line/column on any problem.
+
+    Values nested more than MAX_DEPTH deep are refused before tomllib or tomlkit (both recursive) see them
+    whole, so hostile nesting is a message, never a RecursionError."""
+    deep = scan(text).too_deep
+    if deep is not None:
+        raise _too_deep(name, deep)
     try:
-        tomllib.loads(text)
+        plain = tomllib.loads(text)
+    except RecursionError:
+        raise _too_deep(name, None) from None
     except tomllib.TOMLDecodeError as e:
         m = re.fullmatch(r"(.*) \(at (?:line (\d+), column (\d+)|end of document)\)", str(e), re.S)
         if not m:
             raise SettingsFileError(name, None, str(e)) from None
         line = int(m[2]) if m[2] else text.count("\n") + (0 if text.endswith("\n") else 1)
         raise _syntax_error(name, text, m[1], line, int(m[3]) if m[3] else None) from None
+    if _depth(plain) > MAX_DEPTH:  # e.g. a.b.c... dotted keys, which the scanner does not count
+        raise _too_deep(name, None)
     try:
         return tomlkit.parse(text)
+    except RecursionError:
+        raise _too_deep(name, None) from None
     except ParseError as e:
         msg = re.sub(r" at line \d+ col \d+$", "", str(e))
         raise _syntax_error(name, text, msg, e.line, e.col + 1) from None

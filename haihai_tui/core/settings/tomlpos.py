@@ -26,6 +26,10 @@ _STRINGS = (re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""(?:"{0,2})', re.S),
             re.compile(r'"(?:[^"\\\n]|\\.)*"'), re.compile(r"'[^'\n]*'"))
 _SCALAR = re.compile(r"[^,\]}#\r\n]+")
 
+#: arrays and inline tables nested deeper than this are not followed (settings need three or four levels;
+#: the store refuses a file that nests deeper, before any recursive parser sees it)
+MAX_DEPTH = 32
+
 
 class _Stop(Exception):
     """The text stops making sense here; keep what was found so far."""
@@ -60,10 +64,12 @@ class TomlScan:
         self.aot: dict[tuple, int] = {}     # array of tables -> how many so far
         self.sizes: dict[tuple, int] = {}   # array value -> element count
         self.dups: list[Dup] = []
+        self.too_deep: int | None = None    # line where values nest deeper than MAX_DEPTH, if they do
+        self._depth = 0
         try:
             self._document()
-        except (_Stop, IndexError):
-            pass
+        except (_Stop, IndexError, ValueError, RecursionError):
+            pass  # the text stops making sense (or is hostile): keep what was found so far
 
     def locate(self, keypath: tuple) -> int | None:
         resolved: tuple = ()
@@ -194,6 +200,24 @@ class TomlScan:
 
     def _value(self, path: tuple) -> None:
         c = self._peek()
+        if c in ("[", "{"):
+            if self._depth >= MAX_DEPTH:
+                self.too_deep = self._line()
+                raise _Stop
+            self._depth += 1
+            try:
+                self._nested(path, c)
+            finally:
+                self._depth -= 1
+            return
+        for rx in (_STRINGS if c in "\"'" else (_SCALAR,)):
+            m = rx.match(self.s, self.i)
+            if m:
+                self.i = m.end()
+                return
+        raise _Stop
+
+    def _nested(self, path: tuple, c: str) -> None:
         if c == "[":
             self.i += 1
             n = 0
@@ -210,7 +234,7 @@ class TomlScan:
                 self.i += 1
             self.sizes[path] = n
             self._expect("]")
-        elif c == "{":
+        else:
             self.i += 1
             while True:
                 self._skip(_WS_NL)
@@ -227,18 +251,14 @@ class TomlScan:
                     break
                 self.i += 1
             self._expect("}")
-        else:
-            for rx in (_STRINGS if c in "\"'" else (_SCALAR,)):
-                m = rx.match(self.s, self.i)
-                if m:
-                    self.i = m.end()
-                    return
-            raise _Stop
 
 
 def _unescape(m: re.Match) -> str:
     e = m[1]
-    return chr(int(e[1:], 16)) if e[0] in "uU" and len(e) > 1 else _SIMPLE_ESC.get(e, e)
+    if e[0] in "uU" and len(e) > 1:
+        code = int(e[1:], 16)
+        return chr(code) if code < 0x110000 else "\ufffd"  # tomllib reports the bad escape itself
+    return _SIMPLE_ESC.get(e, e)
 
 
 @functools.lru_cache(maxsize=16)

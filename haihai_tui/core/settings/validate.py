@@ -67,7 +67,7 @@ def integration_problems(g: Integration, settings: Settings, environ: dict[str, 
                         f"a literal API token is written in db.toml; move it to secrets.toml as [tokens] \"{g.name}\" = \"...\" "
                         f"(mode 0600) and write \"${{secret:{g.name}}}\" here, or use an environment variable \"${{HAIHAI_API_TOKEN}}\""))
         elif hv.missing:
-            out.append((("headers", name), "warning" if hv.kind == "env" else "error", hv.missing))
+            out.append((("headers", name), "warning" if hv.kind == "env" and not hv.refused else "error", hv.missing))
     for issue in param_findings(g.params):
         out.append((("params", issue.key) if issue.key else ("params",), issue.severity, issue.message))
     for key, value in vars(g.timeouts).items():
