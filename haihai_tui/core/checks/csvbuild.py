@@ -7,8 +7,11 @@ chunk is encoded in one call and its e-mail column checked with one regex match;
 fails a fast check is looked at row by row. This module is the writing side (files, limits, splitting);
 the Finding type and the checks that produce findings are in findings.py.
 
-Cells are sent exactly as they are: a leading = + - @ (spreadsheet formula injection) is neither
-altered nor warned about, since HaiHai is not a spreadsheet and the data must stay exact.
+Cells are sent exactly as they are, never altered. Besides characters the encoding lacks (an error), a
+chunk's encoded bytes get one cheap look (cells.ChunkScan) for control characters (an error), characters
+Windows-31J changes on the way ('〜' -> '～', a warning) and formula-like cells (= + - @, a warning: HaiHai
+users export lists to Excel); only a chunk that fails it is looked at row by row, and only its suspect rows
+cell by cell. The rules are in cells.py.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from haihai_tui.core.checks.cells import ChunkScan
 from haihai_tui.core.checks.findings import Finding, Findings
 from haihai_tui.core.encodings import normalize_encoding
 
@@ -131,6 +135,7 @@ class _Builder:
         self.sink = _Sink(dest_dir, b"")  # opens no file before the first row
         self.checks = Findings(labels, enc, header, rowids, max_findings, self._drop_files)
         self.add = self.checks.add
+        self.scan = ChunkScan(enc)
         if header:
             self.sink.header = self._header_bytes()
 
@@ -156,10 +161,16 @@ class _Builder:
         buf = self.buf
         buf.clear()
         self.writer.writerows(rows)
+        text = "".join(buf)
         try:
-            data, lens = "".join(buf).encode(self.enc), None
+            data, lens = text.encode(self.enc), None
         except UnicodeEncodeError:
             data, lens = self._encode_slow(rows, base)
+        if lens is not None or self.scan.suspect(text, data):  # after a failed encode, look at every row
+            scan, cells = self.scan, self.checks.cells
+            for i, line in enumerate(buf):
+                if scan.suspect_line(line):
+                    cells(base + i + 1, rows[i])
         width = len(self.labels)
         ok_width = set(map(len, rows)) == {width}
         if not ok_width:

@@ -1,17 +1,22 @@
 """The findings side of a CSV build: the Finding type, and the collector that counts and caps the
 findings and runs the checks that produce most of them (header labels, e-mail addresses, duplicate
-addresses, characters the encoding lacks). The writing side (files, limits, splitting) is csvbuild.py.
+addresses, characters the encoding lacks or changes, control characters, formula-like cells; the rules of the
+last three are in cells.py). The writing side (files, limits, splitting) is csvbuild.py.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Callable, Literal, Sequence
 
 from haihai_tui.core.settings.model import EMAIL_LABEL
 from haihai_tui.core.addresses import EMAIL_FAST, EMAIL_MAX, email_problem
-from haihai_tui.core.checks.charset import unencodable_chars, unencodable_message
+from haihai_tui.core.checks.cells import CONTROL_CHARS, CONTROL_RE, control_name, looks_like_formula
+from haihai_tui.core.checks.charset import changed_message, roundtrip_changes, unencodable_chars, unencodable_message
+from haihai_tui.core.text import one_line
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,7 @@ class Finding:
         if self.row is not None:
             where.append(f"row {self.row:,}" + (f" (record {self.rowid})" if self.rowid is not None else ""))
         if self.column is not None:
-            where.append(self.column)
+            where.append(one_line(self.column))
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
     @property
@@ -41,6 +46,10 @@ class Finding:
 def cell_text(v) -> str:
     """A cell as csv.writer writes it: None -> "", anything else -> str()."""
     return "" if v is None else v if isinstance(v, str) else str(v)
+
+
+def _excerpt(v: str, n: int = 40) -> str:
+    return v if len(v) <= n else v[:n] + ".."
 
 
 class Findings:
@@ -60,6 +69,8 @@ class Findings:
         self.seen: set | None = set()           # lower-cased addresses while no duplicate was met
         self.hist: list = []                    # (keys, rows) pairs kept to build ``first`` lazily
         self.first: dict[str, int] | None = None
+        self.changes = roundtrip_changes(enc)
+        self.changes_re = re.compile("[" + "".join(map(re.escape, self.changes)) + "]") if self.changes else None
 
     def add(self, severity: str, code: str, message: str, row: int | None = None, column: str | None = None,
             char: str | None = None, codepoint: str | None = None) -> None:
@@ -99,7 +110,32 @@ class Findings:
         for j, cell in enumerate(cells):
             label = self.labels[j] if j < len(self.labels) else f"column {j + 1}"
             for ch, cnt in unencodable_chars(cell_text(cell), self.enc):
-                self.unencodable(row, label, ch, cnt, label)
+                if ch not in CONTROL_CHARS:  # those are reported as control characters (cells())
+                    self.unencodable(row, label, ch, cnt, label)
+
+    # what cells hold besides encodable text (rules in cells.py) ----------------------------------
+    def cells(self, row: int, cells: Sequence) -> None:
+        """Control characters, characters the encoding changes, formula-like cells: one row, cell by cell."""
+        for j, cell in enumerate(cells):
+            v = cell_text(cell)
+            label = self.labels[j] if j < len(self.labels) else f"column {j + 1}"
+            if CONTROL_RE.search(v):
+                for ch, n in Counter(c for c in v if c in CONTROL_CHARS).items():
+                    times = f" {n} times" if n > 1 else ""
+                    self.add("error", "control_char", f"the cell holds the control character {control_name(ch)}"
+                             f"{times}: it is not text, and in a mail or on a screen it can garble what follows or "
+                             f"act on the terminal; remove it in 楽楽販売 (it usually comes from copying out of "
+                             f"another program); the cell: {one_line(_excerpt(v))}", row=row, column=label, char=ch,
+                             codepoint=f"U+{ord(ch):04X}")
+            if self.changes_re is not None and self.changes_re.search(v):
+                for ch, n in Counter(c for c in v if c in self.changes).items():
+                    self.add("warning", "changed_char", changed_message(ch, self.changes[ch], n, self.enc), row=row,
+                             column=label, char=ch, codepoint=f"U+{ord(ch):04X}")
+            if looks_like_formula(v):
+                self.add("warning", "formula", f"the cell starts with '{v[0]}' and reads like a spreadsheet formula "
+                         f"({one_line(_excerpt(v))}): HaiHai keeps it as text, but Excel runs it when someone opens a "
+                         f"list exported from HaiHai (formula injection); if it is not meant as data, correct it in "
+                         f"楽楽販売. It is sent unchanged", row=row, column=label)
 
     # header --------------------------------------------------------------------------------------
     def check_labels(self) -> None:
