@@ -15,7 +15,8 @@ import pytest
 
 from haihai_tui.core.events import Outcome
 from haihai_tui.core.run.history import (INTERRUPTED_MESSAGE, JST, History, HistoryError, RunRecord,
-                                     format_table, text_width, to_json)
+                                         format_table, to_json)
+from haihai_tui.core.text import cell_width as text_width
 from haihai_tui.core.paths import Paths
 
 REPO = Path(__file__).resolve().parents[1]
@@ -241,3 +242,37 @@ def test_several_processes_write_at_once(hist: History):
     assert [p.wait(timeout=25) for p in procs] == [0, 0, 0, 0]
     assert hist.count() == 100
     assert all(r.outcome is Outcome.DONE for r in hist.list(limit=200))
+
+
+HOSTILE = "\x1b]52;c;ZXZpbA==\x07\x1b[2J\x9b31m\u202e"
+
+
+def test_table_measures_like_rich_and_escapes_outside_text(hist: History):
+    from rich.cells import cell_len
+    hist.start(record(memo="家族👨\u200d👩\u200d👧です", integration="連携" + HOSTILE, executor="ops" + HOSTILE))
+    hist.start(record(memo="plain", integration="plain"))
+    lines = format_table(hist.list(), width=100).splitlines()
+    assert len({cell_len(line) for line in lines}) == 1               # aligned as the terminal draws it
+    text = "\n".join(lines)
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert raw not in text
+    assert "\\x1b]52;c;ZXZpbA==\\x07" in text
+
+
+def test_cli_history_table_and_json_never_print_raw_controls(tmp_path: Path, capsys):
+    from haihai_tui.cli.main import main
+    paths = Paths(tmp_path / "cfg", tmp_path / "data")
+    h = History(paths.history_db)
+    run_id = h.start(record(memo="メモ" + HOSTILE, integration="連携" + HOSTILE))
+    h.finish(run_id, outcome=Outcome.ERROR, message="server said " + HOSTILE, response_excerpt=HOSTILE)
+    base = ["--config-dir", str(paths.config_dir), "--data-dir", str(paths.data_dir)]
+    assert main(["history", *base]) == 0
+    table = capsys.readouterr().out
+    assert main(["history", "--json", *base]) == 0
+    out = capsys.readouterr().out
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert raw not in table and raw not in out
+    assert "\\x1b]52" in table
+    row = json.loads(out)                                    # still JSON, and it decodes to the exact text
+    assert row["memo"] == "メモ" + HOSTILE and row["message"] == "server said " + HOSTILE
+    assert "連携" in out                                     # readable Japanese is kept

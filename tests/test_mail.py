@@ -13,9 +13,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from haihai_tui.core.addresses import email_problem
 from haihai_tui.core.events import Outcome
 from haihai_tui.core.run.history import RunRecord
 from haihai_tui.core.run.mail import (MailError, build_report, deliver, recipient_note, recipients,
@@ -318,3 +321,37 @@ def test_starttls_delivery_and_untrusted_certificate(smtp_server, tmp_path: Path
     got = handler.received[0]
     assert got["tls"] is True and got["auth"] is True and got["login"] == USER.encode()
     assert email.message_from_bytes(got["content"], policy=email.policy.default)["Subject"].startswith("[楽楽販売]")
+
+
+# -- one e-mail rule; outside text never raw -------------------------------------------------------
+
+ADDRESSES = st.text(alphabet="ab.@＠-_+例え:", max_size=14) | st.sampled_from(
+    ["user@example", "a..b@example.co.jp", "tanaka＠example.co.jp", "a@-x.jp", "a@b.jp", "例@例え.jp",
+     "x@例え.jp", "a@b.c", "a@@b.jp", "@b.jp", "a@"])
+
+
+@given(ADDRESSES)
+@settings(max_examples=300, deadline=None)
+def test_mail_refuses_exactly_the_addresses_preflight_refuses(addr):
+    problem = email_problem(addr)
+    try:
+        build_report(record(), sender="ops@example.jp", to=[addr])
+    except MailError as e:
+        assert problem is not None and problem in str(e)
+    else:
+        assert problem is None
+
+
+def test_body_and_subject_show_outside_text_escaped():
+    hostile = "\x1b]52;c;ZXZpbA==\x07\x1b[2J\x9b31m\u202e"
+    rec = record(integration="連携" + hostile, memo="メモ" + hostile, executor="ops" + hostile,
+                 conditions=["会社名~" + hostile], message="boom" + hostile, code="E" + hostile,
+                 outcome=Outcome.ERROR, response_excerpt='{"error": "' + hostile + '"}\nline 2',
+                 params={"gid": "12" + hostile})
+    msg = parse(build_report(rec, sender="ops@example.jp", to=["ops@example.jp"],
+                             note=recipient_note("executor", None, "ops" + hostile)))
+    body, subj = msg.get_content(), str(msg["Subject"])
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert raw not in body and raw not in subj
+    assert "\\x1b]52;c;ZXZpbA==\\x07" in body and "\\u202e" in subj
+    assert "line 2" in body.split("サーバーの応答")[1]  # the excerpt keeps its line breaks

@@ -1,4 +1,9 @@
-"""haihai-tui history: the run history (システム連携状況確認) as a table or JSON lines."""
+"""haihai-tui history: the run history (システム連携状況確認) as a table or JSON lines.
+
+Everything goes to stdout in one ``print``: outside text (names, memos, server messages) is already made
+terminal-safe (the table through ``one_line``; the JSON with every unsafe character as a ``\\uXXXX``
+escape, so it stays valid JSON that decodes to the exact stored text).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,41 @@ import os
 import sys
 
 from haihai_tui.cli.args import paths_of
+from haihai_tui.core.text import is_unsafe
+
+
+def json_line(data: object) -> str:
+    """``data`` as one line of JSON, readable Japanese kept, but no character a terminal would act on."""
+    text = json.dumps(data, ensure_ascii=False)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:  # outside strings JSON is ASCII: anything unsafe is inside a string, where \u is valid
+        if is_unsafe(ch):
+            o = ord(ch)
+            if o > 0xFFFF:  # a surrogate pair, as JSON spells it
+                o -= 0x10000
+                out.append(f"\\u{0xD800 + (o >> 10):04x}\\u{0xDC00 + (o & 0x3FF):04x}")
+            else:
+                out.append(f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def cmd_history(args) -> int:
     from haihai_tui.core.run.history import History, format_table, to_json
     paths = paths_of(args)
-    h = History(paths.history_db)
+    h = History(paths.history_db, paths.history_journal)
     h.mark_interrupted()
     recs = h.list(limit=args.limit)
     if args.json:
-        for r in recs:
-            print(json.dumps(to_json(r), ensure_ascii=False))
+        text = "\n".join(json_line(to_json(r)) for r in recs)
     elif not recs:
-        print("no runs yet")
+        text = "no runs yet"
     else:
         width = os.get_terminal_size().columns if sys.stdout.isatty() else 120
-        print(format_table(recs, width=width))
+        text = format_table(recs, width=width)
+    if text:
+        print(text)
     return 0

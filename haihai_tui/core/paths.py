@@ -12,6 +12,7 @@ ADMIN_FILE = "admin.toml"
 DB_FILE = "db.toml"
 SECRETS_FILE = "secrets.toml"
 TUI_FILE = "tui.toml"
+HISTORY_JOURNAL_FILE = "history-journal.jsonl"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class Paths:
     @property
     def history_db(self) -> Path:
         return self.data_dir / "history.sqlite3"
+
+    @property
+    def history_journal(self) -> Path:
+        """Run outcomes as HaiHai answered them, one JSON line each, kept until they are in the history."""
+        return self.data_dir / HISTORY_JOURNAL_FILE
 
     @property
     def outbox(self) -> Path:

@@ -10,20 +10,23 @@ user info, and the import_settings carry no token by construction.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
 import sqlite3
-import unicodedata
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
-from haihai_tui.core.events import Outcome
-from haihai_tui.core.paths import ensure_private_dir
+from haihai_tui.core.events import REPORT_PLACE, Outcome
+from haihai_tui.core.paths import HISTORY_JOURNAL_FILE, ensure_private_dir
+from haihai_tui.core.procs import boot_id, pid_alive, start_time
+from haihai_tui.core.text import cell_width, fit_cells, one_line
 
 SCHEMA_VERSION = 1
 JST = timezone(timedelta(hours=9), "JST")
@@ -33,6 +36,20 @@ INTERRUPTED_MESSAGE = "the program stopped while this run was going; check HaiHa
 
 class HistoryError(Exception):
     """The history file cannot be used; the message names the file and says what to do."""
+
+
+class HistoryBusy(HistoryError):
+    """Another process held the history locked for longer than the busy timeout."""
+
+
+class QuotaExceeded(HistoryError):
+    """Starting this run would send more requests today than the daily quota allows."""
+
+    def __init__(self, host: str, used: int, quota: int, needed: int) -> None:
+        self.host, self.used, self.quota, self.needed = host, used, quota, needed
+        super().__init__(f"the daily quota for {one_line(host)} is {quota:,} request(s) and {used:,} are sent or "
+                         f"reserved by runs since 00:00 JST; this run needs {needed:,}. Nothing was sent; "
+                         f"send it after 00:00 JST (or raise daily_quota in db.toml if HaiHai raised it)")
 
 
 @dataclass
@@ -113,40 +130,20 @@ def clean_url(url: str) -> str:
 
 # -- process identity, for mark_interrupted ------------------------------------------------------
 
-def _boot_id() -> str:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _proc_start(pid: int) -> str:
-    """The process start time in clock ticks since boot (Linux), '' where unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat[stat.rindex(")") + 2:].split()[19]
-    except (OSError, ValueError, IndexError):
-        return ""
-
-
 def _pid_is_ours(pid: int, proc_start: str) -> bool:
-    """True while ``pid`` is alive, belongs to this account and (where known) is the same process."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    """True while ``pid`` is alive and (where its start time is known) still the same process."""
+    if not pid_alive(pid):
         return False
-    except PermissionError:  # alive but another account's: the pid was reused
-        return False
-    except OSError:
-        return False
-    return not proc_start or _proc_start(pid) in ("", proc_start)
+    return not proc_start or start_time(pid) in ("", proc_start)
 
 
 # -- the store -----------------------------------------------------------------------------------
 
 class History:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, journal: Path | None = None) -> None:
         self.path = Path(path)
+        #: outcomes HaiHai gave that may not be in the database yet (see :meth:`journal_outcome`)
+        self.journal = Path(journal) if journal is not None else self.path.with_name(HISTORY_JOURNAL_FILE)
         try:
             ensure_private_dir(self.path.parent)
             if not self.path.exists():
@@ -170,6 +167,7 @@ class History:
                     f"{self.path}: written by a newer haihai-tui (history schema {row[0]}, this one "
                     f"knows {SCHEMA_VERSION}); upgrade haihai-tui or point --data-dir elsewhere")
             db.execute("COMMIT")
+        self._replay_quietly()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -188,27 +186,44 @@ class History:
                 raise HistoryError(f"{self.path}: not a readable run history ({text}); move the file "
                                    f"away and a new, empty one is made on the next start") from None
             if "locked" in text or "busy" in text:
-                raise HistoryError(f"{self.path}: busy for over {BUSY_TIMEOUT_S:.0f} s (another "
-                                   f"haihai-tui is writing); try again") from None
+                raise HistoryBusy(f"{self.path}: busy for over {BUSY_TIMEOUT_S:.0f} s (another "
+                                  f"haihai-tui is writing); try again") from None
             raise HistoryError(f"{self.path}: {text}") from None
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
         finally:
             db.close()
 
     # -- writing -------------------------------------------------------------------------------
 
-    def start(self, rec: RunRecord) -> int:
-        """Insert ``rec`` as RUNNING and return its run id (also set on ``rec``)."""
+    def start(self, rec: RunRecord, *, daily_quota: int | None = None, now: datetime | None = None) -> int:
+        """Insert ``rec`` as RUNNING and return its run id (also set on ``rec``).
+
+        With ``daily_quota``, counting today's requests and inserting this run (which reserves its
+        ``requests``) are one ``BEGIN IMMEDIATE`` transaction: of several runs starting at once, only
+        those that fit get a run id; the others get :class:`QuotaExceeded` and send nothing. Finishing a
+        run with ``requests=0`` releases the reservation.
+        """
         rec.outcome = Outcome.RUNNING
         rec.started_at = rec.started_at or now_iso()
         rec.url = clean_url(rec.url)
         rec.host = rec.host or (urlsplit(rec.url).hostname or "")
         values = {name: _to_sql(name, getattr(rec, name)) for name in _COLUMNS}
         values.update(started_epoch=_epoch(rec.started_at), pid=os.getpid(),
-                      proc_start=_proc_start(os.getpid()), boot_id=_boot_id(), machine=socket.gethostname())
+                      proc_start=start_time(os.getpid()), boot_id=boot_id(), machine=socket.gethostname())
         names = list(values)
         sql = f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            if daily_quota is not None and not rec.dry_run:
+                used = self._used(db, rec.host, now)
+                if used + rec.requests > daily_quota:
+                    db.execute("ROLLBACK")
+                    raise QuotaExceeded(rec.host, used, daily_quota, rec.requests)
             rec.run_id = int(db.execute(sql, [values[n] for n in names]).lastrowid)
+            db.execute("COMMIT")
         return rec.run_id
 
     def finish(self, run_id: int, **changes: Any) -> RunRecord:
@@ -231,23 +246,103 @@ class History:
         return rec
 
     def mark_interrupted(self) -> int:
-        """Turn RUNNING runs whose process is gone into UNKNOWN; return how many."""
-        me, boot = socket.gethostname(), _boot_id()
+        """Turn RUNNING runs whose process is gone into UNKNOWN; return how many.
+
+        Journalled outcomes are replayed first, so a run whose answer came but whose process died
+        before writing it here ends up as HaiHai answered, not as 結果不明."""
+        self._replay_quietly()
+        me, boot = socket.gethostname(), boot_id()
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             gone = []
-            for run_id, pid, proc_start, boot_id, machine in db.execute(
+            for run_id, pid, proc_start, run_boot, machine in db.execute(
                     "SELECT run_id, pid, proc_start, boot_id, machine FROM runs WHERE outcome = ?",
                     (Outcome.RUNNING.value,)).fetchall():
                 if machine and machine != me:
                     continue  # another machine's run (shared folder): we cannot see its processes
-                if (boot_id and boot and boot_id != boot) or pid is None or not _pid_is_ours(pid, proc_start or ""):
+                if (run_boot and boot and run_boot != boot) or pid is None or not _pid_is_ours(pid, proc_start or ""):
                     gone.append(run_id)
             for run_id in gone:
                 db.execute("UPDATE runs SET outcome = ?, message = ?, ended_at = COALESCE(ended_at, ?) "
                            "WHERE run_id = ?", (Outcome.UNKNOWN.value, INTERRUPTED_MESSAGE, now_iso(), run_id))
             db.execute("COMMIT")
         return len(gone)
+
+    # -- the journal: HaiHai's answer first, the database when it can -----------------------------
+
+    def journal_outcome(self, run_id: int, started_at: str, changes: dict[str, Any]) -> None:
+        """Append the outcome of run ``run_id`` to the journal (one JSON line, fsync'd).
+
+        Called as soon as HaiHai has answered, before the database is written: if the database is
+        busy or the process dies, :meth:`replay_journal` (run at every start) puts it in the history.
+        ``changes`` are :meth:`finish` fields; the result file is left out (it stays in HaiHai).
+        Raises OSError when the journal cannot be written."""
+        fields_ = {k: (v if k in _JSON else _to_sql(k, v)) for k, v in changes.items()
+                   if k in _COLUMNS and k != "result_csv"}
+        line = json.dumps({"run_id": run_id, "started_at": started_at, "fields": fields_}, ensure_ascii=False)
+        ensure_private_dir(self.journal.parent)
+        fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # replay truncates under the same lock: no line is lost
+            os.write(fd, (line + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def replay_journal(self) -> int:
+        """Write journalled outcomes the database does not have yet; return how many runs changed.
+
+        Idempotent: an entry already in the database changes nothing (matched by run id and start
+        time, so a stale journal never touches a new history file's runs). When every entry is in,
+        the journal is emptied. Raises HistoryBusy when the database stays locked."""
+        try:
+            fd = os.open(self.journal, os.O_RDWR)
+        except FileNotFoundError:
+            return 0
+        except OSError as e:
+            raise HistoryError(f"{self.journal}: cannot read the run journal: {e.strerror or e}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with os.fdopen(os.dup(fd), "rb") as f:
+                data = f.read()
+            if not data:
+                return 0
+            merged: dict[tuple[int, str], dict[str, Any]] = {}
+            for raw in data.splitlines():
+                try:
+                    entry = json.loads(raw)
+                    key = (int(entry["run_id"]), str(entry["started_at"]))
+                    fields_ = {k: v for k, v in dict(entry["fields"]).items() if k in _COLUMNS}
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line torn by a crash mid-write: the run is then 結果不明, as before
+                merged.setdefault(key, {}).update(fields_)
+            changed = 0
+            with self._connect() as db:
+                db.execute("BEGIN IMMEDIATE")
+                for (run_id, started_at), fields_ in merged.items():
+                    if not fields_:
+                        continue
+                    values = {k: _to_sql(k, v) for k, v in fields_.items()}
+                    names = list(values)
+                    row = db.execute(f"SELECT {', '.join(names)} FROM runs WHERE run_id = ? AND started_at = ?",
+                                     (run_id, started_at)).fetchone()
+                    if row is None or list(row) == [values[n] for n in names]:
+                        continue  # another history file's run, or already written
+                    db.execute(f"UPDATE runs SET {', '.join(f'{n} = ?' for n in names)} WHERE run_id = ?",
+                               [*values.values(), run_id])
+                    changed += 1
+                db.execute("COMMIT")
+            os.ftruncate(fd, 0)
+            os.fsync(fd)
+            return changed
+        finally:
+            os.close(fd)
+
+    def _replay_quietly(self) -> None:
+        try:
+            self.replay_journal()
+        except HistoryBusy:
+            pass  # still locked: the journal keeps the entries for the next start
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -268,19 +363,34 @@ class History:
                               (limit, offset)).fetchall()
         return [_from_row(r) for r in rows]
 
+    def latest(self, integration: str) -> RunRecord | None:
+        """The newest run of ``integration`` (without its result file), or None."""
+        cols = [c for c in _COLUMNS if c != "result_csv"]
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            row = db.execute(f"SELECT run_id, {', '.join(cols)}, LENGTH(result_csv) AS result_size FROM runs "
+                             f"WHERE integration = ? ORDER BY started_epoch DESC, run_id DESC LIMIT 1",
+                             (integration,)).fetchone()
+        return _from_row(row) if row else None
+
     def count(self) -> int:
         with self._connect() as db:
             return int(db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
 
     def used_today(self, host: str, now: datetime | None = None) -> int:
-        """Import requests sent to ``host`` since 00:00 JST (the daily quota's day); dry runs excluded."""
-        now = (now or datetime.now(timezone.utc)).astimezone(JST)
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        """Import requests sent to ``host`` since 00:00 JST (the daily quota's day); dry runs excluded.
+        Runs still going count with the requests they reserved."""
         with self._connect() as db:
-            (used,) = db.execute(
-                "SELECT COALESCE(SUM(requests), 0) FROM runs WHERE host = ? AND dry_run = 0 "
-                "AND started_epoch >= ? AND started_epoch < ?",
-                (host, day.timestamp(), (day + timedelta(days=1)).timestamp())).fetchone()
+            return self._used(db, host, now)
+
+    @staticmethod
+    def _used(db: sqlite3.Connection, host: str, now: datetime | None) -> int:
+        now = (now or datetime.now(UTC)).astimezone(JST)
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        (used,) = db.execute(
+            "SELECT COALESCE(SUM(requests), 0) FROM runs WHERE host = ? AND dry_run = 0 "
+            "AND started_epoch >= ? AND started_epoch < ?",
+            (host, day.timestamp(), (day + timedelta(days=1)).timestamp())).fetchone()
         return int(used)
 
 
@@ -332,43 +442,15 @@ def to_json(rec: RunRecord) -> dict:
     return out
 
 
-def char_width(ch: str) -> int:
-    if unicodedata.combining(ch):
-        return 0
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-
-
-def text_width(text: str) -> int:
-    return sum(char_width(c) for c in text)
-
-
-def fit(text: str, width: int, right: bool = False) -> str:
-    """``text`` cut (ending in '..') or padded with spaces to exactly ``width`` display cells."""
-    if text_width(text) > width:
-        keep, used = [], 0
-        for ch in text:
-            if used + char_width(ch) > max(width - 2, 0):
-                break
-            keep.append(ch)
-            used += char_width(ch)
-        text = "".join(keep).rstrip()
-        text += ".."[: width - text_width(text)]
-    pad = " " * (width - text_width(text))
-    return pad + text if right else text + pad
-
-
-def _one_line(text: str) -> str:
-    return "".join(" " if unicodedata.category(c).startswith("C") else c for c in text or "")
-
-
 def format_table(recs: list[RunRecord], width: int = 100) -> str:
-    """A plain-text table aligned by display width (wide characters count 2)."""
+    """A plain-text table aligned by display cells (rich.cells, as the TUI draws); every outside value
+    (names, memos) goes through ``one_line``, so no control character reaches the terminal."""
     heads = ["#", "time", "who", "integration", "memo", "rows", "state", "HTTP"]
-    cells = [[str(r.run_id or ""), (r.started_at or "")[:16].replace("T", " "), _one_line(r.executor),
-              _one_line(r.integration), _one_line(r.memo), f"{r.rows:,}",
+    cells = [[str(r.run_id or ""), one_line((r.started_at or "")[:16].replace("T", " ")), one_line(r.executor),
+              one_line(r.integration), one_line(r.memo), f"{r.rows:,}",
               r.outcome.label + (" dry" if r.dry_run else ""),
               str(r.http_status) if r.http_status is not None else "-"] for r in recs]
-    widths = [max([text_width(h)] + [text_width(row[i]) for row in cells]) for i, h in enumerate(heads)]
+    widths = [max([cell_width(h)] + [cell_width(row[i]) for row in cells]) for i, h in enumerate(heads)]
     widths[2] = min(widths[2], 12)
     gap = 2
     room = width - sum(w for i, w in enumerate(widths) if i not in (3, 4)) - gap * (len(heads) - 1)
@@ -380,8 +462,17 @@ def format_table(recs: list[RunRecord], width: int = 100) -> str:
     right = {0, 5, 7}
     lines = []
     for row in [heads] + cells:
-        parts = [fit(c, widths[i], right=i in right) for i, c in enumerate(row)]
+        parts = [fit_cells(c, widths[i], right=i in right) for i, c in enumerate(row)]
         lines.append((" " * gap).join(parts))
     if not recs:
         lines.append("(no runs yet)")
     return "\n".join(lines)
+
+
+def last_run_caution(history: History, integration: str) -> str:
+    """A warning when ``integration``'s newest run ended 結果不明, else ''."""
+    r = history.latest(integration)
+    if r is None or r.outcome is not Outcome.UNKNOWN:
+        return ""
+    return (f"The last run of this integration (#{r.run_id}, {one_line(r.started_at[:16].replace('T', ' '))}) is "
+            f"結果不明: make sure in HaiHai ({REPORT_PLACE}) that it was not imported before sending again.")

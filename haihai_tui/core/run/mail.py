@@ -20,11 +20,13 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
 
+from haihai_tui.core.addresses import email_problem
 from haihai_tui.core.events import Outcome
-from haihai_tui.core.run.history import RunRecord
-from haihai_tui.core.settings.model import IMPORT_TYPES, Smtp
 from haihai_tui.core.paths import ensure_private_dir
+from haihai_tui.core.run.history import RunRecord
 from haihai_tui.core.secret import MASK, Secret
+from haihai_tui.core.settings.model import IMPORT_TYPES, Smtp
+from haihai_tui.core.text import one_line, safe
 
 SUBJECT_PREFIX = "[楽楽販売] システム連携"
 RUN_HEADER = "X-HaiHai-TUI-Run"
@@ -68,6 +70,7 @@ def recipient_note(report_to: str, executor_email: str | None, executor: str = "
     """The sentence for the mail body when the executor had no address and the admins got it instead."""
     if report_to != "executor" or (executor_email or "").strip():
         return ""
+    executor = one_line(executor)
     who = f"「{executor}」" if executor else "実行者"
     return (f"{who}のメールアドレスが admin.toml の [[users]] に無いため、管理者に送っています。\n"
             f"(The executor{' ' + repr(executor) if executor else ''} has no e-mail in admin.toml [[users]], "
@@ -76,22 +79,19 @@ def recipient_note(report_to: str, executor_email: str | None, executor: str = "
 
 # -- building ------------------------------------------------------------------------------------
 
-def _one_line(text: str) -> str:
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", text or "").strip()
-
-
 def subject(rec: RunRecord) -> str:
     dry = " (ドライラン)" if rec.dry_run else ""
-    return _one_line(f"{SUBJECT_PREFIX} {rec.outcome.label}{dry}: {rec.integration} ({rec.rows:,}件)")
+    return one_line(f"{SUBJECT_PREFIX} {rec.outcome.label}{dry}: {rec.integration.strip()} ({rec.rows:,}件)")
 
 
 def _param_line(key: str, value: str) -> str:
+    key = one_line(key)
     if _SECRETISH.search(key):
         return f"{key}={MASK}"
     if key == "import_type" and str(value) in IMPORT_TYPES:
         ja, en = IMPORT_TYPES[str(value)]
         return f"{key}={value} ({ja} {en})"
-    return f"{key}={value}"
+    return f"{key}={one_line(value)}"
 
 
 def _guidance(rec: RunRecord) -> list[str]:
@@ -122,33 +122,37 @@ def _guidance(rec: RunRecord) -> list[str]:
 
 
 def build_body(rec: RunRecord, *, app_host: str = "", note: str = "") -> str:
+    """The mail text. Every outside value (names, memo, conditions, what the server said) is shown
+    through ``one_line``/``safe``: a control sequence in it never reaches a terminal that shows the mail."""
     lines: list[str] = []
     if note:
-        lines += [note, ""]
-    lines += [f"楽楽販売のシステム連携「{rec.integration}」の実行結果です。(Run report from haihai-tui.)", ""]
+        lines += [safe(note, multiline=True), ""]
+    lines += [f"楽楽販売のシステム連携「{one_line(rec.integration)}」の実行結果です。(Run report from haihai-tui.)",
+              ""]
     lines += _guidance(rec) + [""]
     when = lambda v: v or "-"  # noqa: E731
     status = rec.outcome.label + f" ({_OUTCOME_EN[rec.outcome]})" + (" [ドライラン (dry run)]" if rec.dry_run else "")
     rows = [
         ("状態 (outcome)", status),
-        ("システム連携 (integration)", rec.integration),
-        ("メニュー (menu)", rec.menu),
-        ("実行者 (executor)", rec.executor),
-        ("開始 (started)", when(rec.started_at)),
-        ("終了 (ended)", when(rec.ended_at)),
-        ("検索条件 (conditions)", " / ".join(rec.conditions) if rec.conditions else "なし (none: all records)"),
-        ("メモ (memo)", _one_line(rec.memo) or "-"),
+        ("システム連携 (integration)", one_line(rec.integration)),
+        ("メニュー (menu)", one_line(rec.menu)),
+        ("実行者 (executor)", one_line(rec.executor)),
+        ("開始 (started)", one_line(when(rec.started_at))),
+        ("終了 (ended)", one_line(when(rec.ended_at))),
+        ("検索条件 (conditions)", " / ".join(map(one_line, rec.conditions)) if rec.conditions
+         else "なし (none: all records)"),
+        ("メモ (memo)", one_line(rec.memo) or "-"),
         ("件数 (rows)", f"{rec.rows:,}件"),
         ("サイズ (bytes)", f"{rec.bytes:,} バイト"),
         ("リクエスト数 (requests)", f"{rec.requests:,}"),
-        ("送信先 (endpoint)", rec.url or rec.host or "-"),
+        ("送信先 (endpoint)", one_line(rec.url or rec.host or "-")),
         ("HTTPステータス (HTTP status)", str(rec.http_status) if rec.http_status is not None else "なし (none)"),
     ]
     if rec.code or rec.message:
         rows.append(("エラー内容・メッセージ (code / message)",
-                     ": ".join(p for p in (rec.code or "", _one_line(rec.message)) if p)))
+                     ": ".join(p for p in (one_line(rec.code or ""), one_line(rec.message)) if p)))
     if rec.import_ids:
-        rows.append(("インポートID (import id)", ", ".join(rec.import_ids)))
+        rows.append(("インポートID (import id)", ", ".join(map(one_line, rec.import_ids))))
     if rec.counts:
         rows.append(("処理結果 (row results)", " / ".join(
             f"{label} {rec.counts.get(key, 0):,}" for key, label in _COUNT_LABELS)))
@@ -157,16 +161,19 @@ def build_body(rec: RunRecord, *, app_host: str = "", note: str = "") -> str:
                      ", ".join(_param_line(k, str(v)) for k, v in rec.params.items())))
     lines += [f"{label}: {value}" for label, value in rows]
     if rec.response_excerpt:
-        lines += ["", "サーバーの応答 (response excerpt):", rec.response_excerpt[:800]]
+        lines += ["", "サーバーの応答 (response excerpt):", safe(rec.response_excerpt[:800], multiline=True)]
     lines += ["", "-- ", f"haihai-tui{' on ' + app_host if app_host else ''}",
               f"履歴 (history) #{rec.run_id}: haihai-tui history"]
     return "\n".join(lines) + "\n"
 
 
 def _check_address(addr: str) -> str:
+    """``addr`` when it passes the one e-mail rule (haihai_tui.core.addresses), else MailError saying why."""
     addr = addr.strip()
-    if not re.fullmatch(r"[^\s@<>,;\"]+@[^\s@<>,;\"]+", addr):
-        raise MailError(f"report mail address {addr!r} is not an e-mail address; fix it in admin.toml")
+    problem = email_problem(addr)
+    if problem:
+        raise MailError(f"report mail address {one_line(addr)!r} is not an e-mail address ({problem}); "
+                        f"fix it in admin.toml")
     return addr
 
 
@@ -221,8 +228,8 @@ def _reply(e: Exception, secret: str) -> str:
         text = f"certificate not trusted: {e.verify_message}"
     else:
         text = str(e) or type(e).__name__
-    text = _one_line(text)
-    return text.replace(secret, MASK) if secret else text
+    text = text.replace(secret, MASK) if secret else text
+    return one_line(" ".join(text.split()))
 
 
 def deliver(msg: EmailMessage, *, smtp: Smtp, password: Secret | None, outbox: Path,

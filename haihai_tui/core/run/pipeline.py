@@ -10,6 +10,8 @@ Temp files are removed after every run, also after an error or a cancel. Progres
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import math
 import os
 import threading
 from dataclasses import dataclass, field
@@ -17,18 +19,26 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from haihai_tui.core.settings import headers as hdr
 from haihai_tui.core.checks.csvbuild import BuiltCsv, build_csv
-from haihai_tui.core.events import (EventSink, LogLine, Outcome, RowsProgress, RunStarted, Stage, StageChanged, ignore)
-from haihai_tui.core.run.history import History, RunRecord
-from haihai_tui.core.settings.model import Database, Integration, Menu, Settings
+from haihai_tui.core.checks.findings import Finding
+from haihai_tui.core.events import (REPORT_PLACE, EventSink, LogLine, Outcome, RowsProgress, RunStarted, Stage,
+                                    StageChanged, ignore)
 from haihai_tui.core.paths import Paths, ensure_private_dir
-from haihai_tui.core.settings.params import describe_run, is_dangerous
+from haihai_tui.core.procs import pid_alive
 from haihai_tui.core.records.query import Condition, Query
 from haihai_tui.core.records.store import RecordStore
-
+from haihai_tui.core.run.history import (History, HistoryBusy, HistoryError, QuotaExceeded, RunRecord,
+                                         last_run_caution, now_iso)
+from haihai_tui.core.run.report import send_report
+from haihai_tui.core.settings import headers as hdr
+from haihai_tui.core.settings.model import Database, Integration, Menu, Settings
+from haihai_tui.core.settings.params import describe_run, is_dangerous
+from haihai_tui.core.settings.validate import integration_problems
 
 COUNT_KEYS = ("success", "failure", "other", "stopped")   # 成功 失敗 その他 配信停止
+SPLIT_CODES = frozenset({"over_rows", "over_bytes"})      # pre-flight findings that splitting the run solves
+#: how often the outcome is offered to a busy history (each try waits up to history.BUSY_TIMEOUT_S)
+HISTORY_ATTEMPTS = 3
 
 
 class RunRefused(Exception):
@@ -61,6 +71,8 @@ class Prepared:
     quota_used_today: int
     split: bool
     condition_texts: list[str] = field(default_factory=list)
+    #: a warning when this integration's newest run ended 結果不明 (read with the quota, at prepare time)
+    last_run_caution: str = ""
 
     @property
     def rows(self) -> int:
@@ -78,8 +90,30 @@ class Prepared:
     def blocked(self) -> bool:
         return self.built.has_errors
 
+    @property
+    def hard_errors(self) -> list[Finding]:
+        """Errors that block the run (the per-request limits alone are solved by splitting)."""
+        return [f for f in self.built.errors if f.code not in SPLIT_CODES]
+
+    @property
+    def needs_split(self) -> bool:
+        """Over a per-request limit, and not split yet."""
+        return not self.split and any(f.code in SPLIT_CODES for f in self.built.errors)
+
+    @property
+    def split_estimate(self) -> int:
+        """About how many requests a split run sends (at least 2)."""
+        lim = self.integration.limits
+        size = sum(self.built.bytes_per_file)
+        return max(math.ceil(self.rows / max(lim.max_rows, 1)), math.ceil(size / max(lim.max_bytes, 1)), 2)
+
+    @property
+    def over_quota(self) -> bool:
+        """More requests than are left of today's quota (as counted at prepare time)."""
+        return self.requests > self.quota_left
+
     def request(self, index: int = 0):
-        from haihai_tui.core.haihai.multipart import ImportRequest
+        from haihai_tui.core.haihai.multipart import ImportRequest  # lazy for start-up speed: the client loads httpx
         g = self.integration
         return ImportRequest(url=g.url, headers=self.headers, params=dict(g.params), json_name=g.json_name,
                              csv_name=g.csv_name, csv_path=self.built.files[index],
@@ -118,7 +152,8 @@ def resolve_headers(settings: Settings, integ: Integration, environ: dict[str, s
         if hv.value is None:
             raise RunRefused(f"header {hv.name}: {hv.missing}")
         if hdr.is_token_header(hv.name) and hv.kind == "literal":
-            raise RunRefused("the API token is written in db.toml; move it to secrets.toml (`haihai-tui check` says how)")
+            raise RunRefused("the API token is written in db.toml; move it to secrets.toml "
+                             "(`haihai-tui check` says how)")
         out[hv.name] = hv.value
     if hdr.token_header(integ) is None:
         raise RunRefused("the integration has no X-HM-apitoken header (システム連携設定 > HTTPヘッダ)")
@@ -128,7 +163,6 @@ def resolve_headers(settings: Settings, integ: Integration, environ: dict[str, s
 def prepare(settings: Settings, paths: Paths, target: Target, *, environ: dict[str, str], split: bool = False,
             on_event: EventSink = ignore, cancel: threading.Event | None = None) -> Prepared:
     """Query the rows, run pre-flight and build the exact file(s). Blocking: call it from a thread."""
-    from haihai_tui.core.settings.validate import integration_problems
     if settings.load_errors:
         first = settings.load_errors[0]
         raise RunRefused(f"the settings have {len(settings.load_errors)} error(s), so nothing is sent until they "
@@ -172,26 +206,17 @@ def sweep_stale(runs_dir: Path) -> int:
             pid = int(f.name.split("-")[1])
         except (IndexError, ValueError):
             continue
-        if pid == os.getpid() or _alive(pid):
+        if pid == os.getpid() or pid_alive(pid):
             continue
         f.unlink(missing_ok=True)
         removed += 1
     return removed
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _prepared(settings, paths, target, menu, integ, db, query, built, headers, split, on_event) -> Prepared:
-    history = History(paths.history_db)
+    history = History(paths.history_db, paths.history_journal)
     used = history.used_today(urlsplit(integ.url).hostname or "")
+    caution = last_run_caution(history, integ.name)
     if built.files and built.requests > integ.limits.daily_quota - used:
         on_event(LogLine(f"this run needs {built.requests} requests but only "
                          f"{max(0, integ.limits.daily_quota - used)} of the daily quota are left", "warning"))
@@ -200,7 +225,7 @@ def _prepared(settings, paths, target, menu, integ, db, query, built, headers, s
         cond_texts.append(f"search:{target.search}")
     prepared = Prepared(target, menu, integ, db, query, built, headers,
                         describe_run(integ.params, built.total_rows, max(1, built.requests)),
-                        is_dangerous(integ.params), used, split, cond_texts)
+                        is_dangerous(integ.params), used, split, cond_texts, caution)
     on_event(LogLine(f"pre-flight: {built.total_rows:,} rows, {built.error_count} errors, "
                      f"{built.warning_count} warnings, {built.requests} request(s)"))
     return prepared
@@ -209,11 +234,20 @@ def _prepared(settings, paths, target, menu, integ, db, query, built, headers, s
 async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, executor: str, memo: str = "",
                   confirm_dangerous: bool = False, accept_warnings: bool = True, on_event: EventSink = ignore,
                   cancel: asyncio.Event | None = None, transport=None, poll_interval: float = 1.0,
-                  poll_timeout: float = 30.0) -> RunRecord:
-    """Send the prepared file(s); record the run; send the report mail; always remove the files."""
+                  poll_timeout: float | None = None) -> RunRecord:
+    """Send the prepared file(s); record the run; send the report mail; always remove the files.
+
+    Starting the run reserves its requests of the daily quota atomically (several runs at once never
+    send more than the quota). Once HaiHai has answered, its answer decides what is returned: the
+    answer is written to the journal first, then to the history (tried again while busy); local
+    bookkeeping that fails is a warning, never a failure of an import HaiHai accepted."""
+    # lazy for start-up speed: the client loads httpx, which the TUI does not need until the first send
     from haihai_tui.core.haihai.client import send_import
     from haihai_tui.core.haihai.status import fetch_result_csv, poll_status
-    from haihai_tui.core.run.report import send_report
+    history: History | None = None
+    run_id: int | None = None
+    results: list = []
+    sending = recorded = False
     try:
         if prepared.blocked:
             raise RunRefused(f"pre-flight found {prepared.built.error_count} error(s); fix them first: "
@@ -224,7 +258,7 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
             raise RunRefused(f"dangerous run refused without explicit confirmation: {prepared.dangerous}")
         g = prepared.integration
         # the history is SQLite on disk: keep its writes off the event loop (the TUI stays responsive)
-        history = await asyncio.to_thread(History, paths.history_db)
+        history = await asyncio.to_thread(History, paths.history_db, paths.history_journal)
         rec = RunRecord(run_id=None, started_at=datetime.now().astimezone().isoformat(timespec="seconds"),
                         ended_at=None, executor=executor, integration=g.name, menu=prepared.menu.name,
                         conditions=prepared.condition_texts, memo=memo, rows=prepared.rows,
@@ -232,17 +266,21 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
                         host=urlsplit(g.url).hostname or "", url=g.url.split("?")[0], http_status=None,
                         outcome=Outcome.RUNNING, code=None, message="", import_ids=[], counts=None,
                         params=dict(g.params), response_excerpt="")
-        run_id = await asyncio.to_thread(history.start, rec)
+        try:  # counts today's requests and reserves this run's in one transaction
+            run_id = await asyncio.to_thread(history.start, rec, daily_quota=g.limits.daily_quota)
+        except QuotaExceeded as e:
+            raise RunRefused(str(e)) from None
         on_event(RunStarted(run_id))
         on_event(LogLine(f"run #{run_id}: {prepared.summary}"))
-        results = []
         for i in range(len(prepared.built.files)):
             if cancel is not None and cancel.is_set():
                 break
             req = prepared.request(i)
             on_event(StageChanged(Stage.SEND, f"request {i + 1} of {prepared.requests}"))
+            sending = True
             res = await send_import(req, on_event=on_event, cancel=cancel, part=i + 1, parts=prepared.requests,
                                     transport=transport)
+            sending = False
             results.append(res)
             if res.outcome is not Outcome.DONE:
                 if i + 1 < prepared.requests:
@@ -250,25 +288,76 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
                                      f"{prepared.requests - i - 1} were not sent", "warning"))
                 break
         final = summarize(results, prepared.requests, cancelled=bool(cancel and cancel.is_set()))
-        counts, result_csv = None, None
+        changes = dict(final, ended_at=now_iso())
+        if results:  # HaiHai has answered: its answer is kept before anything else can fail
+            await asyncio.to_thread(_journal, history, rec, changes, on_event)
+        counts, result_csv, unfetched = None, None, ""
         if final["outcome"] is Outcome.DONE and final["import_ids"]:
             on_event(StageChanged(Stage.POLL, "asking HaiHai for the row results"))
             try:
-                counts, result_csv = await _collect(prepared, final["import_ids"], on_event, transport,
-                                                    poll_interval, poll_timeout, poll_status, fetch_result_csv)
+                counts, result_csv, unfetched = await _collect(prepared, final["import_ids"], on_event, transport,
+                                                               poll_interval, poll_timeout, poll_status,
+                                                               fetch_result_csv, cancel=cancel)
             except Exception as e:  # the upload was accepted: a status hiccup must not turn it into a failure
+                unfetched = f"{type(e).__name__}: {e}"
                 on_event(LogLine(f"could not read the row results ({type(e).__name__}: {e}); the import itself "
-                                 f"was accepted - see レポート > 一括登録・削除の処理結果 in HaiHai", "warning"))
+                                 f"was accepted - see {REPORT_PLACE} in HaiHai", "warning"))
         on_event(StageChanged(Stage.HISTORY))
-        done = await asyncio.to_thread(history.finish, run_id, counts=counts, result_csv=result_csv, **final)
+        if unfetched:  # the import stands (完了, its import_id kept); only its row results are missing
+            changes["message"] = f"{changes['message']} Row results were not fetched ({unfetched})."
+        done = await asyncio.to_thread(_record, history, rec, dict(changes, counts=counts, result_csv=result_csv),
+                                       on_event)
+        recorded = True
         on_event(StageChanged(Stage.MAIL))
         note = await asyncio.to_thread(send_report, done, g, settings, paths, on_event)
         if note:
             on_event(LogLine(note))
         on_event(StageChanged(Stage.DONE, f"{done.outcome.label} ({done.outcome.value})"))
         return done
+    except BaseException:
+        if history is not None and run_id is not None and not recorded and not sending and not results:
+            try:  # stopped before anything was sent: release the quota this run reserved
+                history.finish(run_id, outcome=Outcome.CANCELLED, code="CANCELLED", requests=0,
+                               message="stopped before anything was sent")
+            except HistoryError:
+                pass
+        raise
     finally:
         prepared.discard()
+
+
+def _journal(history: History, rec: RunRecord, changes: dict, on_event: EventSink) -> bool:
+    """HaiHai's answer into the journal (fsync'd); False, with a warning, when that fails."""
+    try:
+        history.journal_outcome(rec.run_id, rec.started_at, changes)  # type: ignore[arg-type]
+        return True
+    except OSError as e:
+        on_event(LogLine(f"could not write the run journal {history.journal} ({e.strerror or e})", "warning"))
+        return False
+
+
+def _record(history: History, rec: RunRecord, changes: dict, on_event: EventSink) -> RunRecord:
+    """The finished run into the history, tried again while it is busy. When it cannot be written, the
+    outcome stays as HaiHai answered (from the journal it reaches the history at the next start)."""
+    problem = ""
+    for _ in range(HISTORY_ATTEMPTS):
+        try:
+            return history.finish(rec.run_id, **changes)  # type: ignore[arg-type]
+        except HistoryBusy:
+            problem = "another haihai-tui held it locked"
+        except HistoryError as e:
+            problem = str(e)
+            break
+    done = dataclasses.replace(rec, **changes)
+    if done.outcome is not Outcome.CANCELLED or done.requests:
+        kept = _journal(history, rec, {k: v for k, v in changes.items() if k != "result_csv"}, on_event)
+    else:
+        kept = False
+    later = (f"the answer is kept in {history.journal} and goes into the history at the next start of haihai-tui"
+             if kept else "note the answer from here")
+    on_event(LogLine(f"could not write run #{rec.run_id} into the history {history.path} ({problem}); "
+                     f"HaiHai's answer stands: {done.outcome.label} ({done.outcome.value}); {later}", "warning"))
+    return done
 
 
 def summarize(results: list, planned: int, cancelled: bool) -> dict:
@@ -290,24 +379,31 @@ def summarize(results: list, planned: int, cancelled: bool) -> dict:
 
 
 async def _collect(prepared: Prepared, import_ids: list[str], on_event, transport, interval, timeout,
-                   poll_status, fetch_result_csv):
-    """Counts summed over the requests, and the row-level result file of the first; None where not offered."""
+                   poll_status, fetch_result_csv, cancel: asyncio.Event | None = None):
+    """Counts summed over the requests, the row-level result file of the first (None where not offered),
+    and why the row results were not all fetched ("" when they were). The poll is bounded by the
+    integration's timeouts (``timeout`` None) and stops on ``cancel``; the accepted import stands."""
     totals: dict[str, int] = {}
     result_csv = None
     for i, iid in enumerate(import_ids):
         st = await poll_status(prepared.request(min(i, prepared.requests - 1)), iid, on_event=on_event,
-                               interval=interval, timeout=timeout, transport=transport)
+                               interval=interval, timeout=timeout, transport=transport, cancel=cancel)
+        if st is not None and st.cancelled:
+            on_event(LogLine(f"import {iid}: {st.error}", "warning"))
+            return (totals or None), result_csv, st.error
         if st is None:
             on_event(LogLine("HaiHai does not offer a status endpoint; see レポート > 一括登録・削除の処理結果 there"))
-            return None, None
+            return None, None, ""
         if not st.finished:
-            on_event(LogLine(f"import {iid} is still {st.status} after {timeout:.0f} s; "
-                             f"the counts below are what HaiHai had processed so far", "warning"))
+            on_event(LogLine(f"import {iid}: {st.error}; the counts below are what HaiHai had processed so far",
+                             "warning"))
         for k in COUNT_KEYS:
             v = getattr(st, k, None)
             if v is not None:
                 totals[k] = totals.get(k, 0) + int(v)
         if result_csv is None:
             result_csv = await fetch_result_csv(prepared.request(min(i, prepared.requests - 1)), iid,
-                                                transport=transport)
-    return (totals or None), result_csv
+                                                transport=transport, cancel=cancel)
+        if not st.finished:
+            return (totals or None), result_csv, st.error
+    return (totals or None), result_csv, ""

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from haihai_tui.core.run.pipeline import Prepared
-from haihai_tui.tui.dialogs.run_checks import DIALOG_CSS, needs_split, split_estimate
+from haihai_tui.tui.dialogs.run_checks import DIALOG_CSS
 
 
 # -- confirm -------------------------------------------------------------------------------------
@@ -43,11 +43,11 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
 
     @property
     def must_split(self) -> bool:
-        return needs_split(self.p)
+        return self.p.needs_split
 
     @property
     def over_quota(self) -> bool:
-        return self.p.requests > self.p.quota_left
+        return self.p.over_quota
 
     def compose(self) -> ComposeResult:
         p = self.p
@@ -76,7 +76,7 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
             lines.append("Rows: the whole list (no search, no conditions)")
         lim = p.integration.limits
         if self.must_split:
-            n = split_estimate(p)
+            n = p.split_estimate
             lines.append(f"Over the per-request limit ({lim.max_rows:,} rows / {lim.max_bytes:,} bytes): "
                          f"F4 splits it into about {n:,} requests, using {n:,} of the {p.quota_left:,} "
                          f"requests left today (daily quota {lim.daily_quota:,}).")

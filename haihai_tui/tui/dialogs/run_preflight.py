@@ -20,7 +20,7 @@ from haihai_tui.core.events import LogLine, RowsProgress, StageChanged
 from haihai_tui.core.run.pipeline import Prepared, RunRefused, Target
 from haihai_tui.tui.runs import prepare_for_run
 from haihai_tui.tui.widgets.progress import bar
-from haihai_tui.tui.dialogs.run_checks import DIALOG_CSS, SPLIT_CODES, hard_errors, last_run_caution
+from haihai_tui.tui.dialogs.run_checks import DIALOG_CSS, SPLIT_CODES
 
 MAX_LISTED = 500   # findings listed in the dialog (the rest are counted)
 
@@ -81,7 +81,7 @@ class PreflightScreen(ModalScreen[PreflightResult]):
         ctx = self.app.ctx  # type: ignore[attr-defined]
         try:
             p = prepare_for_run(ctx, self.target, split=self.split, on_event=self._sink, cancel=self._cancel)
-            result = PreflightResult(prepared=p, caution=last_run_caution(ctx, self.target.integration))
+            result = PreflightResult(prepared=p, caution=p.last_run_caution)
         except BuildCancelled:
             result = PreflightResult(cancelled=True)
         except RunRefused as e:
@@ -119,7 +119,7 @@ class FindingsScreen(ModalScreen[tuple[str, int | None]]):
     def __init__(self, prepared: Prepared) -> None:
         super().__init__()
         self.p = prepared
-        self.blocked = bool(hard_errors(prepared))
+        self.blocked = bool(prepared.hard_errors)
         self.listed = [f for f in prepared.built.findings if f.code not in SPLIT_CODES][:MAX_LISTED]
 
     def compose(self) -> ComposeResult:

@@ -14,7 +14,8 @@ from textual.widgets import DataTable, Static, TextArea
 
 from haihai_tui.tui.bindings import BACK
 from haihai_tui.core.events import Outcome
-from haihai_tui.core.run.history import History, HistoryError, RunRecord, fit
+from haihai_tui.core.run.history import History, HistoryError, RunRecord
+from haihai_tui.core.text import fit_cells as fit
 from haihai_tui.core.events import COUNT_WORDS
 from haihai_tui.tui.screens.base import AppScreen
 

@@ -18,7 +18,6 @@ from haihai_tui.core.records.query import Condition, Query
 from haihai_tui.core.run.pipeline import RunRefused, Target
 from haihai_tui.tui.widgets.record_table import RecordTable
 from haihai_tui.tui.screens.base import AppScreen
-from haihai_tui.tui.dialogs.run_checks import hard_errors
 from haihai_tui.tui.dialogs.run_confirm import ConfirmRunScreen
 from haihai_tui.tui.dialogs.run_preflight import FindingsScreen, PreflightScreen
 
@@ -255,7 +254,7 @@ class RecordListScreen(AppScreen):
             if p is None:
                 self.notify("Pre-flight cancelled; nothing was sent.", markup=False)
                 return
-            if hard_errors(p) or p.built.warning_count:
+            if p.hard_errors or p.built.warning_count:
                 choice, row = await self.app.push_screen_wait(FindingsScreen(p))
                 if choice != "continue":
                     p.discard()
