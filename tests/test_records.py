@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from haihai_tui.core.records import store as records
+from haihai_tui.core.text import safe
 from haihai_tui.core.settings.model import Database, FieldDef
 from haihai_tui.core.records.query import Condition, Query, parse_condition
 from haihai_tui.core.records.importer import RecordImportError
@@ -191,9 +192,21 @@ def test_a_field_added_later_gets_a_column(tmp_path):
         assert list(s.iter_rows(Query(), ["email", "phone"])) == [("a@example.jp", "")]
 
 
-def test_database_id_must_be_a_plain_file_name(tmp_path):
-    with pytest.raises(ValueError, match="cannot be a file name"):
-        RecordStore.open(tmp_path, Database("../x", "x", DB.fields))
+@pytest.mark.parametrize("bad", ["../x", "..", ".", "/abs", "/tmp/x", "a/../../x", "x\0y", "x\x1b[2J", "", " ",
+                                 " x", "C:x", "a\\b", "x\n", "\u3000", "é" * 101, ".hidden"])
+def test_database_id_that_would_leave_the_records_folder_is_refused(tmp_path, bad):
+    with pytest.raises(records.DatabaseIdError, match="cannot be used as a file name") as e:
+        RecordStore.open(tmp_path / "data" / "records", Database(bad, "x", DB.fields))
+    assert isinstance(e.value, ValueError)
+    msg = str(e.value)
+    assert "db.toml" in msg and "\0" not in msg and "\x1b" not in msg and safe(msg) == msg
+    assert list(tmp_path.rglob("*")) == []   # nothing created anywhere, not even the records folder
+
+
+@pytest.mark.parametrize("good", ["customers", "顧客-2024_v1", "a.b", "x" * 200])
+def test_plain_database_ids_are_fine(tmp_path, good):
+    with RecordStore.open(tmp_path / "records", Database(good, "x", DB.fields)) as s:
+        assert s.path == tmp_path / "records" / f"{good}.sqlite3"
 
 
 # --- queries -----------------------------------------------------------------------------------

@@ -6,22 +6,34 @@ import sys
 
 from haihai_tui.cli.args import paths_of
 from haihai_tui.core.settings.context import AppContext
+from haihai_tui.core.text import one_line
 
 
 def cmd_db_import(args) -> int:
     from haihai_tui.core.records.importer import RecordImportError
-    from haihai_tui.core.records.store import RecordStore
+    from haihai_tui.core.records.store import DatabaseIdError, RecordFileError, RecordStore
     paths = paths_of(args)
     ctx = AppContext(paths)
     db = ctx.settings.database(args.database)
     if db is None:
-        known = ", ".join(d.id for d in ctx.settings.databases) or "(none: add [[databases]] to db.toml)"
+        known = ", ".join(one_line(d.id) for d in ctx.settings.databases) or "(none: add [[databases]] to db.toml)"
         print(f"no database {args.database!r} in {paths.db}; databases: {known}", file=sys.stderr)
         return 2
     if not args.file.is_file():
         print(f"{args.file}: no such file", file=sys.stderr)
         return 2
-    rs = RecordStore.open(paths.records_dir, db)
+    try:
+        rs = RecordStore.open(paths.records_dir, db)
+    except DatabaseIdError as e:
+        print(f"{paths.db}: {e}\nnothing was imported", file=sys.stderr)
+        return 2
+    except RecordFileError as e:
+        print(f"{e}\nnothing was imported", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"cannot open the record database in {paths.records_dir}: {e.strerror or e}\nnothing was imported",
+              file=sys.stderr)
+        return 1
     try:
         res = rs.import_csv(args.file, replace=args.replace)
         total = rs.count()
@@ -30,6 +42,6 @@ def cmd_db_import(args) -> int:
         return 1
     finally:
         rs.close()
-    print(f"imported {res.rows:,} records into {db.name} ({db.id}) from {args.file} "
+    print(f"imported {res.rows:,} records into {one_line(db.name)} ({one_line(db.id)}) from {args.file} "
           f"({res.encoding}); the database now holds {total:,}")
     return 0

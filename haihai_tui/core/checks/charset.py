@@ -59,7 +59,7 @@ def roundtrip_changes(enc: str) -> dict[str, str]:
     back = "\0".join(chars).encode(enc, "ignore").decode(enc, "replace").split("\0")
     if len(back) != len(chars):  # an encoding whose sequences may hold a NUL byte: one by one
         back = [c.encode(enc, "ignore").decode(enc, "replace") for c in chars]
-    return {c: b for c, b in zip(chars, back) if b and b != c}
+    return {c: b for c, b in zip(chars, back, strict=True) if b and b != c}
 
 
 def changed_message(ch: str, twin: str, count: int, enc: str) -> str:

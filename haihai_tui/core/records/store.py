@@ -25,11 +25,12 @@ from typing import Iterable, Iterator, Sequence
 
 from haihai_tui.core.settings.model import Database
 from haihai_tui.core.paths import ensure_private_dir
+from haihai_tui.core.text import one_line
 from haihai_tui.core.records.query import Query
 from haihai_tui.core.records.importer import BATCH, ImportResult, ProgressFn, import_file
 
-__all__ = ["RecordStore", "Cursor", "Page", "QueryPlan", "RecordQueryError", "column",
-           "ANCHOR_EVERY"]
+__all__ = ["ANCHOR_EVERY", "Cursor", "DatabaseIdError", "Page", "QueryPlan", "RecordFileError", "RecordQueryError",
+           "RecordStore", "check_database_id", "column"]
 
 TABLE = "records"
 ANCHOR_EVERY = 1000   # K: one anchor (sort key, rowid) every K rows of a query's order
@@ -43,6 +44,43 @@ def column(field_id: str) -> str:
 
 class RecordQueryError(ValueError):
     """A query or column list names a field the database does not have."""
+
+
+class RecordFileError(ValueError):
+    """The record database file cannot be opened as one (damaged, not SQLite, locked for good)."""
+
+
+class DatabaseIdError(ValueError):
+    """A database id that cannot name a file in the records folder (``../x``, ``/abs``, NUL ...)."""
+
+
+ID_MAX = 200  # bytes in UTF-8: with ".sqlite3" well within a file name's 255
+
+
+def check_database_id(name: str) -> str:
+    """``name`` if it is a plain file name that stays in the records folder; else DatabaseIdError saying why.
+
+    Refused: empty, longer than ID_MAX bytes, starting with '.' ('..', hidden files), holding '/', '\\', ':' or
+    any control character (NUL included). Letters of any script, digits, '-', '_' and inner dots are fine.
+    """
+    why = None
+    if not isinstance(name, str) or not name.strip():
+        why = "it is empty"
+    elif len(name.encode("utf-8", "surrogatepass")) > ID_MAX:
+        why = f"it is longer than {ID_MAX} bytes"
+    elif name.startswith("."):
+        why = "it starts with '.' (a path like '..' or a hidden file)"
+    elif any(ch in "/\\:" for ch in name):
+        why = "it holds a path separator ('/', '\\' or ':')"
+    elif not name.isprintable() or name != name.strip():
+        why = "it holds a control character, a line break, a space other than ' ', or spaces around it"
+    if why is None and os.path.basename(os.path.normpath(name)) != name:  # belt and braces
+        why = "it is not a plain file name"
+    if why:
+        raise DatabaseIdError(f"database id '{one_line(name)}' cannot be used as a file name in the records "
+                              f"folder: {why}; in db.toml use an id of letters, digits, '-' and '_' (e.g. "
+                              f"\"customers\")")
+    return name
 
 
 @dataclass(frozen=True)
@@ -133,19 +171,26 @@ class RecordStore:
         self._counts: dict[Query, int] = {}
         self._indexes: set[str] = set()
         with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._ensure_table()
-            self._version = self._data_version()
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._ensure_table()
+                self._version = self._data_version()
+            except sqlite3.DatabaseError as e:
+                self._conn.close()
+                raise RecordFileError(f"the record database {self.path} cannot be used: {e}; if it is damaged, "
+                                      f"move it aside and load the records again (haihai-tui db import)") from None
 
     @classmethod
     def open(cls, records_dir: Path, database: Database) -> "RecordStore":
-        """Open (creating the folder, file and table as needed) the store of ``database``."""
-        name = database.id
-        if not name or name.startswith(".") or any(ch in name for ch in "/\\\0"):
-            raise ValueError(f"database id {name!r} cannot be a file name: use letters, digits, '-' and '_'")
-        ensure_private_dir(Path(records_dir))
-        path = Path(records_dir) / f"{name}.sqlite3"
+        """Open (creating the folder, file and table as needed) the store of ``database``.
+
+        Raises DatabaseIdError, before touching the disk, for an id that is not a plain file name inside
+        ``records_dir`` (the settings check says so too; this is the store's own guard).
+        """
+        records_dir = Path(records_dir)
+        path = records_dir / f"{check_database_id(database.id)}.sqlite3"
+        ensure_private_dir(records_dir)
         if not path.exists():  # customer data: readable by its owner only, whatever the umask
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         return cls(path, database)
