@@ -1,4 +1,4 @@
-"""What HaiHai does with the rows of an accepted import (haihai-import-api.md, "What HaiHai does").
+"""What HaiHai does with the rows of an accepted import (docs/haihai-api.md, "What HaiHai does with the rows").
 
 Each row ends in one of four categories: 成功 success, 失敗 failure (with a reason), その他 other
 (already registered, or a duplicate address earlier in the same file), 配信停止 stopped (register

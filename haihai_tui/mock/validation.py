@@ -1,6 +1,6 @@
 """422 validation of ``import_settings`` and of the CSV's shape, and the 413 row limit.
 
-Rules (haihai-import-api.md, with the mock's [assumed] strictness written down):
+Rules (docs/haihai-api.md, "import_settings" and "The answer", with the mock's ASSUMED strictness written down):
 
 - values are JSON strings or integers -> else ``INVALID_PARAMETER``; an empty value counts as the key
   being absent (as the client's pre-flight reads the grid: "blank means the default"); ``login_id`` and
