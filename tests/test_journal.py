@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 
 from corefixtures import CANARY
 from haihai_tui.cli.main import main
@@ -75,3 +77,24 @@ def test_replay_matches_run_id_and_start_time_and_survives_a_torn_line(tmp_path)
     got = h.get(run_id)
     assert got.import_ids == ["20261129-1"] and got.http_status == 200 and got.ended_at.endswith("23:33:00+09:00")
     assert h.replay_journal() == 0 and h.count() == 1
+
+
+def test_a_run_whose_process_died_after_the_answer_is_done_not_unknown(tmp_path):
+    path = tmp_path / "history.sqlite3"
+    History(path)
+    code = ("import sys; from pathlib import Path;"
+            "from haihai_tui.core.run.history import History, RunRecord;"
+            "from haihai_tui.core.events import Outcome;"
+            "h = History(Path(sys.argv[1]));"
+            "r = RunRecord(None, '', None, 'cron', 'I', 'M', [], '', 1, 1, 1, 'h', 'https://h/x', None,"
+            " Outcome.RUNNING, None, '', [], None, {}, '');"
+            "i = h.start(r);"
+            "h.journal_outcome(i, r.started_at, dict(outcome=Outcome.DONE, import_ids=['x-1'], http_status=200))")
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=30)   # then it is gone
+    # before anything replays, the run looks RUNNING with a dead pid: mark_interrupted alone would say 結果不明
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT outcome FROM runs").fetchall() == [("running",)]
+    h = History(path)
+    assert h.mark_interrupted() == 0
+    got = h.list()[0]
+    assert got.outcome is Outcome.DONE and got.import_ids == ["x-1"]

@@ -341,8 +341,8 @@ class History:
     def _replay_quietly(self) -> None:
         try:
             self.replay_journal()
-        except HistoryBusy:
-            pass  # still locked: the journal keeps the entries for the next start
+        except HistoryError:
+            pass  # busy, or the journal unreadable: it keeps its entries for the next start
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -21,14 +21,30 @@ from urllib.parse import urlsplit
 
 from haihai_tui.core.checks.csvbuild import BuiltCsv, build_csv
 from haihai_tui.core.checks.findings import Finding
-from haihai_tui.core.events import (REPORT_PLACE, EventSink, LogLine, Outcome, RowsProgress, RunStarted, Stage,
-                                    StageChanged, ignore)
+from haihai_tui.core.events import (
+    REPORT_PLACE,
+    EventSink,
+    LogLine,
+    Outcome,
+    RowsProgress,
+    RunStarted,
+    Stage,
+    StageChanged,
+    ignore,
+)
 from haihai_tui.core.paths import Paths, ensure_private_dir
 from haihai_tui.core.procs import pid_alive
 from haihai_tui.core.records.query import Condition, Query
 from haihai_tui.core.records.store import RecordStore
-from haihai_tui.core.run.history import (History, HistoryBusy, HistoryError, QuotaExceeded, RunRecord,
-                                         last_run_caution, now_iso)
+from haihai_tui.core.run.history import (
+    History,
+    HistoryBusy,
+    HistoryError,
+    QuotaExceeded,
+    RunRecord,
+    last_run_caution,
+    now_iso,
+)
 from haihai_tui.core.run.report import send_report
 from haihai_tui.core.settings import headers as hdr
 from haihai_tui.core.settings.model import Database, Integration, Menu, Settings
@@ -349,10 +365,7 @@ def _record(history: History, rec: RunRecord, changes: dict, on_event: EventSink
             problem = str(e)
             break
     done = dataclasses.replace(rec, **changes)
-    if done.outcome is not Outcome.CANCELLED or done.requests:
-        kept = _journal(history, rec, {k: v for k, v in changes.items() if k != "result_csv"}, on_event)
-    else:
-        kept = False
+    kept = _journal(history, rec, {k: v for k, v in changes.items() if k != "result_csv"}, on_event)
     later = (f"the answer is kept in {history.journal} and goes into the history at the next start of haihai-tui"
              if kept else "note the answer from here")
     on_event(LogLine(f"could not write run #{rec.run_id} into the history {history.path} ({problem}); "

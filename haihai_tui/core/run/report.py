@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import socket
 
-from haihai_tui.core.settings import permissions as perm
 from haihai_tui.core.events import EventSink, LogLine, ignore
+from haihai_tui.core.paths import Paths
 from haihai_tui.core.run.history import RunRecord
 from haihai_tui.core.run.mail import MailError, build_report, deliver, recipient_note, recipients, should_send
+from haihai_tui.core.settings import permissions as perm
 from haihai_tui.core.settings.model import Integration, Settings
-from haihai_tui.core.paths import Paths
 
 
 def send_report(rec: RunRecord, integ: Integration, settings: Settings, paths: Paths,
