@@ -12,6 +12,7 @@ import os
 import sys
 
 from haihai_tui.cli.args import paths_of
+from haihai_tui.core.run.history import History, format_table, to_json
 from haihai_tui.core.text import is_unsafe
 
 
@@ -35,7 +36,6 @@ def json_line(data: object) -> str:
 
 
 def cmd_history(args) -> int:
-    from haihai_tui.core.run.history import History, format_table, to_json
     paths = paths_of(args)
     h = History(paths.history_db, paths.history_journal)
     h.mark_interrupted()

@@ -129,7 +129,7 @@ class Prepared:
         return self.requests > self.quota_left
 
     def request(self, index: int = 0):
-        from haihai_tui.core.haihai.multipart import ImportRequest  # lazy for start-up speed: the client loads httpx
+        from haihai_tui.core.haihai.multipart import ImportRequest  # lazy for start-up speed: multipart loads httpx
         g = self.integration
         return ImportRequest(url=g.url, headers=self.headers, params=dict(g.params), json_name=g.json_name,
                              csv_name=g.csv_name, csv_path=self.built.files[index],
@@ -321,6 +321,7 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
         on_event(StageChanged(Stage.HISTORY))
         if unfetched:  # the import stands (完了, its import_id kept); only its row results are missing
             changes["message"] = f"{changes['message']} Row results were not fetched ({unfetched})."
+            await asyncio.to_thread(_journal, history, rec, {"message": changes["message"]}, on_event)
         done = await asyncio.to_thread(_record, history, rec, dict(changes, counts=counts, result_csv=result_csv),
                                        on_event)
         recorded = True
@@ -414,9 +415,9 @@ async def _collect(prepared: Prepared, import_ids: list[str], on_event, transpor
             v = getattr(st, k, None)
             if v is not None:
                 totals[k] = totals.get(k, 0) + int(v)
+        if not st.finished:   # out of time: the row results are not ready, the import stands
+            return (totals or None), result_csv, st.error
         if result_csv is None:
             result_csv = await fetch_result_csv(prepared.request(min(i, prepared.requests - 1)), iid,
                                                 transport=transport, cancel=cancel)
-        if not st.finished:
-            return (totals or None), result_csv, st.error
     return (totals or None), result_csv, ""
