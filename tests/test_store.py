@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from haihai_tui.core.settings import store
 from haihai_tui.core.problems import SettingsFileError
+from haihai_tui.core.settings import store
 
 WORKER = Path(__file__).with_name("_store_worker.py")
 
@@ -332,14 +332,21 @@ def test_modes_under_umask_zero(tmp_path, monkeypatch):
     assert store.check_private_file(p) is None and store.check_folder(folder) is None
 
 
-def test_symlinked_settings_file_stays_a_link(tmp_path):
+def test_a_symlinked_settings_file_of_your_own_is_read_but_never_written_through(tmp_path):
     (tmp_path / "dotfiles").mkdir()
     real = write(tmp_path / "dotfiles" / "admin.toml", "a = 1\n")
     cfg = tmp_path / "cfg"
     cfg.mkdir()
     (cfg / "admin.toml").symlink_to(real)
-    store.update(cfg / "admin.toml", lambda d: d.update(a=2))
-    assert (cfg / "admin.toml").is_symlink() and real.read_text() == "a = 2\n"
+    tf = store.load(cfg / "admin.toml")
+    assert tf.doc["a"] == 1
+    tf.doc["a"] = 2
+    for write_it in (lambda: store.update(cfg / "admin.toml", lambda d: d.update(a=2)), lambda: store.save(tf)):
+        with pytest.raises(store.StoreError, match="is a symbolic link .* never writes through a link") as e:
+            write_it()
+        assert f"cp --remove-destination {real} {cfg / 'admin.toml'}" in str(e.value)
+    assert (cfg / "admin.toml").is_symlink() and real.read_text() == "a = 1\n"
+    assert sorted(p.name for p in cfg.iterdir()) == ["admin.toml"]   # no temp file, no .bak, no lock left behind
 
 
 def test_update_that_raises_writes_nothing_and_releases_the_lock(tmp_path):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import tomlkit
 
+from haihai_tui.core.paths import Paths, create_file, ensure_private_dir
 from haihai_tui.core.settings import store
-from haihai_tui.core.paths import Paths, ensure_private_dir
 from haihai_tui.core.settings.permissions import PERMISSION_NAMES, current_login
 from haihai_tui.samples import sample_bytes
 
@@ -22,8 +22,8 @@ def lay_demo(base: Path, *, login: str, token: str, mock_url: str, rows: int = 5
     """Write sample settings (the current login as administrator) and sample customers under ``base``."""
     paths = Paths(ensure_private_dir(base / "config"), ensure_private_dir(base / "data"))
     for name in ("admin.toml", "db.toml", "tui.toml"):
-        if not (paths.config_dir / name).exists():
-            (paths.config_dir / name).write_bytes(sample_bytes(name))
+        if not (paths.config_dir / name).exists():  # 0644 whatever the umask (secrets.toml is made 0600 below)
+            create_file(paths.config_dir / name, sample_bytes(name), 0o644)
 
     def add_admin(doc) -> None:
         users = doc.setdefault("users", tomlkit.aot())
@@ -53,8 +53,8 @@ def lay_demo(base: Path, *, login: str, token: str, mock_url: str, rows: int = 5
 
 
 def _load_customers(paths: Paths, rows: int) -> int:
-    from haihai_tui.core.records.store import RecordStore
     from haihai_tui.core.records.samples import SAMPLE_DATABASE, generate
+    from haihai_tui.core.records.store import RecordStore
     rs = RecordStore.open(paths.records_dir, SAMPLE_DATABASE)
     try:
         if rs.count() == 0:

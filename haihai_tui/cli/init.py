@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from haihai_tui.cli.args import paths_of
-from haihai_tui.core.paths import ensure_private_dir
+from haihai_tui.core.paths import create_file, ensure_private_dir
 from haihai_tui.samples import SAMPLE_FILES, sample_bytes
 
 
@@ -19,12 +18,8 @@ def cmd_init(args) -> int:
         if target.exists() or target.is_symlink():
             kept.append(name)
             continue
-        mode = 0o600 if name == "secrets.toml" else 0o644
-        # O_EXCL: never follow or replace something that appeared meanwhile; the mode ignores the umask below
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(sample_bytes(sample))
-        os.chmod(target, mode)
+        # never follows or replaces something that appeared meanwhile; the mode is exact whatever the umask
+        create_file(target, sample_bytes(sample), 0o600 if name == "secrets.toml" else 0o644)
         made.append(name)
     if made:
         print(f"wrote {', '.join(made)} to {folder}")

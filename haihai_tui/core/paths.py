@@ -87,3 +87,19 @@ def ensure_private_dir(path: Path) -> Path:
             continue
         os.chmod(p, 0o700)  # mkdir's mode is masked by the umask; make it exact
     return path
+
+
+def create_file(path: Path, data: bytes, mode: int) -> Path:
+    """Create ``path`` holding ``data`` with exactly ``mode`` whatever the umask; never over an existing file
+    or through a symbolic link (FileExistsError)."""
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, mode & 0o600)
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    return path

@@ -20,16 +20,17 @@ import shlex
 import stat
 import time
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import tomlkit
 from tomlkit.exceptions import ParseError, TOMLKitError
 
 from haihai_tui.core.paths import ensure_private_dir
 from haihai_tui.core.problems import Problem, SettingsFileError
+from haihai_tui.core.settings import trust
 from haihai_tui.core.settings.tomlpos import MAX_DEPTH, scan
 
 __all__ = ["TomlFile", "load", "parse", "save", "update", "locate", "StoreError", "ConflictError",
@@ -214,6 +215,9 @@ def load(path: Path, *, missing_ok: bool = True, name: str | None = None) -> Tom
     """
     path = Path(path)
     name = name or path.name
+    why = trust.refusal(path)
+    if why:
+        raise SettingsFileError(name, None, f"not read: {why}")
     try:
         got = _read(path, name)
     except PermissionError:
@@ -233,9 +237,18 @@ def load(path: Path, *, missing_ok: bool = True, name: str | None = None) -> Tom
 # --- writing ---------------------------------------------------------------------------------------
 
 def _target(path: Path) -> Path:
-    """The file to replace: a symlinked settings file is written where the link points."""
+    """The file to replace: ``path`` itself, refused when it is a symbolic link or another account could
+    change it (see trust.py); the replace swaps the name in its folder and never follows a link."""
     path = Path(path)
-    return Path(os.path.realpath(path)) if path.is_symlink() else path
+    if path.is_symlink():
+        real = os.path.realpath(path)
+        raise StoreError(path, f"not saved: {path} is a symbolic link (to {real}); haihai-tui never writes through "
+                               "a link, which could put the settings (and a token) wherever it points. Make it a "
+                               f"plain file: cp --remove-destination {shlex.quote(real)} {shlex.quote(str(path))}")
+    why = trust.refusal(path)
+    if why:
+        raise StoreError(path, f"not saved: {why}")
+    return path
 
 
 @contextmanager
@@ -253,7 +266,7 @@ def _locked(path: Path, timeout: float) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
                     raise LockTimeout(path, f"{path} is being saved by another process (pid {holder}) "
-                                            f"for more than {timeout:g} s; try again, or see `fuser {lock}`")
+                                            f"for more than {timeout:g} s; try again, or see `fuser {lock}`") from None
                 time.sleep(pause)
                 pause = min(pause * 2, 0.02)
         os.ftruncate(fd, 0)
@@ -318,7 +331,7 @@ def _save_locked(tf: TomlFile, target: Path, force: bool, backup: bool = True) -
     folder = target.parent
     if old:
         st = os.stat(target)
-        mode, owner = stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid)
+        mode, owner = stat.S_IMODE(st.st_mode) & ~0o022, (st.st_uid, st.st_gid)  # never group/other-writable
     else:
         mode, owner = 0o600, None
     tmp, st_new = _write_new(folder, target.name, data, mode, owner)
