@@ -6,15 +6,14 @@ import pickle
 
 import pytest
 
+from corefixtures import CANARY
+from haihai_tui.core.secret import Secret
 from haihai_tui.core.settings import editing
 from haihai_tui.core.settings import permissions as perm
 from haihai_tui.core.settings.editing import EditRefused
+from haihai_tui.core.settings.load import load_settings
 from haihai_tui.core.settings.model import Integration, Menu
 from haihai_tui.core.settings.permissions import PermissionDenied, User
-from haihai_tui.core.secret import Secret
-from haihai_tui.core.settings.load import load_settings
-
-from corefixtures import CANARY
 
 
 def users():
@@ -61,7 +60,7 @@ def test_last_grant_holder_keeps_it():
 
 def test_secret_never_prints():
     s = Secret(CANARY, "test")
-    for text in (repr(s), str(s), f"{s}", f"{s!r}", "%s" % s, str([s]), str({"t": s})):
+    for text in (repr(s), str(s), f"{s}", f"{s!r}", "%s" % s, str([s]), str({"t": s})):  # noqa: UP031
         assert CANARY not in text
     assert s.reveal() == CANARY
     with pytest.raises(TypeError):

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from corefixtures import CANARY
 from haihai_tui.core.paths import Paths
 from haihai_tui.core.settings.load import load_settings
-
-from corefixtures import CANARY
 
 ENV: dict[str, str] = {}
 
@@ -28,7 +27,7 @@ def edit(path: Path, old: str, new: str, count: int = 1) -> None:
 
 
 def line_of(path: Path, needle: str, nth: int = 1) -> int:
-    hits = [i for i, l in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in l]
+    hits = [i for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in text]
     return hits[nth - 1]
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from corefixtures import CANARY
 from haihai_tui.cli.main import main
 from haihai_tui.core.problems import SettingsFileError
 from haihai_tui.core.settings import store
 from haihai_tui.core.settings.load import load_settings
 from haihai_tui.core.settings.tomlpos import scan
-
-from corefixtures import CANARY
 
 DEEP = {
     "arrays": "x = " + "[" * 500 + "]" * 500 + "\n",
@@ -57,7 +56,8 @@ def test_database_ids_that_could_name_another_file_are_refused_with_file_and_lin
     text = paths.db.read_text(encoding="utf-8")
     paths.db.write_text(text.replace('id = "customers"', f'id = "{bad}"', 1)
                             .replace('database = "customers"', f'database = "{bad}"'), encoding="utf-8")
-    line = next(i for i, l in enumerate(paths.db.read_text(encoding="utf-8").splitlines(), 1) if l.startswith("id ="))
+    rows = paths.db.read_text(encoding="utf-8").splitlines()
+    line = next(i for i, row in enumerate(rows, 1) if row.startswith("id ="))
     loaded = load_settings(paths, {})
     first = loaded.errors[0]
     assert (first.file, first.line) == ("db.toml", line)
@@ -108,8 +108,8 @@ def test_any_header_with_a_control_character_or_a_bad_name_is_refused_at_load(pa
     paths.db.write_text(text.replace('"X-HM-apitoken" = "${secret:配配メール 顧客登録}"',
                                      f'"X-HM-apitoken" = "${{secret:配配メール 顧客登録}}"\n"{header}" = "{value}"', 1),
                         encoding="utf-8")
-    line = next(i for i, l in enumerate(paths.db.read_text(encoding="utf-8").splitlines(), 1)
-                if l.startswith(f'"{header}"'))
+    line = next(i for i, row in enumerate(paths.db.read_text(encoding="utf-8").splitlines(), 1)
+                if row.startswith(f'"{header}"'))
     loaded = load_settings(paths, {})
     [p] = loaded.errors
     assert (p.file, p.line) == ("db.toml", line) and words in p.message

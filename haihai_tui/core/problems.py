@@ -41,4 +41,5 @@ class SettingsFileError(Exception):
         super().__init__(f"{where}: {message}")
 
     def as_problem(self) -> Problem:
-        return Problem(self.file, self.line, self.message if not self.column else f"(column {self.column}) {self.message}")
+        message = f"(column {self.column}) {self.message}" if self.column else self.message
+        return Problem(self.file, self.line, message)

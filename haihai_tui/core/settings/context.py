@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from haihai_tui.core.settings import permissions as perm
-from haihai_tui.core.settings.model import Settings
 from haihai_tui.core.paths import Paths
-from haihai_tui.core.settings.permissions import User
+from haihai_tui.core.settings import permissions as perm
 from haihai_tui.core.settings.load import load_settings
 from haihai_tui.core.settings.loaded import Loaded
+from haihai_tui.core.settings.model import Settings
+from haihai_tui.core.settings.permissions import User
 
 
 @dataclass

@@ -12,12 +12,12 @@ from typing import Any
 
 import tomlkit
 
+from haihai_tui.core.paths import Paths
 from haihai_tui.core.settings import permissions as perm
 from haihai_tui.core.settings import store
-from haihai_tui.core.settings.model import Integration, Menu
-from haihai_tui.core.paths import Paths
-from haihai_tui.core.settings.permissions import PermissionDenied, User
 from haihai_tui.core.settings.load import load_settings
+from haihai_tui.core.settings.model import Integration, Menu
+from haihai_tui.core.settings.permissions import PermissionDenied, User
 from haihai_tui.core.settings.validate import integration_problems
 
 

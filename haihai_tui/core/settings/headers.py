@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from haihai_tui.core.secret import Secret, is_secret_header
 from haihai_tui.core.settings.model import CONTROL_CHARS, HEADER_NAME, TOKEN_HEADER, Integration, Settings
 from haihai_tui.core.text import one_line
-from haihai_tui.core.secret import Secret, is_secret_header
 
 REF = re.compile(r"^\$\{(?:(secret):)?([^}]+)\}$")
 

@@ -7,20 +7,32 @@ becomes a Problem, and whatever could be read is still returned so the app can s
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from haihai_tui.core.paths import Paths
 from haihai_tui.core.problems import Problem, SettingsFileError
 from haihai_tui.core.secret import Secret
-from haihai_tui.core.text import safe
 from haihai_tui.core.settings import store
-from haihai_tui.core.settings.loaded import Ctx, Loaded, did_you_mean
 from haihai_tui.core.settings.headers import header_problem
-from haihai_tui.core.settings.model import (CONTROL_CHARS, DATABASE_ID, Database, FieldDef, Integration, Limits, Menu,
-                                            Secrets, Settings, Smtp, Timeouts)
+from haihai_tui.core.settings.loaded import Ctx, Loaded, did_you_mean
+from haihai_tui.core.settings.model import (
+    CONTROL_CHARS,
+    DATABASE_ID,
+    Database,
+    FieldDef,
+    Integration,
+    Limits,
+    Menu,
+    Secrets,
+    Settings,
+    Smtp,
+    Timeouts,
+)
 from haihai_tui.core.settings.permissions import User
 from haihai_tui.core.settings.validate import validate
+from haihai_tui.core.text import safe
 
 
 def safe_repr(text: str) -> str:
@@ -90,7 +102,8 @@ def parse_admin(ctx: Ctx, doc: dict, s: Settings) -> None:
     smtp = check_table(ctx, system.get("smtp", {}), SMTP, ("system", "smtp"), "[system.smtp]")
     if "password" in smtp:
         ctx.add(("system", "smtp", "password"),
-                "the SMTP password does not belong in admin.toml; move it to secrets.toml under [smtp] password = \"...\"")
+                "the SMTP password does not belong in admin.toml; move it to secrets.toml under "
+                "[smtp] password = \"...\"")
     s.smtp = Smtp(host=smtp.get("host", ""), port=smtp.get("port", 587), starttls=smtp.get("starttls", True),
                   from_addr=smtp.get("from", ""), username=smtp.get("username", ""))
     for i, raw in enumerate(top.get("users", [])):
@@ -146,14 +159,15 @@ def parse_db(ctx: Ctx, doc: dict, s: Settings) -> None:
                 if isinstance(v, int) and not isinstance(v, bool) and kind == "params":
                     table[k] = str(v)  # the product sends strings; accept 12 for "12"
                 elif not isinstance(v, str):
-                    ctx.add(("integrations", i, kind, k), f"{kind}.{safe_repr(k)} must be a string in quotes")
+                    ctx.add(("integrations", i, kind, k), f"{kind}.{safe(k)} must be a string in quotes")
                     del table[k]
         for k, v in list(headers.items()):
             why = header_problem(k, v)
             if why:
                 ctx.add(("integrations", i, "headers", k), why)
                 del headers[k]
-        t = check_table(ctx, g.get("timeouts", {}), TIMEOUTS, ("integrations", i, "timeouts"), "[integrations.timeouts]")
+        t = check_table(ctx, g.get("timeouts", {}), TIMEOUTS, ("integrations", i, "timeouts"),
+                        "[integrations.timeouts]")
         lim = check_table(ctx, g.get("limits", {}), LIMITS, ("integrations", i, "limits"), "[integrations.limits]")
         s.integrations.append(Integration(
             name=g["name"], url=g.get("url", ""), headers=headers, params=params,

@@ -16,7 +16,6 @@ from haihai_tui.core.problems import Problem
 from haihai_tui.core.settings import store
 from haihai_tui.core.settings.model import Settings
 
-
 SECRET_KEY = re.compile(r"(token|password|passwd|secret|api[_-]?key)", re.I)
 
 

@@ -8,8 +8,9 @@ default.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
 from haihai_tui.core.settings.model import IMPORT_TYPES, KNOWN_PARAMS, OVERWRITE_TYPE
 
@@ -88,7 +89,8 @@ def param_findings(params: Mapping[str, object]) -> list[ParamIssue]:
         err("overwrite_type", "overwrite_type only applies when is_overwrite = 1; set is_overwrite to 1 or "
                               "remove overwrite_type", "PARAM_NOT_APPLICABLE")
 
-    for key, what in (("gid", "delivery group ID (配信グループID)"), ("spid", "step-mail plan ID (ステップメールプランID)")):
+    for key, what in (("gid", "delivery group ID (配信グループID)"),
+                      ("spid", "step-mail plan ID (ステップメールプランID)")):
         val = v.get(key, "")
         if val and not (val.isascii() and val.isdigit()):
             wide = "; full-width digits are not accepted" if val.isdigit() else ""

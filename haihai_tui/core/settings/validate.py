@@ -5,15 +5,22 @@ Each rule reports through the file's Ctx so the problem carries ``file:line``.
 
 from __future__ import annotations
 
-from haihai_tui.core.urls import split_url
+from haihai_tui.core.addresses import email_problem
 from haihai_tui.core.encodings import SETTING_ENCODINGS
 from haihai_tui.core.settings import headers as hdr
-from haihai_tui.core.settings.model import (EMAIL_LABEL, FIELD_TYPES, REPORT_MAIL, REPORT_TO, TOKEN_HEADER, Integration,
-                    Settings)
-from haihai_tui.core.settings.permissions import GRANT, PERMISSION_NAMES
-from haihai_tui.core.addresses import email_problem
-from haihai_tui.core.settings.params import param_findings
 from haihai_tui.core.settings.loaded import Ctx, Loaded, did_you_mean
+from haihai_tui.core.settings.model import (
+    EMAIL_LABEL,
+    FIELD_TYPES,
+    REPORT_MAIL,
+    REPORT_TO,
+    TOKEN_HEADER,
+    Integration,
+    Settings,
+)
+from haihai_tui.core.settings.params import param_findings
+from haihai_tui.core.settings.permissions import GRANT, PERMISSION_NAMES
+from haihai_tui.core.urls import split_url
 
 API_PATH = "/api/v1/custcsv/import"
 
@@ -48,15 +55,18 @@ def integration_problems(g: Integration, settings: Settings, environ: dict[str, 
         out.append((("csv_encoding",), "error",
                     f"csv_encoding must be \"sjis\" (Windows-31J) or \"utf-8\", not {g.csv_encoding!r}"))
     if g.report_mail not in REPORT_MAIL:
-        out.append((("report_mail",), "error", f"report_mail must be 0 (none), 1 (always) or 2 (only on error), not {g.report_mail}"))
+        out.append((("report_mail",), "error",
+                    f"report_mail must be 0 (none), 1 (always) or 2 (only on error), not {g.report_mail}"))
     if g.report_to not in REPORT_TO:
-        out.append((("report_to",), "error", f"report_to must be \"executor\" (実行者) or \"admin\" (管理者), not {g.report_to!r}"))
+        out.append((("report_to",), "error",
+                    f"report_to must be \"executor\" (実行者) or \"admin\" (管理者), not {g.report_to!r}"))
     elif g.report_mail and g.report_to == "admin" and not settings.admin_emails:
-        out.append((("report_to",), "warning", "report mail goes to 管理者 but admin.toml [system] admin_emails is empty"))
+        out.append((("report_to",), "warning",
+                    "report mail goes to 管理者 but admin.toml [system] admin_emails is empty"))
     tok = hdr.token_header(g)
     if tok is None:
         out.append((("headers",), "error", f"HTTPヘッダ needs the {TOKEN_HEADER} header, with the value "
-                                            f'"${{secret:{g.name}}}" or "${{HAIHAI_API_TOKEN}}" (never the token itself)'))
+                    f'"${{secret:{g.name}}}" or "${{HAIHAI_API_TOKEN}}" (never the token itself)'))
     else:
         name, raw = tok
         if name != TOKEN_HEADER:
@@ -64,10 +74,12 @@ def integration_problems(g: Integration, settings: Settings, environ: dict[str, 
         hv = hdr.resolve(name, raw, settings, environ)
         if hv.kind == "literal":
             out.append((("headers", name), "error",
-                        f"a literal API token is written in db.toml; move it to secrets.toml as [tokens] \"{g.name}\" = \"...\" "
-                        f"(mode 0600) and write \"${{secret:{g.name}}}\" here, or use an environment variable \"${{HAIHAI_API_TOKEN}}\""))
+                        f"a literal API token is written in db.toml; move it to secrets.toml as "
+                        f"[tokens] \"{g.name}\" = \"...\" (mode 0600) and write \"${{secret:{g.name}}}\" here, "
+                        f"or use an environment variable \"${{HAIHAI_API_TOKEN}}\""))
         elif hv.missing:
-            out.append((("headers", name), "warning" if hv.kind == "env" and not hv.refused else "error", hv.missing))
+            severity = "warning" if hv.kind == "env" and not hv.refused else "error"
+            out.append((("headers", name), severity, hv.missing))
     for issue in param_findings(g.params):
         out.append((("params", issue.key) if issue.key else ("params",), issue.severity, issue.message))
     for key, value in vars(g.timeouts).items():
@@ -125,7 +137,8 @@ def validate(loaded: Loaded, environ: dict[str, str]) -> None:
                 db.add(("databases", i, "fields", j), f"field label {f.label!r} appears twice in database {d.id!r}")
             if f.type not in FIELD_TYPES:
                 db.add(("databases", i, "fields", j),
-                       f"field type {f.type!r} unknown{did_you_mean(f.type, FIELD_TYPES)}; types are {', '.join(FIELD_TYPES)}")
+                       f"field type {f.type!r} unknown{did_you_mean(f.type, FIELD_TYPES)}; "
+                       f"types are {', '.join(FIELD_TYPES)}")
             fids.add(f.id)
             labels.add(f.label)
     # integrations
@@ -143,7 +156,8 @@ def validate(loaded: Loaded, environ: dict[str, str]) -> None:
             db.add(("menus", i, "name"), f"menu name {m.name!r} appears twice")
         mnames.add(m.name)
         if m.type != "record_list":
-            db.add(("menus", i, "type"), f"menu type {m.type!r} is not supported; use \"record_list\" (レコード一覧タイプ)")
+            db.add(("menus", i, "type"),
+                   f"menu type {m.type!r} is not supported; use \"record_list\" (レコード一覧タイプ)")
         d = s.database(m.database)
         if d is None:
             db.add(("menus", i, "database"), f"menu {m.name!r}: no database {m.database!r}"
@@ -155,8 +169,8 @@ def validate(loaded: Loaded, environ: dict[str, str]) -> None:
                                                     f"{did_you_mean(c, [f.id for f in d.fields])}")
             shown = [d.field(c) for c in m.columns]
             if m.integrations and not any(f and f.label == EMAIL_LABEL for f in shown):
-                db.add(("menus", i, "columns"), f"menu {m.name!r} carries integrations but shows no {EMAIL_LABEL} column; "
-                                                f"HaiHai needs it as the key column")
+                db.add(("menus", i, "columns"), f"menu {m.name!r} carries integrations but shows no {EMAIL_LABEL} "
+                                                "column; HaiHai needs it as the key column")
         for n in m.integrations:
             if s.integration(n) is None:
                 db.add(("menus", i, "integrations"), f"menu {m.name!r}: no integration {n!r}"
