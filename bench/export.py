@@ -1,8 +1,9 @@
 """Export benchmark: 1,000,000 customers from SQLite to the CSV that will be uploaded.
 
 baseline = a plain SELECT cursor into ``csv.writer`` on a file opened with encoding="cp932", newline=""
-ours     = the same cursor into ``build_csv`` (one file, full pre-flight: encoding of every cell, e-mail
-           syntax, duplicate addresses, header labels, limits)
+ours     = the same cursor into ``build_csv`` (one file, full pre-flight: encoding of every cell, characters
+           Windows-31J changes on the way, control characters, formula-like cells, e-mail syntax, duplicate
+           addresses, header labels, limits)
 
 Rows come from ``haihai_tui.core.records.samples.generate`` (6 text columns, Japanese text, e-mails) with its
 three deliberate faults (emoji, full-width ＠, duplicate) left out, so the baseline can run at all and both

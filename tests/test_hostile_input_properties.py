@@ -26,7 +26,7 @@ FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 # --- db import: all or nothing ---------------------------------------------------------------------
 
 HEADERS = [b"", "メールアドレス,会社名\r\n".encode("cp932"), "メールアドレス,会社名,お名前\n".encode(),
-           b"\xef\xbb\xbf" + "email,name\r\n".encode(), b"email,company,name\n"]
+           b"\xef\xbb\xbfemail,name\r\n", b"email,company,name\n"]
 # pieces that steer random bytes towards the importer's interesting corners
 PIECES = [b",", b'"', b'""', b"\r\n", b"\n", b"\r", b"\x00", b"a@example.jp", "髙橋".encode("cp932"),
           "髙橋".encode(), b"\x82", b"\xe3\x81", b"\xff", b"\xef\xbb\xbf", b" ", b"x" * 40]
@@ -99,8 +99,8 @@ def _expected(text: str) -> dict[str, str]:
 
 
 CHAR_CODES = {"unencodable", "changed_char", "control_char"}
-CELLS = st.text(alphabet=st.one_of(st.characters(), st.sampled_from("〜‖−¢£¬～∥－￠￡￢＠髙﨑①㈱\x00\x1b\x80\x85\t\r\n"),
-                                   st.sampled_from(["\ud800", "\udfff", "\u202e", "\ufeff"])), max_size=12)
+TRICKY = st.sampled_from("〜‖−¢£¬～∥－￠￡￢＠髙﨑①㈱\x00\x1b\x80\x85\t\r\n\ud800\udfff\u202e\ufeff")
+CELLS = st.text(alphabet=st.one_of(st.characters(), TRICKY), max_size=12)
 
 
 @FAST

@@ -37,9 +37,9 @@ def unencodable_message(ch: str, count: int, enc: str, where: str | None = None)
     if enc == "cp932":
         twin = _CP932_TWINS.get(ch)
         hint = f"; the Windows-31J character for it is '{twin}' (U+{ord(twin):04X})" if twin else ""
-        return (f"{head}character {describe_char(ch)} does not exist in Windows-31J{times}{hint}; change it in 楽楽販売 "
-                f"(nothing is replaced automatically), or send UTF-8 if the HaiHai account has the multi-language "
-                f"option")
+        return (f"{head}character {describe_char(ch)} does not exist in Windows-31J{times}{hint}; change it in "
+                f"楽楽販売 (nothing is replaced automatically), or send UTF-8 if the HaiHai account has the "
+                f"multi-language option")
     return f"{head}character {describe_char(ch)} cannot be encoded in UTF-8{times}; correct the text in 楽楽販売"
 
 
