@@ -115,3 +115,13 @@ def test_any_header_with_a_control_character_or_a_bad_name_is_refused_at_load(pa
     assert (p.file, p.line) == ("db.toml", line) and words in p.message
     assert "\x00" not in str(p) and "\x7f" not in str(p) and "X-Injected" not in str(p)
     assert list(loaded.settings.integrations[0].headers) == ["X-HM-apitoken"]   # the bad header is never sent
+
+
+def test_the_integration_form_cannot_save_a_header_with_a_control_character(paths):
+    from haihai_tui.core.settings import editing
+    g = load_settings(paths, {}).settings.integrations[0]
+    g.headers["X-Extra"] = "a\x7fb"
+    with pytest.raises(editing.EditRefused, match="header X-Extra: its value contains a control character") as e:
+        editing.save_integration(paths, "admin", g, g.name, environ={})
+    assert "\x7f" not in str(e.value)
+    assert "X-Extra" not in paths.db.read_text(encoding="utf-8")

@@ -63,6 +63,10 @@ def integration_problems(g: Integration, settings: Settings, environ: dict[str, 
     elif g.report_mail and g.report_to == "admin" and not settings.admin_emails:
         out.append((("report_to",), "warning",
                     "report mail goes to 管理者 but admin.toml [system] admin_emails is empty"))
+    for name, raw in g.headers.items():   # what the form is about to save (load already dropped such headers)
+        why = hdr.header_problem(name, raw)
+        if why:
+            out.append((("headers", name), "error", why))
     tok = hdr.token_header(g)
     if tok is None:
         out.append((("headers",), "error", f"HTTPヘッダ needs the {TOKEN_HEADER} header, with the value "
