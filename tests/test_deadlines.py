@@ -9,6 +9,7 @@ import_id once received is never lost; outside text reaches the terminal escaped
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -222,3 +223,25 @@ def test_record_values_and_memo_with_escapes_never_reach_the_terminal(tmp_path, 
     assert "row 5" in dry.err and "U+001B" in dry.err and "U+0007" in dry.err and "U+0000" in dry.err
     assert History(clean.history_db).list()[0].memo == f"memo{evil}[bold]x[/bold]"   # kept as typed, shown escaped
     assert HOSTILE_TEXT not in run.out + run.err and "[@click=app.quit]" in run.err
+
+
+# --- the deadlines in the settings -----------------------------------------------------------------
+
+def test_timeouts_are_read_and_checked_with_file_and_line(tmp_path):
+    from haihai_tui.core.settings.load import load_settings
+
+    paths = make_settings(tmp_path)
+    text = paths.db.read_text(encoding="utf-8")
+    assert "# answer = 600" in text and "# poll = 60" in text        # the sample documents them, commented
+    anchor = "daily_quota = 240\n"
+    paths.db.write_text(text.replace(anchor, anchor + "\n[integrations.timeouts]\nanswer = 45\nstatus = 0\n"
+                                     "poll = inf\n", 1), encoding="utf-8")
+    loaded = load_settings(paths, {})
+    g = loaded.settings.integrations[0]
+    assert (g.timeouts.answer, g.timeouts.read, g.timeouts.poll) == (45.0, 300.0, float("inf"))
+    lines = paths.db.read_text(encoding="utf-8").splitlines()
+    bad = {m.group(1): p for p in loaded.problems if (m := re.search(r"(timeouts\.\w+) must", p.message))}
+    assert set(bad) == {"timeouts.status", "timeouts.poll"}
+    for key in ("status", "poll"):
+        p = bad[f"timeouts.{key}"]
+        assert p.file == "db.toml" and lines[p.line - 1].startswith(f"{key} =") and "above 0" in p.message
