@@ -161,7 +161,7 @@ async def test_poll_honours_the_cancel_event(tmp_path):
         st = await asyncio.wait_for(poll, 5)
         assert time.monotonic() - t0 < 1.0
     assert st is not None and st.cancelled and not st.finished
-    assert "not fetched" in st.error
+    assert "stopped by you" in st.error
 
 
 # --- signals to `haihai-tui run` ------------------------------------------------------------------

@@ -172,7 +172,7 @@ async def _poll(req: ImportRequest, import_id: str, emit: EventSink, scrub: Scru
     if stopped:
         out = last or StatusResult("unknown")
         out.cancelled = True
-        out.error = "stopped by you before HaiHai finished; the row results were not fetched"
+        out.error = "stopped by you before HaiHai had finished processing it"
         return out
     if last is None:
         return StatusResult("unknown", error=error or f"no status within {timeout:g} s (timeouts.poll)")

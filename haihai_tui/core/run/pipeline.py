@@ -403,7 +403,8 @@ async def _collect(prepared: Prepared, import_ids: list[str], on_event, transpor
         st = await poll_status(prepared.request(min(i, prepared.requests - 1)), iid, on_event=on_event,
                                interval=interval, timeout=timeout, transport=transport, cancel=cancel)
         if st is not None and st.cancelled:
-            on_event(LogLine(f"import {iid}: {st.error}", "warning"))
+            on_event(LogLine(f"import {iid}: {st.error}; its row results were not fetched (the import itself "
+                             "was accepted)", "warning"))
             return (totals or None), result_csv, st.error
         if st is None:
             on_event(LogLine("HaiHai does not offer a status endpoint; see レポート > 一括登録・削除の処理結果 there"))
