@@ -1,5 +1,6 @@
 """Property tests on hostile input: `db import` of arbitrary bytes is all or nothing and fails only with
-RecordImportError; pre-flight flags exactly the characters str.encode("cp932") cannot carry or changes."""
+RecordImportError; pre-flight flags exactly the characters str.encode("cp932") cannot carry or changes, and
+exactly the cells the formula rule names, whatever the chunking."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from haihai_tui.core.checks.cells import CONTROL_CHARS
+from haihai_tui.core.checks import csvbuild
+from haihai_tui.core.checks.cells import CONTROL_CHARS, FORMULA_LEADS, FORMULA_RE, looks_like_formula
 from haihai_tui.core.checks.csvbuild import build_csv
 from haihai_tui.core.records.importer import RecordImportError
 from haihai_tui.core.records.query import Query
@@ -126,3 +128,36 @@ def test_preflight_flags_exactly_what_cp932_cannot_carry_or_changes(cells):
             data = built.files[0].read_bytes()
             assert all(f"u{i}@example.jp".encode() in data for i in range(len(cells)))
             built.remove()
+
+
+# --- formula-like cells: the chunk-wide fast path agrees with the rule, cell by cell ------------------
+
+FORMULA_BITS = st.sampled_from(["=", "+", "-", "@", "SUM(", "A1", "1", "81", " ", ",", '"', "\n", "|", "*", "&",
+                                "^", "(", ")", "ー", "要確認", ".", "/", "%", "x"])
+FORMULA_CELLS = st.lists(FORMULA_BITS, max_size=6).map("".join)
+
+
+@FAST
+@given(rows=st.lists(st.tuples(FORMULA_CELLS, FORMULA_CELLS), min_size=1, max_size=12),
+       chunk=st.integers(min_value=1, max_value=5))
+def test_formula_findings_match_the_rule_cell_by_cell(rows, chunk):
+    old = csvbuild.CHUNK
+    csvbuild.CHUNK = chunk
+    try:
+        with tempfile.TemporaryDirectory(prefix="prop-formula-") as d:
+            built = build_csv([(f"u{i}@example.jp", a, b) for i, (a, b) in enumerate(rows)],
+                              ["メールアドレス", "会社名", "備考"], encoding="cp932", header=True, dest_dir=Path(d),
+                              max_findings=10_000)
+            got = [(f.row, f.column) for f in built.findings if f.code == "formula"]
+            want = [(i + 1, label) for i, r in enumerate(rows) for label, v in zip(("会社名", "備考"), r, strict=True)
+                    if v[:1] in FORMULA_LEADS and FORMULA_RE.match(v)]
+            assert got == want
+            built.remove()
+    finally:
+        csvbuild.CHUNK = old
+
+
+@FAST
+@given(v=FORMULA_CELLS)
+def test_the_plain_number_shortcut_agrees_with_the_formula_rule(v):
+    assert looks_like_formula(v) == (v[:1] in FORMULA_LEADS and FORMULA_RE.match(v) is not None)

@@ -26,6 +26,7 @@ CONTROL_CHARS = frozenset(chr(o) for o in (*range(0x20), *range(0x7F, 0xA0)) if 
 CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 FORMULA_LEADS = frozenset("=+-@")
 FORMULA_RE = re.compile(r"=.|[+\-@].*?(?:[A-Za-z_][A-Za-z0-9_.]*\(|[|+*^&])", re.S)
+_PLAIN = "0123456789 -().,/"  # after + - @ only these: a number or phone number, never a formula by the rule
 _CELL_LEAD = re.compile(b"PL")  # in ChunkScan's classes; a compiled literal searches faster here than ``in``
 # names of the controls people meet (unicodedata has none for Cc)
 _CONTROL_NAMES = {0x00: "NUL", 0x07: "BELL", 0x08: "BACKSPACE", 0x0B: "VERTICAL TAB", 0x0C: "FORM FEED",
@@ -34,7 +35,11 @@ _CONTROL_NAMES = {0x00: "NUL", 0x07: "BELL", 0x08: "BACKSPACE", 0x0B: "VERTICAL 
 
 def looks_like_formula(v: str) -> bool:
     """True if a spreadsheet would run ``v`` as a formula by the rule in the module docstring."""
-    return v[:1] in FORMULA_LEADS and FORMULA_RE.match(v) is not None
+    if v[:1] not in FORMULA_LEADS:
+        return False
+    if v[0] != "=" and not v[1:].strip(_PLAIN):  # '-', '-0120', '+81 3 1234 5678', '-1,000': at C speed
+        return False
+    return FORMULA_RE.match(v) is not None
 
 
 def control_name(ch: str) -> str:
@@ -45,13 +50,15 @@ def control_name(ch: str) -> str:
 
 
 class ChunkScan:
-    """One cheap look at a whole encoded chunk: False means no cell of it needs the per-cell checks.
+    """One cheap look at a whole encoded chunk, answering two questions: may a cell hold a control
+    character or a character the encoding changes (``chars``), and may a cell start with = + - @ (``lead``)?
+    False means no; True only means "look closer" (see Findings.char_rows and Findings.formula_cells).
 
     The CSV text of a chunk is already encoded (``data``). In Windows-31J and in UTF-8 the bytes of
     , " LF, of = + - @ and of C0/DEL never occur inside a multi-byte character, so one ``bytes.translate``
-    into classes and two substring searches find a cell start followed by a formula lead, and any control
+    into classes and a few substring searches find a cell start followed by a formula lead, and any control
     byte. C1 characters are found as the UTF-8 pair C2 80..9F, or (Windows-31J: only U+0080 encodes) as
-    text, like the characters the encoding changes. False positives only cost a per-row look.
+    text, like the characters the encoding changes (one fast ``in`` each).
     """
 
     def __init__(self, enc: str):
@@ -71,18 +78,15 @@ class ChunkScan:
         self.table = bytes(table)
         changes = roundtrip_changes(enc)
         encodable_c1 = [] if self.utf8 else [c for c in CONTROL_CHARS if ord(c) >= 0x80 and _encodes(c, enc)]
-        self.chars = tuple(changes) + tuple(encodable_c1)   # looked for in the text, one fast search each
-        self.line_re = re.compile('(?:^|[,\\n"])[=+\\-@]|[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f'
-                                  + "".join(map(re.escape, changes)) + "]")
+        self.chars = tuple(changes) + tuple(encodable_c1)
+        #: one row's CSV line holds a control character or a character the encoding changes
+        self.chars_re = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "".join(map(re.escape, changes)) + "]")
 
-    def suspect(self, text: str, data: bytes) -> bool:
+    def suspect(self, text: str, data: bytes) -> tuple[bool, bool]:
+        """(chars, lead) for a chunk: its CSV ``text`` and the same encoded (``data``)."""
         t = data.translate(self.table)
-        return (b"C" in t or _CELL_LEAD.search(t) is not None or t[:1] == b"L" or (self.utf8 and b"AB" in t)
-                or any(c in text for c in self.chars))
-
-    def suspect_line(self, line: str) -> bool:
-        """The same question for one row's CSV line (a chunk that was suspect)."""
-        return self.line_re.search(line) is not None
+        chars = b"C" in t or (self.utf8 and b"AB" in t) or any(c in text for c in self.chars)
+        return chars, _CELL_LEAD.search(t) is not None or t[:1] == b"L"
 
 
 def _encodes(ch: str, enc: str) -> bool:

@@ -166,13 +166,13 @@ class _Builder:
             data, lens = text.encode(self.enc), None
         except UnicodeEncodeError:
             data, lens = self._encode_slow(rows, base)
-        if lens is not None or self.scan.suspect(text, data):  # after a failed encode, look at every row
-            scan, cells = self.scan, self.checks.cells
-            for i, line in enumerate(buf):
-                if scan.suspect_line(line):
-                    cells(base + i + 1, rows[i])
         width = len(self.labels)
         ok_width = set(map(len, rows)) == {width}
+        chars, lead = self.scan.suspect(text, data)
+        if chars or lens is not None:  # after a failed encode: C1 controls were replaced in ``data``
+            self.checks.char_rows(rows, base, buf, self.scan.chars_re)
+        if lead:
+            self.checks.formula_cells(rows, base, ok_width)
         if not ok_width:
             for i, r in enumerate(rows):
                 if len(r) != width:
@@ -247,11 +247,11 @@ class _Builder:
         elif not self.split and n_parts > 1:
             quota = f"{n_parts:,} of the daily quota of {self.daily_quota:,}"
             if self.total > self.max_rows:
-                self.add("error", "over_rows", f"{self.total:,} rows exceed the {self.max_rows:,}-row limit per request; "
-                         f"choose split to send it as {n_parts:,} requests ({quota})")
+                self.add("error", "over_rows", f"{self.total:,} rows exceed the {self.max_rows:,}-row limit per "
+                         f"request; choose split to send it as {n_parts:,} requests ({quota})")
             if self.file_bytes > self.max_bytes:
-                self.add("error", "over_bytes", f"the CSV is {self.file_bytes:,} bytes, over the {self.max_bytes:,}-byte "
-                         f"limit per request; choose split to send it as {n_parts:,} requests ({quota})")
+                self.add("error", "over_bytes", f"the CSV is {self.file_bytes:,} bytes, over the {self.max_bytes:,}"
+                         f"-byte limit per request; choose split to send it as {n_parts:,} requests ({quota})")
         if n_parts > self.daily_quota:
             self.add("error", "over_quota", f"this needs {n_parts:,} requests, more than the daily quota of "
                      f"{self.daily_quota:,} import calls; narrow the search or raise the per-request limits")

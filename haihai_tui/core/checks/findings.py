@@ -48,6 +48,9 @@ def cell_text(v) -> str:
     return "" if v is None else v if isinstance(v, str) else str(v)
 
 
+_FIRST = itemgetter(slice(0, 1))
+
+
 def _excerpt(v: str, n: int = 40) -> str:
     return v if len(v) <= n else v[:n] + ".."
 
@@ -110,12 +113,19 @@ class Findings:
         for j, cell in enumerate(cells):
             label = self.labels[j] if j < len(self.labels) else f"column {j + 1}"
             for ch, cnt in unencodable_chars(cell_text(cell), self.enc):
-                if ch not in CONTROL_CHARS:  # those are reported as control characters (cells())
+                if ch not in CONTROL_CHARS:  # those are reported as control characters (chars())
                     self.unencodable(row, label, ch, cnt, label)
 
     # what cells hold besides encodable text (rules in cells.py) ----------------------------------
-    def cells(self, row: int, cells: Sequence) -> None:
-        """Control characters, characters the encoding changes, formula-like cells: one row, cell by cell."""
+    def char_rows(self, rows: list, base: int, lines: Sequence[str], chars_re) -> None:
+        """Control characters and characters the encoding changes, in the rows whose CSV line has one."""
+        search = chars_re.search
+        for i, line in enumerate(lines):
+            if search(line):
+                self.chars(base + i + 1, rows[i])
+
+    def chars(self, row: int, cells: Sequence) -> None:
+        """Control characters and characters the encoding changes: one row, cell by cell."""
         for j, cell in enumerate(cells):
             v = cell_text(cell)
             label = self.labels[j] if j < len(self.labels) else f"column {j + 1}"
@@ -131,11 +141,28 @@ class Findings:
                 for ch, n in Counter(c for c in v if c in self.changes).items():
                     self.add("warning", "changed_char", changed_message(ch, self.changes[ch], n, self.enc), row=row,
                              column=label, char=ch, codepoint=f"U+{ord(ch):04X}")
-            if looks_like_formula(v):
-                self.add("warning", "formula", f"the cell starts with '{v[0]}' and reads like a spreadsheet formula "
-                         f"({one_line(_excerpt(v))}): HaiHai keeps it as text, but Excel runs it when someone opens a "
-                         f"list exported from HaiHai (formula injection); if it is not meant as data, correct it in "
-                         f"楽楽販売. It is sent unchanged", row=row, column=label)
+
+    def formula_cells(self, rows: list, base: int, ok_width: bool) -> None:
+        """Formula-like cells of a chunk, column by column: a column whose cells' first characters hold no
+        = + - @ is passed over at C speed; only a column that has one is looked at cell by cell."""
+        hits = []
+        try:
+            if not ok_width:
+                raise TypeError
+            for j in range(len(self.labels)):
+                col = list(map(itemgetter(j), rows))
+                firsts = "".join(map(_FIRST, col))          # TypeError if a cell is not a str
+                if "=" in firsts or "+" in firsts or "-" in firsts or "@" in firsts:
+                    hits += [(i, j, v) for i, v in enumerate(col) if looks_like_formula(v)]
+        except TypeError:  # ragged rows or cells that are not text: row by row
+            hits = [(i, j, v) for i, r in enumerate(rows) for j, c in enumerate(r)
+                    if looks_like_formula(v := cell_text(c))]
+        for i, j, v in sorted(hits, key=itemgetter(0, 1)):
+            label = self.labels[j] if j < len(self.labels) else f"column {j + 1}"
+            self.add("warning", "formula", f"the cell starts with '{v[0]}' and reads like a spreadsheet formula "
+                     f"({one_line(_excerpt(v))}): HaiHai keeps it as text, but Excel runs it when someone opens a "
+                     f"list exported from HaiHai (formula injection); if it is not meant as data, correct it in "
+                     f"楽楽販売 (it is sent as it is)", row=base + i + 1, column=label)
 
     # header --------------------------------------------------------------------------------------
     def check_labels(self) -> None:
