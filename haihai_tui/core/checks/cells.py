@@ -55,7 +55,8 @@ class ChunkScan:
     False means no; True only means "look closer" (see Findings.char_rows and Findings.formula_cells).
 
     The CSV text of a chunk is already encoded (``data``). In Windows-31J and in UTF-8 the bytes of
-    , " LF, of = + - @ and of C0/DEL never occur inside a multi-byte character, so one ``bytes.translate``
+    , " LF and of C0/DEL never occur inside a multi-byte character (so the byte after , " or LF starts a
+    character, and an '@' there is an '@', not the second byte of U+3000), so one ``bytes.translate``
     into classes and a few substring searches find a cell start followed by a formula lead, and any control
     byte. C1 characters are found as the UTF-8 pair C2 80..9F, or (Windows-31J: only U+0080 encodes) as
     text, like the characters the encoding changes (one fast ``in`` each).

@@ -10,8 +10,8 @@ the Finding type and the checks that produce findings are in findings.py.
 Cells are sent exactly as they are, never altered. Besides characters the encoding lacks (an error), a
 chunk's encoded bytes get one cheap look (cells.ChunkScan) for control characters (an error), characters
 Windows-31J changes on the way ('〜' -> '～', a warning) and formula-like cells (= + - @, a warning: HaiHai
-users export lists to Excel); only a chunk that fails it is looked at row by row, and only its suspect rows
-cell by cell. The rules are in cells.py.
+users export lists to Excel); only a chunk that fails it is looked at closer: its suspect rows cell by cell
+for characters, its columns' first characters for formulas. The rules are in cells.py.
 """
 
 from __future__ import annotations
