@@ -1,24 +1,27 @@
 """The Textual app: the screen stack, global keys, the palette and the run service.
 
-Screens live in ``haihai_tui.tui.screens``; this module only wires them together.
+Screens live in ``haihai_tui.tui.screens``; this module only wires them together. ``HaiHaiApp``
+implements :class:`haihai_tui.tui.host.Host`, the interface screens, dialogs and widgets use.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.scrollbar import ScrollBar, ScrollBarRender
 
-from haihai_tui.tui import bindings as kb
 from haihai_tui.core.settings.context import AppContext
+from haihai_tui.core.text import one_line, safe
+from haihai_tui.tui import bindings as kb
 from haihai_tui.tui.palette import Jump
+from haihai_tui.tui.runs import RunFinished, RunService, announcement
 from haihai_tui.tui.screens.base import AppScreen
-
 
 
 class _PlainScrollBarRender(ScrollBarRender):
@@ -44,14 +47,24 @@ class HaiHaiApp(App):
         self.ctx = ctx
         self.mock_note = mock_note
         self.settings_version = 0
+        #: tui.toml [keys] as applied when the app started (binding id -> keys)
+        self.keymap: dict[str, str] = kb.clean_keymap(ctx.settings.keys)
         self._clash_seen: set[tuple[str, ...]] = set()
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             self.animation_level = "none"
-        try:
-            from haihai_tui.tui.runs import RunService
-            self.runs = RunService(self)
-        except ImportError:
-            self.runs = None
+        self.runs = RunService(self, ctx, key_hint=self.key_for)
+
+    @property
+    def run_execute_options(self) -> dict:
+        """Extra keyword arguments for every run's ``execute`` (tests and benchmarks shorten polling)."""
+        return self.runs.execute_options
+
+    @run_execute_options.setter
+    def run_execute_options(self, options: dict) -> None:
+        self.runs.execute_options = dict(options)
+
+    def key_for(self, binding_id: str) -> str:
+        return kb.key_hint(binding_id, self.keymap)
 
     # --- start ----------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -59,20 +72,30 @@ class HaiHaiApp(App):
         return StartScreen()
 
     def on_mount(self) -> None:
-        keys = self.ctx.settings.keys
-        if keys:
-            kb.apply_keymap(self, keys)
-            self.run_worker(self._check_keymap, thread=True, group="keymap", exit_on_error=False)
-
-    def _check_keymap(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
         for msg in kb.unknown_ids(self.ctx.settings.keys):
-            self.call_from_thread(self.notify, msg, severity="warning", timeout=10, markup=False)
+            self.notify(one_line(msg), severity="warning", timeout=10, markup=False)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification of the app: shown literally (never parsed as markup) and terminal-safe.
+
+        Messages quote names, values and server text; ``markup`` is ignored on purpose.
+        """
+        super().notify(safe(message, multiline=True), title=one_line(title), severity=severity, timeout=timeout,
+                       markup=False)
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        """Every run's end is announced here, whatever screen is showing."""
+        text, title, severity, timeout = announcement(message.state, self.key_for("progress"))
+        self.notify(text, title=title, severity=severity, timeout=timeout, markup=False)
 
     def handle_bindings_clash(self, clashed_bindings: set[Binding], node) -> None:
         key = tuple(sorted(f"{b.key}:{b.id}" for b in clashed_bindings))
         if key not in self._clash_seen:
             self._clash_seen.add(key)
-            ids = ", ".join(sorted({str(b.id) for b in clashed_bindings}))
+            ids = one_line(", ".join(sorted({str(b.id) for b in clashed_bindings})))
             self.notify(f"tui.toml [keys]: the new keys clash with {ids}; one of them wins. "
                         f"Choose another key in tui.toml.", severity="warning", timeout=10, markup=False)
 
@@ -118,34 +141,29 @@ class HaiHaiApp(App):
             self.push_screen(screen)
 
     def make_screen(self, target: str) -> Screen | None:
+        from haihai_tui.tui.screens.history import HistoryScreen
+        from haihai_tui.tui.screens.integration_form import IntegrationFormScreen
+        from haihai_tui.tui.screens.integrations import IntegrationsScreen
+        from haihai_tui.tui.screens.menus import MenusScreen
+        from haihai_tui.tui.screens.permissions import PermissionsScreen
+        from haihai_tui.tui.screens.record_list import RecordListScreen
+        from haihai_tui.tui.screens.users import UsersScreen
         kind, _, arg = target.partition(":")
-        try:
-            if kind == "permissions":
-                from haihai_tui.tui.screens.permissions import PermissionsScreen
-                return PermissionsScreen()
-            if kind == "users":
-                from haihai_tui.tui.screens.users import UsersScreen
-                return UsersScreen()
-            if kind == "integrations":
-                from haihai_tui.tui.screens.integrations import IntegrationsScreen
-                return IntegrationsScreen()
-            if kind == "integration":
-                from haihai_tui.tui.screens.integration_form import IntegrationFormScreen
-                return IntegrationFormScreen(self.ctx.settings.integration(arg))
-            if kind in ("menus", "menu-settings"):
-                from haihai_tui.tui.screens.menus import MenusScreen
-                return MenusScreen(arg or None)
-            if kind == "menu":
-                from haihai_tui.tui.screens.record_list import RecordListScreen
-                return RecordListScreen(arg)
-            if kind == "history":
-                from haihai_tui.tui.screens.history import HistoryScreen
-                return HistoryScreen()
-        except ImportError as e:
-            self.notify(f"That screen is not available in this build ({e.name}).", severity="warning",
-                        markup=False)
-            return None
-        self.notify(f"Unknown place {target!r}.", severity="warning", markup=False)
+        if kind == "permissions":
+            return PermissionsScreen()
+        if kind == "users":
+            return UsersScreen()
+        if kind == "integrations":
+            return IntegrationsScreen()
+        if kind == "integration":
+            return IntegrationFormScreen(self.ctx.settings.integration(arg))
+        if kind in ("menus", "menu-settings"):
+            return MenusScreen(arg or None)
+        if kind == "menu":
+            return RecordListScreen(arg)
+        if kind == "history":
+            return HistoryScreen()
+        self.notify(f"Unknown place {one_line(target)!r}.", severity="warning", markup=False)
         return None
 
     # --- global actions ------------------------------------------------------------------------------
@@ -162,16 +180,12 @@ class HaiHaiApp(App):
                                             placeholder="Go to a screen or menu, or run a command..."))
 
     def action_progress(self) -> None:
-        try:
-            from haihai_tui.tui.screens.progress import ProgressScreen
-        except ImportError:
-            self.notify("The progress screen is not available in this build.", severity="warning")
-            return
+        from haihai_tui.tui.screens.progress import ProgressScreen
         if not isinstance(self.screen, ProgressScreen):
             self.push_screen(ProgressScreen())
 
     async def action_quit(self) -> None:
-        busy = bool(self.runs is not None and getattr(self.runs, "busy", False))
+        busy = self.runs.busy
         dirty = self.dirty_screens()
         if not busy and not dirty:
             self.exit()

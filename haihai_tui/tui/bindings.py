@@ -1,16 +1,14 @@
 """Every key binding of the app, each with an id that tui.toml ``[keys]`` can remap.
 
-Screens take their ``BINDINGS`` from here (``SCOPES[name]``) so one file lists every default key.
-Defaults avoid ctrl+b/a/s/z/h/j/m/i (tmux prefixes, keys old terminals confuse with others).
-Other modules may define their own ``Binding(..., id=...)``; :func:`known_ids` finds those too.
+Every screen, dialog and widget takes its ``BINDINGS`` from here (``scope(name)``), so this one file
+lists every default key and every id; the help screen (F1) shows the ids of the screen it was opened
+from. Defaults avoid ctrl+b/a/s/z/h/j/m/i (tmux prefixes, keys old terminals confuse with others).
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
-import pkgutil
-from typing import Iterable
+from collections.abc import Iterable
 
 from textual.binding import Binding
 
@@ -91,7 +89,79 @@ SCOPES: dict[str, list[Binding]] = {
     "typed_confirm": [Binding("escape", "no", "Cancel", id="dialog_cancel")],
     "message": [Binding("escape,enter,q", "close", "Close", id="dialog_close")],
     "pick": [Binding("escape", "cancel", "Cancel", id="pick_cancel"), *NAV],
+    # --- screens and dialogs of a run, and the history ---
+    "record_list": [
+        BACK,
+        Binding("r", "run", "Run", id="run"),
+        Binding("slash", "search", "Search", id="search"),
+        Binding("c", "conditions", "Conditions", id="conditions"),
+        Binding("s", "sort", "Sort", id="sort"),
+    ],
+    "conditions": [
+        Binding("escape", "close", "Close", id="conditions_close"),
+        Binding("d,delete", "remove", "Remove", id="conditions_remove"),
+    ],
+    "preflight": [Binding("escape", "cancel", "Cancel", id="preflight_cancel")],
+    "findings": [
+        Binding("escape", "close", "Close", id="findings_close"),
+        Binding("c", "go_on", "Run anyway", id="findings_run_anyway"),
+    ],
+    "confirm_run": [
+        Binding("escape", "cancel", "Cancel", id="confirm_cancel"),
+        Binding("f2", "run", "実行 Run", id="confirm_run"),
+        Binding("f3", "dry_run", "Dry run", id="confirm_dry_run"),
+        Binding("f4", "split", "Split", id="confirm_split"),
+    ],
+    "preview": [
+        Binding("escape,q", "close", "Close", id="preview_close"),
+        Binding("y", "copy", "Copy", id="preview_copy"),
+    ],
+    "progress": [
+        BACK,
+        Binding("c", "cancel_run", "Cancel run", id="run_cancel"),
+        Binding("h", "history", "History", id="run_history"),
+    ],
+    "history": [
+        BACK,
+        Binding("enter", "open", "Details", id="history_open"),
+        Binding("f5", "reload", "Reload", id="history_reload"),
+    ],
+    "run_detail": [
+        BACK,
+        Binding("y", "copy", "Copy result", id="history_copy_result"),
+        Binding("tab", "app.focus_next", "Next pane", id="history_next_pane", show=False),
+    ],
+    "user_form": [
+        Binding("escape", "cancel", "Cancel", id="dialog_cancel"),
+        Binding("f2", "save", "確定 Save", id="user_form_save"),
+    ],
+    # --- widgets ---
+    "record_table": [
+        Binding("up,k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("pageup", "page_up", "PgUp", show=False, id="table.page_up"),
+        Binding("pagedown,space", "page_down", "PgDn", show=False, id="table.page_down"),
+        Binding("home,g", "first", "First", show=False, id="table.first"),
+        Binding("end,G", "last", "Last", show=False, id="table.last"),
+        Binding("left,h", "column(-1)", "Column left", show=False, id="table.left"),
+        Binding("right,l", "column(1)", "Column right", show=False, id="table.right"),
+    ],
+    "choice": [
+        Binding("left", "step(-1)", "Previous value", id="choice_prev", show=False),
+        Binding("right,space", "step(1)", "Next value", id="choice_next", show=False),
+    ],
+    # the start screen's menu: an OptionList that leaves Enter to the screen's "open" binding
+    "menu_list": [
+        Binding("up", "cursor_up", "Up", id="list_up", show=False),
+        Binding("down", "cursor_down", "Down", id="list_down", show=False),
+        Binding("home", "first", "First", id="list_first", show=False),
+        Binding("end", "last", "Last", id="list_last", show=False),
+        Binding("pageup", "page_up", "PgUp", id="list_page_up", show=False),
+        Binding("pagedown", "page_down", "PgDn", id="list_page_down", show=False),
+    ],
 }
+#: what every AppScreen has unless its scope says otherwise
+SCREEN = [BACK, *NAV]
 
 
 def scope(name: str) -> list[Binding]:
@@ -102,31 +172,31 @@ def _ids(bindings: Iterable) -> set[str]:
     return {b.id for b in bindings if isinstance(b, Binding) and b.id}
 
 
-def known_ids(scan_screens: bool = False) -> set[str]:
-    """Ids defined here, plus (``scan_screens``) those of every class in haihai_tui.tui.screens, dialogs and widgets."""
+def known_ids() -> set[str]:
+    """Every binding id of the app (all of them are defined in this module)."""
     ids = _ids(APP)
     for bs in SCOPES.values():
         ids |= _ids(bs)
-    if scan_screens:
-        for pkg_name in ("haihai_tui.tui.screens", "haihai_tui.tui.dialogs", "haihai_tui.tui.widgets"):
-            try:
-                pkg = importlib.import_module(pkg_name)
-            except Exception:
-                continue
-            for info in pkgutil.iter_modules(pkg.__path__):
-                try:
-                    mod = importlib.import_module(f"{pkg_name}.{info.name}")
-                except Exception:
-                    continue
-                for obj in vars(mod).values():
-                    if isinstance(obj, type):
-                        ids |= _ids(getattr(obj, "BINDINGS", []) or [])
     return ids
 
 
-def unknown_ids(keys: dict[str, str], scan_screens: bool = True) -> list[str]:
+def default_keys(binding_id: str) -> str:
+    """The default key(s) of a binding id ("f6"), or "" when no binding has it."""
+    for b in [*APP, *(b for bs in SCOPES.values() for b in bs)]:
+        if b.id == binding_id:
+            return b.key
+    return ""
+
+
+def key_hint(binding_id: str, keymap: dict[str, str] | None = None) -> str:
+    """The key(s) of ``binding_id`` for a person to read ("F6", "F5/^r"), after ``keymap`` (tui.toml [keys])."""
+    keys = (keymap or {}).get(binding_id) or default_keys(binding_id)
+    return "/".join(key_label(k) for k in keys.split(",") if k.strip())
+
+
+def unknown_ids(keys: dict[str, str]) -> list[str]:
     """One sentence per tui.toml [keys] entry whose id no binding has."""
-    known = known_ids(scan_screens)
+    known = known_ids()
     out = []
     for binding_id in keys:
         if binding_id not in known:
@@ -136,10 +206,10 @@ def unknown_ids(keys: dict[str, str], scan_screens: bool = True) -> list[str]:
     return out
 
 
-def apply_keymap(app, keys: dict[str, str]) -> None:
-    """Remap bindings by id (tui.toml [keys]: ``id = "key1,key2"``) through Textual's keymap."""
-    cleaned = {k: ",".join(part.strip() for part in v.split(",") if part.strip()) for k, v in keys.items()}
-    app.set_keymap({k: v for k, v in cleaned.items() if v})
+def clean_keymap(keys: dict[str, str]) -> dict[str, str]:
+    """tui.toml [keys] (``id = "key1, key2"``) as Textual's keymap: spaces and empty entries dropped."""
+    cleaned = {k: ",".join(part.strip() for part in str(v).split(",") if part.strip()) for k, v in keys.items()}
+    return {k: v for k, v in cleaned.items() if v}
 
 
 _NAMES = {"question_mark": "?", "colon": ":", "slash": "/", "escape": "Esc", "enter": "Enter", "space": "Space",

@@ -1,14 +1,20 @@
-"""The command palette (ctrl+p or :): every screen, record-list menu and integration, by name."""
+"""The command palette (ctrl+p or :): every screen, record-list menu and integration, by name.
+
+Names come from the settings: they are shown as plain ``Content`` (never parsed as markup), made
+terminal-safe first. The palette parses a help line given as ``str`` as markup, but returns a
+``Content`` as it is: help lines are passed as Content.
+"""
 
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import cast
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
+from textual.content import Content
 
-if TYPE_CHECKING:
-    from haihai_tui.tui.app import HaiHaiApp
+from haihai_tui.core.text import one_line
+from haihai_tui.tui.host import Host, host
 
 # --- where the palette (and the start screen) can go --------------------------------------------------
 
@@ -23,31 +29,49 @@ STATIC_DESTINATIONS: list[tuple[str, str, str]] = [
 ]
 
 
-def destinations(app: "HaiHaiApp") -> list[tuple[str, str, str]]:
-    """[(target, label, help)] for every screen, record-list menu and integration."""
+def destinations(app: Host) -> list[tuple[str, str, str]]:
+    """[(target, label, help)] for every screen, record-list menu and integration (labels terminal-safe)."""
     out = list(STATIC_DESTINATIONS)
     s = app.ctx.settings
     for m in s.menus:
-        out.append((f"menu:{m.name}", f"{m.name} record list / レコード一覧", f"database {m.database}"))
+        out.append((f"menu:{m.name}", f"{one_line(m.name)} record list / レコード一覧",
+                    f"database {one_line(m.database)}"))
     for g in s.integrations:
-        out.append((f"integration:{g.name}", f"Edit integration {g.name}", "システム連携設定"))
+        out.append((f"integration:{g.name}", f"Edit integration {one_line(g.name)}", "システム連携設定"))
     for m in s.menus:
-        out.append((f"menu-settings:{m.name}", f"Menu settings {m.name}", "メニュー設定 for this menu"))
+        out.append((f"menu-settings:{m.name}", f"Menu settings {one_line(m.name)}", "メニュー設定 for this menu"))
     return out
+
+
+def plain(text: str) -> str:
+    """``text`` as a help line the palette shows literally (a Content: Content.from_markup returns it as is)."""
+    return cast(str, Content(text))  # Hit.help is annotated str; a Content is shown without markup parsing
+
+
+def highlight(matcher: Matcher, label: str) -> Content:
+    """``label`` as plain Content with the matched characters styled (Matcher.highlight parses markup)."""
+    content = Content(label)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, label)
+    if score:
+        for offset in offsets:
+            if not label[offset].isspace():
+                content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
 
 
 class Jump(Provider):
     """Command-palette commands that open any screen, menu or integration."""
 
     async def discover(self) -> Hits:
-        app: HaiHaiApp = self.app  # type: ignore[assignment]
+        app = host(self)
         for target, label, help_text in destinations(app):
-            yield DiscoveryHit(label, partial(app.open, target), help=help_text)
+            yield DiscoveryHit(Content(label), partial(app.open, target), text=label, help=plain(help_text))
 
     async def search(self, query: str) -> Hits:
-        app: HaiHaiApp = self.app  # type: ignore[assignment]
+        app = host(self)
         matcher = self.matcher(query)
         for target, label, help_text in destinations(app):
             score = max(matcher.match(label), matcher.match(help_text) * 0.8)
             if score > 0:
-                yield Hit(score, matcher.highlight(label), partial(app.open, target), text=label, help=help_text)
+                yield Hit(score, highlight(matcher, label), partial(app.open, target), text=label,
+                          help=plain(help_text))

@@ -3,8 +3,9 @@
 ``RunService.start()`` launches the async ``core.run.execute`` as an app-level worker, turns its
 core events into a live :class:`RunState` (stage, rows, bytes, rate, log lines, the server's answer,
 the outcome) and publishes every change on ``RunService.changed`` (a Textual ``Signal``); the
-App also receives :class:`RunFinished` when a run ends. A screen opened later reads ``state`` and
-sees everything so far. Only one run at a time: ``busy`` is true while one is going.
+App receives :class:`RunFinished` when a run ends and announces it (:func:`announcement`). A screen
+opened later reads ``state`` and sees everything so far. Only one run at a time: ``busy`` is true
+while one is going.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -19,12 +21,26 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 from textual.signal import Signal
 
-from haihai_tui.core.events import (STAGE_WORDS, UNKNOWN_ADVICE_LINES, BytesProgress, LogLine, Outcome, RowsProgress,
-                                    RunEvent, RunStarted, ServerResponse, Stage, StageChanged)
+from haihai_tui.core.events import (
+    STAGE_WORDS,
+    UNKNOWN_ADVICE_LINES,
+    BytesProgress,
+    LogLine,
+    Outcome,
+    RowsProgress,
+    RunEvent,
+    RunStarted,
+    ServerResponse,
+    Stage,
+    StageChanged,
+)
 from haihai_tui.core.run.pipeline import Prepared, RunRefused, Target, execute, prepare
+from haihai_tui.core.settings.context import AppContext
+from haihai_tui.core.text import one_line
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.notifications import SeverityLevel
 
     from haihai_tui.core.run.history import RunRecord
 
@@ -58,7 +74,7 @@ class RunState:
     log_seq: int = 0                    # lines ever added (the list keeps the last MAX_LOG)
     response: ServerResponse | None = None
     outcome: Outcome = Outcome.RUNNING
-    record: "RunRecord | None" = None
+    record: RunRecord | None = None
     error: str | None = None            # a refusal or crash, in plain words
     cancel_requested: bool = False
     run_id_hint: int | None = None      # the history's run number, as soon as execute() logs it
@@ -126,19 +142,39 @@ def warm_up(ca_bundle: str = "") -> None:
 
 
 class RunFinished(Message):
-    """Posted to the App when a run ends (any outcome)."""
+    """Posted to the App when a run ends (any outcome); the App announces it."""
     def __init__(self, state: RunState) -> None:
         super().__init__()
         self.state = state
 
 
+def announcement(state: RunState, progress_key: str = "F6") -> tuple[str, str, SeverityLevel, float]:
+    """(text, title, severity, seconds) of the notification when ``state``'s run ended; outside text made safe."""
+    text = f"{one_line(state.integration)}: {state.outcome.label}"
+    if state.record and state.record.run_id:
+        text = f"run #{state.record.run_id} {text}"
+    if state.outcome is Outcome.DONE:
+        return f"{text} - {state.rows:,} rows sent", "run finished", "information", 5
+    if state.outcome is Outcome.UNKNOWN:
+        return (f"{text}: check HaiHai before doing anything else ({progress_key} shows what to check)",
+                "outcome unknown", "warning", 15)
+    if state.outcome is Outcome.CANCELLED:
+        return (f"{text}: nothing was sent" if not state.bytes_sent else text), "run cancelled", "information", 5
+    why = state.error or (state.record.message if state.record else "")
+    return f"{text}: {one_line(why)}"[:300], "run failed", "error", 10
+
+
 class RunService:
     """Start, watch and cancel the App's one integration run."""
 
-    def __init__(self, app: "App") -> None:
+    def __init__(self, app: App, ctx: AppContext, *, key_hint: Callable[[str], str] | None = None) -> None:
         self.app = app
+        self.ctx = ctx
         self.state: RunState | None = None
         self.changed: Signal[RunState] = Signal(app, "run-changed")
+        #: extra keyword arguments for ``execute`` (tests and the demo may shorten polling)
+        self.execute_options: dict = {}
+        self._key_hint = key_hint
         self._cancel: asyncio.Event | None = None
         self._done: asyncio.Event | None = None
         self._count = 0
@@ -154,17 +190,12 @@ class RunService:
         s = self.state
         if s is None or not s.running:
             return ""
-        return (f"a run is going: {s.integration} ({STAGE_WORDS.get(s.stage, s.stage.value)}); "
+        return (f"a run is going: {one_line(s.integration)} ({STAGE_WORDS.get(s.stage, s.stage.value)}); "
                 f"{self.progress_key()} shows it")
 
     def progress_key(self) -> str:
         """The key(s) of the global 'progress' binding (remappable in tui.toml), for hints."""
-        keys = (getattr(self.app, "_keymap", None) or {}).get("progress") or "f6"
-        try:
-            from haihai_tui.tui.bindings import key_label
-        except ImportError:  # pragma: no cover
-            return keys
-        return "/".join(key_label(k) for k in keys.split(",") if k.strip())
+        return self._key_hint("progress") if self._key_hint else "F6"
 
     # -- starting --------------------------------------------------------------------------------
 
@@ -174,7 +205,7 @@ class RunService:
         if self.busy:
             prepared.discard()
             raise RunRefused(self.busy_text() + "; wait for it to end, or cancel it first")
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = self.ctx
         self._count += 1
         state = RunState(self._count, prepared.menu.name, prepared.integration.name, prepared.summary, memo,
                          prepared.rows, prepared.requests, prepared.dangerous, parts=max(prepared.requests, 1))
@@ -195,7 +226,7 @@ class RunService:
             rec = await execute(prepared, ctx.paths, ctx.settings, executor=executor, memo=memo,
                                 confirm_dangerous=confirm_dangerous, accept_warnings=accept_warnings,
                                 on_event=lambda ev: self._on_event(state, ev), cancel=cancel,
-                                **self.execute_options())
+                                **self.execute_options)
             state.record = rec
             state.outcome = rec.outcome
             if rec.http_status is not None and state.response is None:
@@ -224,26 +255,7 @@ class RunService:
                 done.set()
             self._announce(state)
 
-    def execute_options(self) -> dict:
-        """Extra keyword arguments for ``execute`` (tests and the demo may shorten polling)."""
-        return dict(getattr(self.app, "run_execute_options", {}) or {})
-
     def _announce(self, state: RunState) -> None:
-        label = state.outcome.label
-        text = f"{state.integration}: {label}"
-        if state.record and state.record.run_id:
-            text = f"run #{state.record.run_id} {text}"
-        if state.outcome is Outcome.DONE:
-            self.app.notify(f"{text} - {state.rows:,} rows sent", title="run finished")
-        elif state.outcome is Outcome.UNKNOWN:
-            self.app.notify(f"{text}: check HaiHai before doing anything else ({self.progress_key()} shows what "
-                            f"to check)",
-                            title="outcome unknown", severity="warning", timeout=15)
-        elif state.outcome is Outcome.CANCELLED:
-            self.app.notify(f"{text}: nothing was sent" if not state.bytes_sent else text, title="run cancelled")
-        else:
-            why = state.error or (state.record.message if state.record else "")
-            self.app.notify(f"{text}: {why}"[:300], title="run failed", severity="error", timeout=10)
         self.app.post_message(RunFinished(state))
 
     # -- cancel / wait ---------------------------------------------------------------------------

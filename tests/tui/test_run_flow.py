@@ -81,7 +81,7 @@ async def test_search_run_finish_and_find_it_in_history(env) -> None:
 
 
 async def test_leave_the_list_during_a_run_and_come_back(env) -> None:
-    env.control("delay", {"seconds": 1.2, "when": "before_response"})
+    env.control("delay", {"seconds": 4, "when": "before_response"})
     app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
         await start_clean_run(pilot)

@@ -1,17 +1,23 @@
 """Modal dialogs: confirm (y/n), typed confirmation, a message, and a pick-one list.
 
-Keyboard-only; the keys are written in the dialog (no buttons, no glyphs).
+Keyboard-only; the keys are written in the dialog (no buttons, no glyphs). Every text a dialog is
+given may quote names, values or a server's words: it is shown terminal-safe (``core.text.safe``) and
+never parsed as markup.
 """
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from haihai_tui.core.text import one_line, safe
 from haihai_tui.tui.bindings import key_label, scope
+from haihai_tui.tui.widgets.nav import nav_widget
+from haihai_tui.tui.widgets.safe_input import SafeInput
 
 
 def _keys(screen: ModalScreen, action: str, default: str) -> str:
@@ -41,7 +47,8 @@ class ConfirmScreen(_Dialog):
 
     def __init__(self, question: str, title: str = "Confirm / 確認", yes: str = "yes", no: str = "no") -> None:
         super().__init__()
-        self.question, self.title_text, self.yes, self.no = question, title, yes, no
+        self.question, self.title_text = safe(question, multiline=True), one_line(title)
+        self.yes, self.no = one_line(yes), one_line(no)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -67,15 +74,15 @@ class TypedConfirmScreen(_Dialog):
 
     def __init__(self, question: str, word: str, title: str = "Dangerous / 危険な操作") -> None:
         super().__init__()
-        self.question, self.word, self.title_text = question, word, title
+        self.question, self.word, self.title_text = safe(question, multiline=True), word, one_line(title)
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.title_text, classes="dlg-title", markup=False)
             yield Static(self.question, classes="dlg-body", markup=False)
-            yield Static(f"Type {self.word} and press Enter to go ahead; Esc cancels.", classes="dlg-hint",
+            yield Static(f"Type {one_line(self.word)} and press Enter to go ahead; Esc cancels.", classes="dlg-hint",
                          markup=False)
-            yield Input(placeholder=self.word, id="typed", compact=True)
+            yield SafeInput(placeholder=one_line(self.word), id="typed", compact=True)
             yield Static("", id="typed-error", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -83,7 +90,8 @@ class TypedConfirmScreen(_Dialog):
         if event.value.strip() == self.word:
             self.dismiss(True)
         else:
-            self.query_one("#typed-error", Static).update(f"That is not {self.word}; type it exactly, or Esc.")
+            self.query_one("#typed-error", Static).update(
+                f"That is not {one_line(self.word)}; type it exactly, or Esc.")
 
     def action_no(self) -> None:
         self.dismiss(False)
@@ -96,7 +104,7 @@ class MessageScreen(_Dialog):
 
     def __init__(self, text: str, title: str = "") -> None:
         super().__init__()
-        self.text, self.title_text = text, title
+        self.text, self.title_text = safe(text, multiline=True), one_line(title)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -116,14 +124,14 @@ class PickScreen(_Dialog):
 
     def __init__(self, title: str, options: list[tuple[str, str]], hint: str = "") -> None:
         super().__init__()
-        self.title_text, self.options, self.hint = title, options, hint
+        self.title_text, self.options, self.hint = one_line(title), options, safe(hint, multiline=True)
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.title_text, classes="dlg-title", markup=False)
             if self.options:
-                yield OptionList(*[Option(label, id=str(i)) for i, (_, label) in enumerate(self.options)],
-                                 id="pick", compact=True)
+                yield OptionList(*[Option(Text(one_line(label)), id=str(i))
+                                   for i, (_, label) in enumerate(self.options)], id="pick", compact=True)
             else:
                 yield Static("(nothing left to choose)", markup=False)
             yield Static(self.hint or "Enter = choose    Esc = cancel", classes="dlg-hint", markup=False)
@@ -136,5 +144,4 @@ class PickScreen(_Dialog):
         self.dismiss(None)
 
     def action_nav(self, where: str) -> None:
-        from haihai_tui.tui.screens.base import nav_widget
         nav_widget(self.focused, where)

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from haihai_tui.core.run.pipeline import Prepared
+from haihai_tui.core.text import one_line, safe
+from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.dialogs.run_checks import DIALOG_CSS
-
+from haihai_tui.tui.widgets.safe_input import SafeInput
 
 # -- confirm -------------------------------------------------------------------------------------
 
@@ -30,12 +31,7 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
     ConfirmRunScreen #cf-body { height: auto; max-height: 12; }
     ConfirmRunScreen Input { margin: 0; background: $boost; }
     """
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="confirm_cancel"),
-        Binding("f2", "run", "実行 Run", id="confirm_run"),
-        Binding("f3", "dry_run", "Dry run", id="confirm_dry_run"),
-        Binding("f4", "split", "Split", id="confirm_split"),
-    ]
+    BINDINGS = scope("confirm_run")
 
     def __init__(self, prepared: Prepared, memo: str = "", caution: str = "") -> None:
         super().__init__()
@@ -52,18 +48,19 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
     def compose(self) -> ComposeResult:
         p = self.p
         with Vertical():
-            yield Static(f"Run / 実行: {p.integration.name}", classes="dlg-title", markup=False)
+            yield Static(f"Run / 実行: {one_line(p.integration.name)}", classes="dlg-title", markup=False)
             if self.caution:
-                yield Static(self.caution, classes="dlg-warn", markup=False)
+                yield Static(safe(self.caution, multiline=True), classes="dlg-warn", markup=False)
             if p.dangerous:
-                yield Static(f"DANGEROUS: {p.dangerous}", classes="dlg-err", markup=False)
+                yield Static(f"DANGEROUS: {safe(p.dangerous, multiline=True)}", classes="dlg-err", markup=False)
             with VerticalScroll(id="cf-body"):
                 yield Static(self._body(), markup=False)
             yield Static("メモ memo (optional, saved in the history):", markup=False)
-            yield Input(value=self.memo, placeholder="(optional) e.g. 4月セミナー参加者", id="memo", compact=True)
+            yield SafeInput(value=self.memo, placeholder="(optional) e.g. 4月セミナー参加者", id="memo", compact=True)
             if p.dangerous:
-                yield Static(f"Type the integration's name to enable 実行:  {p.integration.name}", markup=False)
-                yield Input(placeholder="(type the name above here)", id="typed", compact=True)
+                yield Static(f"Type the integration's name to enable 実行:  {one_line(p.integration.name)}",
+                             markup=False)
+                yield SafeInput(placeholder="(type the name above here)", id="typed", compact=True)
             yield Static("", id="cf-state", markup=False)
             yield Static(self._hint(), classes="dlg-hint", markup=False)
 
@@ -85,7 +82,7 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
                          f"daily quota {lim.daily_quota:,}, resets 00:00 JST)")
         if p.built.warning_count:
             lines.append(f"Warnings accepted: {p.built.warning_count:,} (see pre-flight)")
-        return "\n".join(lines)
+        return safe("\n".join(lines), multiline=True)
 
     def _hint(self) -> str:
         keys = ["F2/Enter = 実行 run", "F3 = dry run (show the request)"]
@@ -162,8 +159,7 @@ class PreviewScreen(ModalScreen[None]):
     PreviewScreen > Vertical { width: 100%; height: 100%; }
     PreviewScreen #pv-text { height: 1fr; }
     """
-    BINDINGS = [Binding("escape,q", "close", "Close", id="preview_close"),
-                Binding("y", "copy", "Copy", id="preview_copy")]
+    BINDINGS = scope("preview")
 
     def __init__(self, prepared: Prepared) -> None:
         super().__init__()
@@ -192,8 +188,8 @@ class PreviewScreen(ModalScreen[None]):
         self.app.call_from_thread(self._show, text)
 
     def _show(self, text: str) -> None:
-        self.text = text
-        self.query_one("#pv-body", Static).update(text)
+        self.text = text       # copied as built (the clipboard write is base64-encoded)
+        self.query_one("#pv-body", Static).update(safe(text, multiline=True))
 
     def action_copy(self) -> None:
         if self.text:

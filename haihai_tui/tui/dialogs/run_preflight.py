@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
@@ -18,9 +17,12 @@ from haihai_tui.core.checks.csvbuild import BuildCancelled
 from haihai_tui.core.checks.findings import Finding
 from haihai_tui.core.events import LogLine, RowsProgress, StageChanged
 from haihai_tui.core.run.pipeline import Prepared, RunRefused, Target
+from haihai_tui.core.text import one_line
+from haihai_tui.tui.bindings import scope
+from haihai_tui.tui.dialogs.run_checks import DIALOG_CSS, SPLIT_CODES
+from haihai_tui.tui.host import host
 from haihai_tui.tui.runs import prepare_for_run
 from haihai_tui.tui.widgets.progress import bar
-from haihai_tui.tui.dialogs.run_checks import DIALOG_CSS, SPLIT_CODES
 
 MAX_LISTED = 500   # findings listed in the dialog (the rest are counted)
 
@@ -39,7 +41,7 @@ class PreflightScreen(ModalScreen[PreflightResult]):
     """Runs ``core.run.prepare`` in a thread worker; shows rows checked; Esc cancels."""
 
     DEFAULT_CSS = DIALOG_CSS.format(cls="PreflightScreen")
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="preflight_cancel")]
+    BINDINGS = scope("preflight")
 
     def __init__(self, target: Target, split: bool = False) -> None:
         super().__init__()
@@ -51,7 +53,7 @@ class PreflightScreen(ModalScreen[PreflightResult]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Pre-flight check / 事前チェック: {self.target.integration}", classes="dlg-title",
+            yield Static(f"Pre-flight check / 事前チェック: {one_line(self.target.integration)}", classes="dlg-title",
                          markup=False)
             yield Static("", id="pf-status", markup=False)
             yield Static("Esc = cancel", classes="dlg-hint", markup=False)
@@ -66,7 +68,7 @@ class PreflightScreen(ModalScreen[PreflightResult]):
         pct = None if not total else 100 * done / total
         rows = f"{done:,} of {total:,} rows" if total is not None else f"{done:,} rows"
         split = "  (split into several requests)" if self.split else ""
-        self.query_one("#pf-status", Static).update(f"{self._stage}{split}\n{bar(pct)} {rows}")
+        self.query_one("#pf-status", Static).update(f"{one_line(self._stage)}{split}\n{bar(pct)} {rows}")
 
     def _sink(self, ev) -> None:  # called in the worker thread: plain assignments only
         if isinstance(ev, RowsProgress):
@@ -78,7 +80,7 @@ class PreflightScreen(ModalScreen[PreflightResult]):
 
     @work(thread=True, exit_on_error=False, group="preflight")
     def _work(self) -> None:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = host(self).ctx
         try:
             p = prepare_for_run(ctx, self.target, split=self.split, on_event=self._sink, cancel=self._cancel)
             result = PreflightResult(prepared=p, caution=p.last_run_caution)
@@ -111,10 +113,7 @@ class FindingsScreen(ModalScreen[tuple[str, int | None]]):
     DEFAULT_CSS = DIALOG_CSS.format(cls="FindingsScreen") + """
     FindingsScreen OptionList { height: auto; max-height: 14; }
     """
-    BINDINGS = [
-        Binding("escape", "close", "Close", id="findings_close"),
-        Binding("c", "go_on", "Run anyway", id="findings_run_anyway"),
-    ]
+    BINDINGS = scope("findings")
 
     def __init__(self, prepared: Prepared) -> None:
         super().__init__()
@@ -146,10 +145,10 @@ class FindingsScreen(ModalScreen[tuple[str, int | None]]):
             t.append(f"row {f.row:,}", style="bold")
             t.append(" ")
         if f.column:
-            t.append(f"[{f.column}] ")
+            t.append(f"[{one_line(f.column)}] ")
         if f.codepoint and f.codepoint not in f.message:
-            t.append(f"{f.codepoint} ")
-        t.append(f.message)
+            t.append(f"{one_line(f.codepoint)} ")
+        t.append(one_line(f.message))
         return t
 
     def on_mount(self) -> None:

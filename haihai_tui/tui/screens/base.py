@@ -6,40 +6,24 @@ Esc to go back (asking first when there are unsaved changes) and j/k/g/G list na
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widget import Widget
-from textual.widgets import DataTable, Footer, OptionList
+from textual.widgets import Footer
 
-from haihai_tui.tui.bindings import BACK, NAV, key_label
+from haihai_tui.core.problems import SettingsFileError
 from haihai_tui.core.settings.editing import EditRefused
 from haihai_tui.core.settings.permissions import PermissionDenied
-from haihai_tui.core.problems import SettingsFileError
 from haihai_tui.core.settings.store import StoreError
+from haihai_tui.core.text import safe
+from haihai_tui.tui.bindings import SCREEN, key_label
+from haihai_tui.tui.host import Host, host
 from haihai_tui.tui.widgets.header import AppHeader
+from haihai_tui.tui.widgets.nav import nav_widget
 
-if TYPE_CHECKING:
-    from haihai_tui.tui.app import HaiHaiApp
-
-
-def nav_widget(widget: Widget | None, where: str) -> None:
-    """j/k/g/G on the focused list: DataTable, OptionList (ListView-likes) or a scrollable."""
-    if widget is None:
-        return
-    if isinstance(widget, DataTable):
-        actions = {"down": widget.action_cursor_down, "up": widget.action_cursor_up,
-                   "top": widget.action_scroll_top, "bottom": widget.action_scroll_bottom}
-    elif isinstance(widget, OptionList):
-        actions = {"down": widget.action_cursor_down, "up": widget.action_cursor_up,
-                   "top": widget.action_first, "bottom": widget.action_last}
-    else:
-        actions = {"down": widget.scroll_down, "up": widget.scroll_up,
-                   "top": widget.scroll_home, "bottom": widget.scroll_end}
-    fn = actions.get(where)
-    if fn:
-        fn()
+__all__ = ["AppScreen", "EDIT_ERRORS", "nav_widget", "run_edit"]
 
 
 class AppScreen(Screen):
@@ -47,11 +31,12 @@ class AppScreen(Screen):
 
     TITLE_TEXT = ""
     HELP_TEXT = ""
-    BINDINGS = [BACK, *NAV]
+    BINDINGS = SCREEN
 
     @property
-    def happ(self) -> "HaiHaiApp":
-        return self.app  # type: ignore[return-value]
+    def happ(self) -> Host:
+        """The app (see haihai_tui.tui.host)."""
+        return host(self)
 
     def compose(self) -> ComposeResult:
         yield AppHeader(self.TITLE_TEXT)
@@ -99,7 +84,7 @@ class AppScreen(Screen):
     _seen_version = -1
 
     def on_screen_resume(self) -> None:
-        version = getattr(self.app, "settings_version", 0)
+        version = self.happ.settings_version
         if version != self._seen_version:
             self._seen_version = version
             self.settings_changed()
@@ -113,7 +98,7 @@ class AppScreen(Screen):
 
     def refuse(self, message: str) -> None:
         """Show a refusal sentence (EditRefused, a permission) as an error notification."""
-        self.notify(message, title="Not done", severity="error", timeout=8, markup=False)
+        self.notify(safe(message, multiline=True), title="Not done", severity="error", timeout=8, markup=False)
 
     def attempt(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[bool, Any]:
         """Call a core edit; a refusal or a file problem becomes its sentence on screen, not a traceback."""

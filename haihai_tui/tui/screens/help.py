@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from haihai_tui.core.text import one_line, safe
 from haihai_tui.tui.bindings import key_label, scope
 from haihai_tui.tui.screens.base import AppScreen
 
@@ -34,10 +36,10 @@ class HelpScreen(AppScreen):
 
     def __init__(self, title: str, text: str, rows: list[Row]) -> None:
         super().__init__()
-        self.for_title, self.text, self.rows = title, text, rows
+        self.for_title, self.text, self.rows = one_line(title), safe(text, multiline=True), rows
 
     @classmethod
-    def for_screen(cls, screen: Screen) -> "HelpScreen":
+    def for_screen(cls, screen: Screen) -> HelpScreen:
         title = getattr(screen, "TITLE_TEXT", "") or type(screen).__name__
         return cls(title, getattr(screen, "HELP_TEXT", ""), screen_keys(screen))
 
@@ -56,4 +58,4 @@ class HelpScreen(AppScreen):
         table.add_column("What it does", width=34)
         table.add_column("id (tui.toml)", width=20)
         for keys, desc, ident in self.rows:
-            table.add_row(keys, desc, ident)
+            table.add_row(Text(one_line(keys)), Text(one_line(desc)), Text(one_line(ident)))

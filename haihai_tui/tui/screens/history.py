@@ -1,5 +1,6 @@
 """システム連携状況確認: every run, newest first, and a detail view with the request, the response,
-the counts and the row-level result file when HaiHai offered it."""
+the counts and the row-level result file when HaiHai offered it. Everything a run recorded (names,
+memo, the server's answer and result file) is shown terminal-safe (``core.text``), never as markup."""
 
 from __future__ import annotations
 
@@ -8,15 +9,13 @@ import json
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static, TextArea
 
-from haihai_tui.tui.bindings import BACK
-from haihai_tui.core.events import Outcome
+from haihai_tui.core.events import COUNT_WORDS, REPORT_PLACE, Outcome
 from haihai_tui.core.run.history import History, HistoryError, RunRecord
-from haihai_tui.core.text import fit_cells as fit
-from haihai_tui.core.events import COUNT_WORDS
+from haihai_tui.core.text import fit_cells, one_line, safe
+from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.screens.base import AppScreen
 
 LIMIT = 500
@@ -33,8 +32,7 @@ def _cells(r: RunRecord) -> list[Text]:
               r.outcome.label + ("*" if r.dry_run else ""), str(r.http_status) if r.http_status else "-"]
     out = []
     for (_, width, right), v in zip(COLUMNS, values):
-        v = " ".join((v or "").split())
-        out.append(Text(fit(v, width, right=right) + " "))
+        out.append(Text(fit_cells(one_line(v or ""), width, right=right) + " "))
     out[6].stylize(STATE_STYLE[r.outcome], 0, len(out[6]) - 1)
     return out
 
@@ -55,8 +53,7 @@ class HistoryScreen(AppScreen):
                  "the details: the request (no token is ever stored), HaiHai's answer, the counts and the "
                  "row-level result. 結果不明 means the upload left but no answer came: check HaiHai before "
                  "sending again.")
-    BINDINGS = [BACK, Binding("enter", "open", "Details", id="history_open"),
-                Binding("f5", "reload", "Reload", id="history_reload")]
+    BINDINGS = scope("history")
 
     def body(self) -> ComposeResult:
         yield Static("", id="hist-status", classes="status", markup=False)
@@ -66,11 +63,9 @@ class HistoryScreen(AppScreen):
     def on_mount(self) -> None:
         table = self.query_one("#runs", DataTable)
         for head, width, right in COLUMNS:
-            table.add_column(Text(fit(head, width, right=right) + " "), key=head)
+            table.add_column(Text(fit_cells(head, width, right=right) + " "), key=head)
         table.focus()
-        runs = getattr(self.app, "runs", None)
-        if runs is not None:
-            runs.changed.subscribe(self, self._run_changed)
+        self.happ.runs.changed.subscribe(self, self._run_changed)
         self.action_reload()
 
     def on_screen_resume(self) -> None:
@@ -89,7 +84,7 @@ class HistoryScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="history-load", exit_on_error=False)
     def _load(self) -> None:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = self.happ.ctx
         try:
             h = History(ctx.paths.history_db)
             recs, total = h.list(limit=LIMIT), h.count()
@@ -99,7 +94,7 @@ class HistoryScreen(AppScreen):
         self.app.call_from_thread(self._fill, recs, total)
 
     def _show_error(self, text: str) -> None:
-        self.query_one("#hist-status", Static).update(text)
+        self.query_one("#hist-status", Static).update(safe(text, multiline=True))
 
     def _fill(self, recs: list[RunRecord], total: int) -> None:
         table = self.query_one("#runs", DataTable)
@@ -140,33 +135,39 @@ def _when(iso: str | None) -> str:
 
 
 def describe_run(r: RunRecord) -> Text:
+    def s(value: object) -> str:
+        return safe(value, multiline=True)
+
+    def o(value: object) -> str:
+        return one_line(value)
+
     t = Text()
     t.append(f"Run #{r.run_id}  ", style="bold")
     t.append(f" {r.outcome.label} ({r.outcome.value}) ", style=STATE_STYLE[r.outcome] or "bold")
     t.append("  dry run (nothing sent)\n" if r.dry_run else "\n")
-    t.append(f"Started {_when(r.started_at)}   ended {_when(r.ended_at)}\n")
-    t.append(f"Who: {r.executor}   Integration: {r.integration}   Menu: {r.menu}\n")
-    t.append(f"Memo: {r.memo or '-'}\n")
+    t.append(f"Started {o(_when(r.started_at))}   ended {o(_when(r.ended_at))}\n")
+    t.append(f"Who: {o(r.executor)}   Integration: {o(r.integration)}   Menu: {o(r.menu)}\n")
+    t.append(f"Memo: {o(r.memo) or '-'}\n")
     t.append("\nRequest\n", style="bold")
-    t.append(f"  host {r.host}   URL {r.url}\n")
+    t.append(f"  host {o(r.host)}   URL {o(r.url)}\n")
     t.append(f"  rows {r.rows:,}   bytes {r.bytes:,}   requests {r.requests}\n")
-    t.append(f"  conditions: {', '.join(r.conditions) if r.conditions else '(none: the whole list)'}\n")
-    t.append(f"  import_settings: {json.dumps(r.params, ensure_ascii=False)}\n")
+    t.append(f"  conditions: {o(', '.join(r.conditions)) if r.conditions else '(none: the whole list)'}\n")
+    t.append(f"  import_settings: {o(json.dumps(r.params, ensure_ascii=False))}\n")
     t.append("\nResponse\n", style="bold")
-    t.append(f"  HTTP {r.http_status if r.http_status is not None else '-'}   code {r.code or '-'}\n")
+    t.append(f"  HTTP {r.http_status if r.http_status is not None else '-'}   code {o(r.code) or '-'}\n")
     if r.message:
-        t.append(f"  {r.message}\n")
+        t.append(f"  {s(r.message)}\n")
     if r.import_ids:
-        t.append(f"  import id(s): {', '.join(r.import_ids)}\n")
+        t.append(f"  import id(s): {o(', '.join(r.import_ids))}\n")
     if r.response_excerpt:
-        t.append(f"  excerpt: {r.response_excerpt}\n")
+        t.append(f"  excerpt: {s(r.response_excerpt)}\n")
     if r.outcome is Outcome.UNKNOWN:
-        t.append("\n結果不明: the upload left this machine but no answer came back. Check HaiHai "
-                 "(レポート > 一括登録・削除の処理結果) before sending it again; it was not re-sent.\n",
+        t.append(f"\n結果不明: the upload left this machine but no answer came back. Check HaiHai "
+                 f"({REPORT_PLACE}) before sending it again; it was not re-sent.\n",
                  style="bold yellow")
     t.append("\nCounts\n", style="bold")
     if r.counts:
-        t.append("  " + "   ".join(f"{COUNT_WORDS.get(k, k)} {v:,}" for k, v in r.counts.items()) + "\n")
+        t.append("  " + "   ".join(f"{o(COUNT_WORDS.get(k, k))} {v:,}" for k, v in r.counts.items()) + "\n")
     else:
         t.append("  (HaiHai gave no counts for this run)\n")
     t.append("\nRow-level result\n", style="bold")
@@ -179,8 +180,7 @@ def describe_run(r: RunRecord) -> Text:
 
 class RunDetailScreen(AppScreen):
     TITLE_TEXT = "システム連携状況確認 Run details"
-    BINDINGS = [BACK, Binding("y", "copy", "Copy result", id="history_copy_result"),
-                Binding("tab", "app.focus_next", "Next pane", id="history_next_pane", show=False)]
+    BINDINGS = scope("run_detail")
     DEFAULT_CSS = """
     RunDetailScreen #detail { height: 1fr; padding: 0 1; }
     RunDetailScreen #result-head { height: 1; padding: 0 1; background: $boost; display: none; }
@@ -205,11 +205,11 @@ class RunDetailScreen(AppScreen):
 
     @work(thread=True, exit_on_error=False)
     def _load(self) -> None:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = self.happ.ctx
         try:
             rec = History(ctx.paths.history_db).get(self.run_id)
         except HistoryError as e:
-            self.app.call_from_thread(self.query_one("#detail-text", Static).update, str(e))
+            self.app.call_from_thread(self.query_one("#detail-text", Static).update, safe(str(e), multiline=True))
             return
         text = decode_result(rec.result_csv) if rec and rec.result_csv else ""
         self.app.call_from_thread(self._show, rec, text)
@@ -219,9 +219,9 @@ class RunDetailScreen(AppScreen):
             self.query_one("#detail-text", Static).update(f"There is no run #{self.run_id}.")
             return
         self.query_one("#detail-text", Static).update(describe_run(rec))
-        self.result_text = result
+        self.result_text = result      # copied as HaiHai sent it (the clipboard write is base64-encoded)
         self.set_class(bool(result), "with-result")
-        self.query_one("#result", TextArea).load_text(result)
+        self.query_one("#result", TextArea).load_text(safe(result.replace("\r\n", "\n"), multiline=True))
 
     def action_copy(self) -> None:
         if self.result_text:

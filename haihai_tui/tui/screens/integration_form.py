@@ -16,20 +16,22 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from haihai_tui.tui.bindings import scope
+from haihai_tui.core.encodings import SETTING_ENCODINGS
+from haihai_tui.core.secret import Secret
 from haihai_tui.core.settings import editing
 from haihai_tui.core.settings import headers as hdr
-from haihai_tui.core.encodings import SETTING_ENCODINGS
 from haihai_tui.core.settings.model import REPORT_MAIL, REPORT_TO, TOKEN_HEADER, Integration, Secrets
-from haihai_tui.core.secret import Secret
 from haihai_tui.core.settings.validate import integration_problems
-from haihai_tui.tui.widgets.kvgrid import Choice, KVGrid
+from haihai_tui.core.text import one_line, safe
+from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.screens.base import AppScreen
+from haihai_tui.tui.widgets.kvgrid import Choice, KVGrid
+from haihai_tui.tui.widgets.safe_input import SafeInput
 
 ProblemRow = tuple[str, str, str]  # (where, severity, message)
 
 
-class MaskedInput(Input):
+class MaskedInput(SafeInput):
     """An Input that shows ``*`` per character while ``password`` is on (no ambiguous-width bullets)."""
 
     @property
@@ -40,7 +42,7 @@ class MaskedInput(Input):
 
 
 def field_row(label: str, widget: Widget) -> Horizontal:
-    return Horizontal(Static(label, classes="f-label", markup=False), widget, classes="f-row")
+    return Horizontal(Static(one_line(label), classes="f-label", markup=False), widget, classes="f-row")
 
 
 class IntegrationFormScreen(AppScreen):
@@ -75,11 +77,11 @@ class IntegrationFormScreen(AppScreen):
         other = [(k, v) for k, v in g.headers.items() if k != self.token_name]
         yield Static("", id="form-banner", classes="banner", markup=False)
         with VerticalScroll(id="form"):
-            yield field_row("システム連携名 name", Input(g.name, id="f-name", compact=True))
-            yield field_row("URL", Input(g.url, id="f-url", compact=True,
+            yield field_row("システム連携名 name", SafeInput(g.name, id="f-name", compact=True))
+            yield field_row("URL", SafeInput(g.url, id="f-url", compact=True,
                                          placeholder="https://{HOST}/{PATH}/api/v1/custcsv/import"))
             yield Static("HTTPヘッダ  HTTP headers", classes="section", markup=False)
-            yield field_row(f"{self.token_name} from", Input(ref, id="f-token-ref", compact=True,
+            yield field_row(f"{self.token_name} from", SafeInput(ref, id="f-token-ref", compact=True,
                                                              placeholder="${HAIHAI_API_TOKEN} or ${secret:NAME}"))
             yield field_row("token / トークン", MaskedInput(id="f-token", compact=True, password=True,
                                                           placeholder=self.token_placeholder()))
@@ -87,12 +89,12 @@ class IntegrationFormScreen(AppScreen):
             yield Static("other headers (F7 add, F8 delete)", classes="hint", markup=False)
             yield KVGrid(other, known=False, id="f-headers")
             yield field_row("HTTPボディ形式 body format", Static("JSON (the only format)", markup=False))
-            yield field_row("name: (JSON part)", Input(g.json_name, id="f-json-name", compact=True))
+            yield field_row("name: (JSON part)", SafeInput(g.json_name, id="f-json-name", compact=True))
             yield Static("リクエストパラメータ  request parameters (F7 add, F8 delete)", classes="section",
                          markup=False)
             yield KVGrid(list(g.params.items()), known=True, id="f-params")
             yield Static("連携データ(CSV)  CSV data", classes="section", markup=False)
-            yield field_row("連携データ(CSV)のname", Input(g.csv_name, id="f-csv-name", compact=True))
+            yield field_row("連携データ(CSV)のname", SafeInput(g.csv_name, id="f-csv-name", compact=True))
             yield field_row("連携データ(CSV)のヘッダ", Choice(
                 [("true", "[x] 1行目に項目名 header row"), ("false", "[ ] no header row")],
                 "true" if g.csv_header else "false", id="f-csv-header"))
@@ -105,7 +107,7 @@ class IntegrationFormScreen(AppScreen):
                 id="f-report-mail"))
             yield field_row("送信先 recipient", Choice(
                 [(k, f"{v} {k}") for k, v in REPORT_TO.items()], g.report_to, id="f-report-to"))
-        yield Static("", id="form-problems")
+        yield Static("", id="form-problems", markup=False)
 
     @property
     def read_only(self) -> bool:
@@ -123,7 +125,7 @@ class IntegrationFormScreen(AppScreen):
         banner = refusal or ""
         if self.new:
             banner = (banner + "\n" if banner else "") + "New integration: fill in the fields, F2 確定 saves."
-        self.query_one("#form-banner", Static).update(banner)
+        self.query_one("#form-banner", Static).update(safe(banner, multiline=True))
         self.query_one("#form-banner").display = bool(banner)
         if refusal:
             for w in self.query("#form Input, #form Choice, #form KVGrid"):
@@ -198,7 +200,7 @@ class IntegrationFormScreen(AppScreen):
                         f"{' - errors block saving' if errors else ''}:\n", style="bold")
         for where, sev, msg in found:
             text.append(f"{sev}: ", style="bold red" if sev == "error" else "bold yellow")
-            text.append(f"[{where}] {msg}\n")
+            text.append(f"[{one_line(where)}] {safe(msg, multiline=True)}\n")
         self._update("#form-problems", text)
         self.update_token_source(g)
         return found
@@ -211,13 +213,14 @@ class IntegrationFormScreen(AppScreen):
             raw = g.headers.get(self.token_name, "")
             hv = hdr.resolve(self.token_name, raw, ctx.settings, ctx.environ) if raw else None
             if hv is None:
-                line = "no token yet: paste it into the token field above (kept in secrets.toml), or write ${ENV_VAR} in 'from'"
+                line = ("no token yet: paste it into the token field above (kept in secrets.toml), "
+                        "or write ${ENV_VAR} in 'from'")
             elif hv.value is None:
                 line = f"token from {hv.source}: NOT FOUND - {hv.missing}"
             else:
                 line = f"token from {hv.source}: set" + ("" if self.read_only else
                                                               f" ({self.keys_for('reveal', '^t')} reveals it here)")
-        self._update("#f-token-source", line)
+        self._update("#f-token-source", safe(line, multiline=True))
 
     def _update(self, wid: str, content: Text | str) -> None:
         """Update a Static only when its text changes (an update re-lays out the form)."""
@@ -295,5 +298,5 @@ class IntegrationFormScreen(AppScreen):
         self.happ.reload_settings()
         self.snapshot, self.revealed = g, None
         self.query_one("#f-token", MaskedInput).value = ""
-        self.notify(f"確定: saved {g.name!r} to db.toml.", markup=False)
+        self.notify(f"確定: saved {one_line(g.name)!r} to db.toml.", markup=False)
         self.app.pop_screen()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from haihai_tui.tui.bindings import scope
 from haihai_tui.core.settings import editing
 from haihai_tui.core.settings import headers as hdr
 from haihai_tui.core.settings.model import IMPORT_TYPES, REPORT_MAIL, Integration
 from haihai_tui.core.settings.validate import integration_problems
+from haihai_tui.core.text import one_line, safe
+from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.screens.base import AppScreen
 
 
@@ -51,12 +53,13 @@ class IntegrationsScreen(AppScreen):
         t.clear()
         for g in s.integrations:
             menus = [m.name for m in s.menus if g.name in m.integrations]
-            t.add_row(g.name, *summary(g), str(len(menus)), key=g.name)
+            cells = [g.name, *summary(g), str(len(menus))]
+            t.add_row(*[Text(one_line(c)) for c in cells], key=g.name)
         if s.integrations:
             t.move_cursor(row=min(max(row, 0), len(s.integrations) - 1))
         refusal = ctx.configure_refusal
         banner = refusal or ("" if s.integrations else "No integrations yet: press a (新規追加) to add one.")
-        self.query_one("#integ-banner", Static).update(banner)
+        self.query_one("#integ-banner", Static).update(safe(banner, multiline=True))
         self.query_one("#integ-banner").display = bool(banner)
         self.update_detail()
 
@@ -89,7 +92,7 @@ class IntegrationsScreen(AppScreen):
         lines = [f"URL: {g.url}", token, f"menus: {', '.join(menus) or '(not attached; see メニュー設定)'}",
                  f"problems: {errors} error(s), {len(found) - errors} warning(s)"]
         lines += [f"  {sev}: {msg}" for _, sev, msg in found[:3]]
-        detail.update("\n".join(lines))
+        detail.update("\n".join(one_line(line) for line in lines))
 
     # --- actions -------------------------------------------------------------------------------------
     def _refusal(self) -> str | None:
@@ -135,6 +138,6 @@ class IntegrationsScreen(AppScreen):
             if ok:
                 self.happ.reload_settings()
                 extra = f" Detached from: {', '.join(detached)}." if detached else ""
-                self.notify(f"Deleted {g.name!r} from db.toml.{extra}", markup=False)
-        self.app.push_screen(ConfirmScreen(f"Delete integration {g.name!r} from db.toml?{also}",
+                self.notify(f"Deleted {one_line(g.name)!r} from db.toml.{extra}", markup=False)
+        self.app.push_screen(ConfirmScreen(f"Delete integration {one_line(g.name)!r} from db.toml?{also}",
                                            title="Delete / 削除", yes="delete", no="keep"), done)

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from haihai_tui.tui.bindings import scope
 from haihai_tui.core.settings import editing
 from haihai_tui.core.settings.model import EMAIL_LABEL, Menu
+from haihai_tui.core.text import one_line, safe
+from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.screens.base import AppScreen
+
+
+def _entry(text: str, id: str | None = None) -> Option:
+    """A list entry whose text holds names from the settings: shown literally, terminal-safe."""
+    return Option(Text(one_line(text)), id=id)
 
 
 class MenusScreen(AppScreen):
@@ -77,12 +84,13 @@ class MenusScreen(AppScreen):
         current = ol.highlighted_option.id if ol.highlighted_option else self.start_menu
         ol.clear_options()
         names = [m.name for m in self.happ.ctx.settings.menus]
-        ol.add_options([Option(n + (" *" if n in self.changed() else ""), id=n) for n in names])
+        ol.add_options([_entry(n + (" *" if n in self.changed() else ""), id=n) for n in names])
         if names:
             ol.highlighted = names.index(current) if current in names else 0
         refusal = self.happ.ctx.configure_refusal
-        banner = refusal or ("" if names else "No menus in db.toml: add a [[menus]] entry (haihai-tui init writes a commented sample).")
-        self.query_one("#menu-banner", Static).update(banner)
+        banner = refusal or ("" if names else
+                             "No menus in db.toml: add a [[menus]] entry (haihai-tui init writes a commented sample).")
+        self.query_one("#menu-banner", Static).update(safe(banner, multiline=True))
         self.query_one("#menu-banner").display = bool(banner)
         self.show_menu()
 
@@ -107,12 +115,12 @@ class MenusScreen(AppScreen):
             return
         s = self.happ.ctx.settings
         db = s.database(m.database)
-        info.update(f"{m.name}: database {m.database}" + (f" ({db.name})" if db else " (MISSING)"))
+        info.update(one_line(f"{m.name}: database {m.database}" + (f" ({db.name})" if db else " (MISSING)")))
         for c in m.columns:
             f = db.field(c) if db else None
-            cols.add_option(Option(f"{c:<10} {f.label if f else '(no such field)'}", id=c))
+            cols.add_option(_entry(f"{c:<10} {f.label if f else '(no such field)'}", id=c))
         for n in m.integrations:
-            attached.add_option(Option(n + ("" if s.integration(n) else "  (no such integration)"), id=n))
+            attached.add_option(_entry(n + ("" if s.integration(n) else "  (no such integration)"), id=n))
         for ol, i in ((cols, col), (attached, att)):
             if ol.option_count:
                 ol.highlighted = min(i or 0, ol.option_count - 1)
@@ -123,17 +131,18 @@ class MenusScreen(AppScreen):
         lines = []
         changed = self.changed()
         if changed:
-            lines.append(f"Not saved (F2 確定): {', '.join(changed)}")
+            lines.append(f"Not saved (F2 確定): {one_line(', '.join(changed))}")
         if m is not None:
             db = self.happ.ctx.settings.database(m.database)
             labels = [db.field(c).label for c in m.columns if db and db.field(c)]
             if m.integrations and EMAIL_LABEL not in labels:
                 lines.append(f"warning: no {EMAIL_LABEL} column; HaiHai needs it as the key column")
         if message:
-            lines.append(message)
+            lines.append(safe(message, multiline=True))
         if not lines:
+            up, down = self.keys_for('move(-1)', 'K', first=True), self.keys_for('move(1)', 'J', first=True)
             lines.append(f"Tab: next pane.  {self.keys_for('add', 'a')} 追加 add, {self.keys_for('remove', 'd')} "
-                         f"remove, {self.keys_for('move(-1)', 'K', first=True)}/{self.keys_for('move(1)', 'J', first=True)} reorder, {self.keys_for('save', 'F2')} 確定 save.")
+                         f"remove, {up}/{down} reorder, {self.keys_for('save', 'F2')} 確定 save.")
         self.query_one("#menu-status", Static).update("\n".join(lines))
 
     def edit(self, fn) -> None:
@@ -151,7 +160,8 @@ class MenusScreen(AppScreen):
         ol = self.query_one("#menus", OptionList)
         for i, opt in enumerate(ol.options):
             if opt.id == m.name:
-                ol.replace_option_prompt_at_index(i, m.name + (" *" if m.name in self.changed() else ""))
+                star = " *" if m.name in self.changed() else ""
+                ol.replace_option_prompt_at_index(i, Text(one_line(m.name + star)))
 
     def pane(self) -> OptionList | None:
         f = self.focused
@@ -173,7 +183,7 @@ class MenusScreen(AppScreen):
         if pane.id == "columns":
             db = s.database(m.database)
             options = [(f.id, f"{f.id:<10} {f.label}") for f in (db.fields if db else []) if f.id not in m.columns]
-            title = f"Add a column from database {m.database}"
+            title = f"Add a column from database {one_line(m.database)}"
             target = "columns"
         else:
             options = [(g.name, g.name) for g in s.integrations if g.name not in m.integrations]
@@ -228,6 +238,6 @@ class MenusScreen(AppScreen):
             del self.work[name]
         self.happ.reload_settings()
         if not self.changed():
-            msg = f"確定: saved {', '.join(changed)} to db.toml."
+            msg = f"確定: saved {one_line(', '.join(changed))} to db.toml."
             self.notify(msg, markup=False)
             self.update_status(msg)

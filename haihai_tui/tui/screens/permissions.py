@@ -13,17 +13,17 @@ from textual.app import ComposeResult
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
-from haihai_tui.tui.bindings import scope
 from haihai_tui.core.settings import editing
 from haihai_tui.core.settings import permissions as perm
 from haihai_tui.core.settings.permissions import PERMISSION_NAMES, PERMISSIONS, PermissionDenied
-from haihai_tui.tui.screens.base import AppScreen
+from haihai_tui.core.text import one_line, safe
+from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.screens.users import UserActions
 
 MARK = {(True, True): "x", (False, False): ".", (False, True): "+", (True, False): "-"}  # (held, wanted)
 
 
-class PermissionsScreen(UserActions, AppScreen):
+class PermissionsScreen(UserActions):
     TITLE_TEXT = "全体権限一覧 Permissions"
     HELP_TEXT = ("管理者設定 > 権限設定 > 全体権限一覧. Rows are users, columns 1-15 the permissions "
                  "(x held, + to grant, - to revoke). Space ticks the cell, F2 確定 saves to admin.toml. "
@@ -40,7 +40,7 @@ class PermissionsScreen(UserActions, AppScreen):
     def body(self) -> ComposeResult:
         yield Static("", id="perm-banner", classes="banner", markup=False)
         yield DataTable(id="grid", cursor_type="cell", zebra_stripes=True)
-        yield Static("", id="perm-detail")
+        yield Static("", id="perm-detail", markup=False)
         yield Static("", id="perm-status", classes="status", markup=False)
 
     def on_mount(self) -> None:
@@ -70,19 +70,19 @@ class PermissionsScreen(UserActions, AppScreen):
         logins = {u.login for u in self.users()}
         self.pending = {k: v for k, v in self.pending.items() if k in logins}
         for u in self.users():
-            t.add_row(*self.row_cells(u.login), key=u.login)
+            t.add_row(*[Text(c) for c in self.row_cells(u.login)], key=u.login)
         if t.row_count:
             t.cursor_coordinate = Coordinate(min(coord.row, t.row_count - 1), max(coord.column, 1))
         ctx = self.happ.ctx
         banner = "" if perm.may_grant(ctx.user) else \
-            f"Read-only: changing permissions needs 「{perm.GRANT}」, which '{ctx.login}' does not hold."
+            f"Read-only: changing permissions needs 「{perm.GRANT}」, which '{one_line(ctx.login)}' does not hold."
         self.query_one("#perm-banner", Static).update(banner)
         self.query_one("#perm-banner").display = bool(banner)
         self.update_detail()
 
     def row_cells(self, login: str) -> list[str]:
         held, want = self.held(login), self.wanted(login)
-        return [login] + [MARK[(p in held, p in want)] for p in PERMISSION_NAMES]
+        return [one_line(login)] + [MARK[(p in held, p in want)] for p in PERMISSION_NAMES]
 
     def selected_login(self) -> str | None:
         t = self.query_one("#grid", DataTable)
@@ -109,7 +109,7 @@ class PermissionsScreen(UserActions, AppScreen):
         held, want = self.held(login), self.wanted(login)
         current = self.selected_permission()
         text = Text()
-        text.append(f"{login}  {u.name if u else ''}  {u.email if u else ''}\n", style="bold")
+        text.append(one_line(f"{login}  {u.name if u else ''}  {u.email if u else ''}") + "\n", style="bold")
         half = (len(PERMISSIONS) + 1) // 2
         for r in range(half):
             for c in (r, r + half):
@@ -136,9 +136,9 @@ class PermissionsScreen(UserActions, AppScreen):
             held = self.held(login)
             diff = [f"+{p}" for p in PERMISSION_NAMES if p in want - held] + \
                    [f"-{p}" for p in PERMISSION_NAMES if p in held - want]
-            changes.append(f"{login}: {' '.join(diff)}")
+            changes.append(f"{one_line(login)}: {' '.join(diff)}")
         line = f"Not saved (F2 確定): {'; '.join(changes)}" if changes else self.status_text
-        self.query_one("#perm-status", Static).update(line)
+        self.query_one("#perm-status", Static).update(safe(line, multiline=True))
 
     # --- actions ---------------------------------------------------------------------------------------
     def action_cursor_left(self) -> None:
@@ -187,6 +187,6 @@ class PermissionsScreen(UserActions, AppScreen):
             del self.pending[login]
         self.happ.reload_settings()
         if saved:
-            msg = f"確定: saved permissions of {', '.join(saved)} to admin.toml."
+            msg = f"確定: saved permissions of {one_line(', '.join(saved))} to admin.toml."
             self.notify(msg, markup=False)
             self.update_status(msg)

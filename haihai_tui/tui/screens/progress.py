@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 
-from haihai_tui.tui.bindings import BACK
-from haihai_tui.tui.widgets.progress import ProgressPanel
+from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.screens.base import AppScreen
+from haihai_tui.tui.widgets.progress import ProgressPanel
 
 CANCEL_QUESTION = ("Cancel this run?\n"
                    "Before the upload starts, nothing is sent (中止). Once the file is on its way HaiHai may "
@@ -22,11 +21,7 @@ class ProgressScreen(AppScreen):
     HELP_TEXT = ("The run belongs to the application: leave this screen with Esc and it keeps going; "
                  "F6 brings it back from anywhere. c cancels (after asking). h opens the history "
                  "(システム連携状況確認).")
-    BINDINGS = [
-        BACK,
-        Binding("c", "cancel_run", "Cancel run", id="run_cancel"),
-        Binding("h", "history", "History", id="run_history"),
-    ]
+    BINDINGS = scope("progress")
 
     def body(self) -> ComposeResult:
         yield ProgressPanel(id="progress")
@@ -35,8 +30,8 @@ class ProgressScreen(AppScreen):
         self.query_one("#run-log").focus()
 
     def action_cancel_run(self) -> None:
-        runs = getattr(self.app, "runs", None)
-        if runs is None or not runs.busy:
+        runs = self.happ.runs
+        if not runs.busy:
             self.notify("No run is going.", markup=False)
             return
         from haihai_tui.tui.dialogs.common import ConfirmScreen

@@ -1,25 +1,31 @@
 """レコード一覧: one record-list menu as a virtual table, with search, conditions, sort and the count,
-and the key that runs an integration attached to the menu on the current result.
+and the key that runs an integration attached to the menu on the current result. Names, labels,
+searches and values are shown literally and terminal-safe (``core.text``), never as markup.
 """
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from haihai_tui.tui.bindings import BACK
-from haihai_tui.core.settings.model import IMPORT_TYPES
 from haihai_tui.core.records.query import Condition, Query
 from haihai_tui.core.run.pipeline import RunRefused, Target
-from haihai_tui.tui.widgets.record_table import RecordTable
-from haihai_tui.tui.screens.base import AppScreen
+from haihai_tui.core.settings.context import AppContext
+from haihai_tui.core.settings.model import IMPORT_TYPES
+from haihai_tui.core.text import one_line
+from haihai_tui.tui.bindings import scope
+from haihai_tui.tui.dialogs.common import MessageScreen, PickScreen
 from haihai_tui.tui.dialogs.run_confirm import ConfirmRunScreen
 from haihai_tui.tui.dialogs.run_preflight import FindingsScreen, PreflightScreen
+from haihai_tui.tui.screens.base import AppScreen
+from haihai_tui.tui.screens.progress import ProgressScreen
+from haihai_tui.tui.widgets.record_table import RecordTable
+from haihai_tui.tui.widgets.safe_input import SafeInput
 
 
 class RecordListScreen(AppScreen):
@@ -29,13 +35,7 @@ class RecordListScreen(AppScreen):
                  "column (= equals, ~ contains), left/right choose a column and s sorts by it "
                  "(ascending, descending, off). r runs an integration attached to this menu on every row "
                  "of the current result (not only the visible ones), after a pre-flight check.")
-    BINDINGS = [
-        BACK,
-        Binding("r", "run", "Run", id="run"),
-        Binding("slash", "search", "Search", id="search"),
-        Binding("c", "conditions", "Conditions", id="conditions"),
-        Binding("s", "sort", "Sort", id="sort"),
-    ]
+    BINDINGS = scope("record_list")
     DEFAULT_CSS = """
     RecordListScreen #list-status { height: 1; padding: 0 1; background: $boost; }
     RecordListScreen #list-conds { height: 1; padding: 0 1; color: $text-accent; display: none; }
@@ -50,7 +50,7 @@ class RecordListScreen(AppScreen):
     def __init__(self, menu_name: str) -> None:
         super().__init__()
         self.menu_name = menu_name
-        self.TITLE_TEXT = f"{menu_name} レコード一覧"
+        self.TITLE_TEXT = f"{one_line(menu_name)} レコード一覧"
         self.menu = None
         self.database = None
         self.conditions: tuple[Condition, ...] = ()
@@ -59,8 +59,8 @@ class RecordListScreen(AppScreen):
         self._busy_text = ""
 
     @property
-    def ctx(self):
-        return self.app.ctx  # type: ignore[attr-defined]
+    def ctx(self) -> AppContext:
+        return self.happ.ctx
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -71,7 +71,7 @@ class RecordListScreen(AppScreen):
         if self.menu is not None and self.menu.type != "record_list":
             self.menu = None
         if self.menu is None or self.database is None:
-            yield Static(f"There is no record-list menu {self.menu_name!r} (or its database is missing); "
+            yield Static(f"There is no record-list menu {one_line(self.menu_name)!r} (or its database is missing); "
                          f"check メニュー設定 / `haihai-tui check`.", id="list-missing", markup=False)
             return
         yield Static("", id="list-status", markup=False)
@@ -86,7 +86,7 @@ class RecordListScreen(AppScreen):
         yield RecordTable(open_store, cols, self.current_query(), id="records")
         with Horizontal(id="list-search"):
             yield Static("Search / 検索: ", markup=False)
-            yield Input(placeholder="text in any shown column; Enter = apply, Esc = close, empty = all",
+            yield SafeInput(placeholder="text in any shown column; Enter = apply, Esc = close, empty = all",
                         id="list-search-input", compact=True)
 
     def on_mount(self) -> None:
@@ -125,16 +125,16 @@ class RecordListScreen(AppScreen):
         if t.total:
             parts[0] += f"  (row {t.cursor_row + 1:,})"
         if self.search:
-            parts.append(f'search "{self.search}"')
+            parts.append(f'search "{one_line(self.search)}"')
         if self.sort:
-            parts.append(f"sort {self.label(self.sort[0])} {'desc' if self.sort[1] else 'asc'}")
+            parts.append(f"sort {one_line(self.label(self.sort[0]))} {'desc' if self.sort[1] else 'asc'}")
         if self._busy_text:
             parts.append(self._busy_text)
         self.query_one("#list-status", Static).update("  |  ".join(parts))
         conds = self.query_one("#list-conds", Static)
         if self.conditions:
-            conds.update("conditions: " + ", ".join(c.describe(self.label(c.field_id)) for c in self.conditions)
-                         + "   (c to change)")
+            conds.update("conditions: " + ", ".join(one_line(c.describe(self.label(c.field_id)))
+                                                    for c in self.conditions) + "   (c to change)")
         conds.set_class(bool(self.conditions), "on")
 
     def on_record_table_counted(self, _msg: RecordTable.Counted) -> None:
@@ -208,16 +208,15 @@ class RecordListScreen(AppScreen):
     def action_run(self) -> None:
         if self.menu is None:
             return
-        runs = getattr(self.app, "runs", None)
-        if runs is not None and runs.busy:
+        runs = self.happ.runs
+        if runs.busy:
             self.notify(runs.busy_text(), severity="warning", markup=False)
             return
         names = list(self.menu.integrations)
         if not names:
-            self.notify(f"No integration is attached to {self.menu.name}; attach one in メニュー設定.",
+            self.notify(f"No integration is attached to {one_line(self.menu.name)}; attach one in メニュー設定.",
                         severity="warning", markup=False)
             return
-        from haihai_tui.tui.dialogs.common import PickScreen
         options = [(n, self._describe_integration(n)) for n in names]
         rows = "counting" if self.table.total is None else f"{self.table.total:,}"
         self.app.push_screen(PickScreen(f"Run on the {rows} listed rows: choose the integration / システム連携",
@@ -226,11 +225,11 @@ class RecordListScreen(AppScreen):
     def _describe_integration(self, name: str) -> str:
         g = self.ctx.settings.integration(name)
         if g is None:
-            return f"{name}  (missing from システム連携設定)"
+            return f"{one_line(name)}  (missing from システム連携設定)"
         jp, en = IMPORT_TYPES.get(g.params.get("import_type", ""), ("?", "unknown import_type"))
         target = f"group {g.params['gid']}" if g.params.get("gid") else (
             f"plan {g.params['spid']}" if g.params.get("spid") else "whole database")
-        return f"{name}  - {jp} {en}, {target}"
+        return one_line(f"{name}  - {jp} {en}, {target}")
 
     def _picked(self, name: str | None) -> None:
         if name:
@@ -247,7 +246,6 @@ class RecordListScreen(AppScreen):
         while True:
             pf = await self.app.push_screen_wait(PreflightScreen(self.target(integration), split))
             if pf.error:
-                from haihai_tui.tui.dialogs.common import MessageScreen
                 await self.app.push_screen_wait(MessageScreen(pf.error, title="Cannot run / 実行できません"))
                 return
             p = pf.prepared
@@ -272,14 +270,13 @@ class RecordListScreen(AppScreen):
                 p.discard()
                 self.notify("Not sent.", markup=False)
                 return
-            runs = self.app.runs  # type: ignore[attr-defined]
+            runs = self.happ.runs
             try:
                 runs.start(p, memo=answer.memo, confirm_dangerous=bool(p.dangerous),
                            accept_warnings=bool(p.built.warning_count))
             except RunRefused as e:
                 self.notify(str(e), severity="error", markup=False)
                 return
-            from haihai_tui.tui.screens.progress import ProgressScreen
             self.app.push_screen(ProgressScreen())
             return
 
@@ -301,10 +298,7 @@ class ConditionScreen(ModalScreen[tuple[Condition, ...] | None]):
     ConditionScreen SelectCurrent .arrow { display: none; }   /* the arrow glyphs are ambiguous-width */
     ConditionScreen Select { margin-right: 1; }
     """
-    BINDINGS = [
-        Binding("escape", "close", "Close", id="conditions_close"),
-        Binding("d,delete", "remove", "Remove", id="conditions_remove"),
-    ]
+    BINDINGS = scope("conditions")
 
     def __init__(self, columns: list[tuple[str, str]], conditions: tuple[Condition, ...], current: str) -> None:
         super().__init__()
@@ -315,11 +309,11 @@ class ConditionScreen(ModalScreen[tuple[Condition, ...] | None]):
             yield Static("Conditions / 条件 (all must match)", classes="dlg-title", markup=False)
             yield OptionList(id="cond-list", compact=True)
             with Horizontal():
-                yield Select([(label, cid) for cid, label in self.columns], value=self.current,
+                yield Select([(Text(one_line(label)), cid) for cid, label in self.columns], value=self.current,
                              allow_blank=False, id="cond-col", compact=True)
                 yield Select([("= equals", "="), ("~ contains", "~")], value="~", allow_blank=False,
                              id="cond-op", compact=True)
-                yield Input(placeholder="value, then Enter", id="cond-value", compact=True)
+                yield SafeInput(placeholder="value, then Enter", id="cond-value", compact=True)
             yield Static("Tab = next field (column, = or ~, value); Enter on column or = / ~ opens the "
                          "choices; Enter in value = add.  In the list above: d = remove.  Esc = close "
                          "(changes apply)", classes="dlg-hint", markup=False)
@@ -335,11 +329,11 @@ class ConditionScreen(ModalScreen[tuple[Condition, ...] | None]):
         ol = self.query_one("#cond-list", OptionList)
         ol.clear_options()
         if self.conditions:
-            ol.add_options([Option(c.describe(self._label(c.field_id)), id=str(i))
+            ol.add_options([Option(Text(one_line(c.describe(self._label(c.field_id)))), id=str(i))
                             for i, c in enumerate(self.conditions)])
             ol.highlighted = 0
         else:
-            ol.add_option(Option("(no conditions: every row is listed)", id="none", disabled=True))
+            ol.add_option(Option(Text("(no conditions: every row is listed)"), id="none", disabled=True))
 
     @on(Input.Submitted, "#cond-value")
     def _add(self, event: Input.Submitted) -> None:

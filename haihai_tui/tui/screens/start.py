@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from haihai_tui.core.text import cell_width, one_line, safe
 from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.screens.base import AppScreen
 
@@ -16,16 +16,18 @@ from haihai_tui.tui.screens.base import AppScreen
 class MenuList(OptionList, inherit_bindings=False):
     """An OptionList that leaves Enter to the screen's "open" binding (remappable, shown in the footer)."""
 
-    BINDINGS = [b for b in OptionList.BINDINGS if getattr(b, "key", "") != "enter"]
+    BINDINGS = scope("menu_list")
 
 
 def _heading(text: str) -> Option:
-    return Option(text, disabled=True)
+    return Option(Text(text), disabled=True)
 
 
 def _item(target: str, label: str, path: str = "") -> Option:
-    text = f"  {label}{' ' * max(1, 34 - cell_len(label))}{path}" if path else f"  {label}"
-    return Option(text, id=target)
+    """One entry; ``label`` and ``path`` may be names from the settings: shown literally, terminal-safe."""
+    label, path = one_line(label), one_line(path)
+    text = f"  {label}{' ' * max(1, 34 - cell_width(label))}{path}" if path else f"  {label}"
+    return Option(Text(text), id=target)
 
 
 class StartScreen(AppScreen):
@@ -38,7 +40,7 @@ class StartScreen(AppScreen):
     def body(self) -> ComposeResult:
         yield MenuList(id="menu", compact=True)
         with VerticalScroll(id="start-info"):
-            yield Static("", id="start-notes")
+            yield Static("", id="start-notes", markup=False)
 
     def settings_changed(self) -> None:
         ol = self.query_one("#menu", OptionList)
@@ -67,7 +69,7 @@ class StartScreen(AppScreen):
             what = f"{db.name if db else m.database}, {len(m.integrations)} integration(s)"
             opts.append(_item(f"menu:{m.name}", m.name, what))
         if not menus:
-            opts.append(Option("  (no record-list menus in db.toml)", disabled=True))
+            opts.append(Option(Text("  (no record-list menus in db.toml)"), disabled=True))
         opts += [
             _heading("システム連携状況確認  Integration status"),
             _item("history", "システム連携状況確認 History", "every run and its result"),
@@ -82,17 +84,18 @@ class StartScreen(AppScreen):
             n_err = sum(p.is_error for p in problems)
             text.append(f"Settings problems: {n_err} error(s), {len(problems) - n_err} warning(s)\n", style="bold")
             for p in problems:
-                text.append(f"  {p}\n", style="red" if p.is_error else "yellow")
+                text.append(f"  {safe(p, multiline=True)}\n", style="red" if p.is_error else "yellow")
             text.append(self.still_works() + "\n")
             text.append(f"Fix the files, then {self.keys_for('reload', 'F5')} reloads "
                         f"(or run: haihai-tui check).\n\n")
         for line in (self.happ.mock_note, ctx.configure_refusal):
             if line:
-                text.append(line + "\n", style="yellow")
+                text.append(safe(line, multiline=True) + "\n", style="yellow")
         text.append(f"Arrows or j/k move, {self.keys_for('open', 'Enter')} opens, "
                     f"{self.keys_for('help', 'F1')} lists every key, {self.keys_for('command_palette', '^p')} "
                     f"jumps anywhere, {self.keys_for('quit', '^q')} quits.\n", style="dim")
-        text.append(f"settings: {ctx.paths.config_dir}\ndata:     {ctx.paths.data_dir}", style="dim")
+        text.append(f"settings: {one_line(ctx.paths.config_dir)}\ndata:     {one_line(ctx.paths.data_dir)}",
+                    style="dim")
         return text
 
     def still_works(self) -> str:
@@ -102,7 +105,7 @@ class StartScreen(AppScreen):
         parts = [f"{len(s.users)} user(s)", f"{len(s.integrations)} integration(s)", f"{len(s.menus)} menu(s)"]
         text = "What still works: loaded " + ", ".join(parts)
         if broken:
-            text += "; not read: " + ", ".join(f"{b}.toml" for b in broken)
+            text += "; not read: " + ", ".join(f"{one_line(b)}.toml" for b in broken)
         return text + "."
 
     # --- actions ---------------------------------------------------------------------------------

@@ -1,15 +1,23 @@
-"""Table cell text by display width: one-line cleaning, fitting to a width, column sizing."""
+"""Table cell text by display width: column sizing and one table line.
+
+Cleaning and fitting are the core's (``haihai_tui.core.text``: ``one_line`` shows control characters
+visibly as escapes, ``cell_width`` / ``fit_cells`` measure with ``rich.cells``), so the command line
+and the TUI agree on what a value looks like and how wide it is.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
-from rich.cells import cell_len, get_character_cell_size
+from haihai_tui.core.text import MORE, cell_width, fit_cells, one_line
+
+__all__ = ["GAP", "MAX_COL", "MORE", "Column", "clean", "fit_cells", "join_cells", "label_column", "line_width",
+           "widen_to_sample"]
 
 GAP = 2              # cells between columns
 MAX_COL = 36         # widest a column gets from sampled content
-MORE = ".."          # ASCII: '…' is ambiguous-width on Japanese terminals
 
 
 @dataclass
@@ -20,43 +28,20 @@ class Column:
 
 
 def label_column(cid: str, label: str) -> Column:
-    """A column as wide as its label (plus room for a sort mark), at least 4 cells."""
-    return Column(cid, label, max(cell_len(label) + 1, 4))
+    """A column as wide as its label (plus room for a sort mark), at least 4 cells; the label made safe."""
+    label = one_line(label)
+    return Column(cid, label, max(cell_width(label) + 1, 4))
 
 
 def clean(value: Any) -> str:
-    """A cell value as one line of text (control characters shown as spaces)."""
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else str(value)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else " " for c in text)
-
-
-def fit_cells(text: str, width: int) -> str:
-    """``text`` cut (ending in '..') or padded to exactly ``width`` cells; wide chars never split."""
-    if width <= 0:
-        return ""
-    n = cell_len(text)
-    if n <= width:
-        return text + " " * (width - n)
-    room = max(width - len(MORE), 0)
-    out, used = [], 0
-    for ch in text:
-        w = get_character_cell_size(ch)
-        if used + w > room:
-            break
-        out.append(ch)
-        used += w
-    tail = MORE[: width - used]
-    return "".join(out) + tail + " " * (width - used - len(tail))
+    """A cell value as one terminal-safe line (``core.text.one_line``; None is empty)."""
+    return "" if value is None else one_line(value)
 
 
 def widen_to_sample(columns: Sequence[Column], sample: list[tuple[str, ...]]) -> None:
     """Widen each column to the widest sampled cell (capped at ``MAX_COL``); never narrows."""
     for i, col in enumerate(columns):
-        widest = max((cell_len(r[i]) for r in sample if i < len(r)), default=0)
+        widest = max((cell_width(r[i]) for r in sample if i < len(r)), default=0)
         col.width = max(col.width, min(widest, MAX_COL))
 
 

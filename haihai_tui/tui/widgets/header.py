@@ -6,9 +6,15 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from haihai_tui.core.text import one_line
+from haihai_tui.tui.host import host
+
 
 class AppHeader(Horizontal):
-    """One line: the app, the screen title, and who is at the keyboard (AppContext.who())."""
+    """One line: the app, the screen title, and who is at the keyboard (AppContext.who()).
+
+    The title may hold a menu's name and ``who`` a user's name from the settings: both shown literally.
+    """
 
     DEFAULT_CSS = """
     AppHeader { dock: top; height: 1; background: $panel; }
@@ -19,28 +25,25 @@ class AppHeader(Horizontal):
 
     def __init__(self, title: str) -> None:
         super().__init__()
-        self.title_text = title
+        self.title_text = one_line(title)
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text, id="hdr-title", markup=False)
         yield Static(self.who_text(), id="hdr-who", markup=False)
 
     def on_mount(self) -> None:
-        runs = getattr(self.app, "runs", None)
-        changed = getattr(runs, "changed", None)
-        if changed is not None:  # a run going shows on every screen, with the key that opens its panel
-            changed.subscribe(self, lambda _state: self.refresh_who())
+        # a run going shows on every screen, with the key that opens its panel
+        host(self).runs.changed.subscribe(self, lambda _state: self.refresh_who())
 
     def who_text(self) -> str:
-        ctx = getattr(self.app, "ctx", None)
-        who = ctx.who() if ctx is not None else ""
-        runs = getattr(self.app, "runs", None)
-        state = getattr(runs, "state", None)
+        app = host(self)
+        who = one_line(app.ctx.who())
+        state = app.runs.state
         if state is None or not state.running:
             return who
         pct = state.percent
         done = f" {pct:.0f}%" if pct is not None else ""
-        return f"[run #{state.run_id or state.number}{done} {state.stage.value} - {runs.progress_key()}]  {who}"
+        return f"[run #{state.run_id or state.number}{done} {state.stage.value} - {app.runs.progress_key()}]  {who}"
 
     def refresh_who(self) -> None:
         self.query_one("#hdr-who", Static).update(self.who_text())

@@ -9,7 +9,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
@@ -18,6 +17,9 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from haihai_tui.core.settings.model import IMPORT_TYPES, IS_OVERWRITE, KNOWN_PARAMS, OVERWRITE_TYPE, REPORT_OPTION
+from haihai_tui.core.text import one_line
+from haihai_tui.tui.bindings import scope
+from haihai_tui.tui.widgets.safe_input import SafeInput
 
 Options = list[tuple[str, str]]  # (value, label)
 
@@ -61,20 +63,17 @@ class Choice(Widget, can_focus=True):
     Choice:focus { background: $accent 40%; text-style: bold; }
     Choice:disabled { color: $text-muted; }
     """
-    BINDINGS = [
-        Binding("left", "step(-1)", "Previous value", id="choice_prev", show=False),
-        Binding("right,space", "step(1)", "Next value", id="choice_next", show=False),
-    ]
+    BINDINGS = scope("choice")
 
     value: reactive[str] = reactive("", init=False)
 
     class Changed(Message):
-        def __init__(self, choice: "Choice", value: str) -> None:
+        def __init__(self, choice: Choice, value: str) -> None:
             super().__init__()
             self.choice, self.value = choice, value
 
         @property
-        def control(self) -> "Choice":
+        def control(self) -> Choice:
             return self.choice
 
     def __init__(self, options: Options, value: str = "", *, id: str | None = None, classes: str | None = None,
@@ -90,7 +89,7 @@ class Choice(Widget, can_focus=True):
         return f"{self.value!r} (not allowed)"
 
     def render(self) -> Text:
-        return Text(f"< {self.label()} >", no_wrap=True)
+        return Text(f"< {one_line(self.label())} >", no_wrap=True)
 
     def watch_value(self, value: str) -> None:
         self.post_message(self.Changed(self, value))
@@ -126,7 +125,7 @@ class KVRow(Horizontal):
         self.key_text, self.value_text, self.known = key, value, known
 
     def compose(self) -> ComposeResult:
-        yield Input(self.key_text, placeholder="KEY", classes="kv-key", compact=True,
+        yield SafeInput(self.key_text, placeholder="KEY", classes="kv-key", compact=True,
                     suggester=SuggestFromList(KNOWN_PARAMS) if self.known else None)
         yield self.make_value(self.key_text, self.value_text)
         yield Static(self.meaning(), classes="kv-meaning", markup=False)
@@ -135,7 +134,7 @@ class KVRow(Horizontal):
         options = PARAM_INFO.get(key, ("", None, {}))[1] if self.known else None
         if options:
             return Choice(options, value, classes="kv-value")
-        return Input(value, placeholder="VALUE", classes="kv-value", compact=True)
+        return SafeInput(value, placeholder="VALUE", classes="kv-value", compact=True)
 
     @property
     def key(self) -> str:
@@ -147,7 +146,7 @@ class KVRow(Horizontal):
         return w.value  # type: ignore[attr-defined]
 
     def meaning(self) -> str:
-        return describe_param(self.key_text, self.value_text) if self.known else ""
+        return one_line(describe_param(self.key_text, self.value_text)) if self.known else ""
 
     def refresh_meaning(self) -> None:
         before = self.meaning()
@@ -177,12 +176,12 @@ class KVGrid(Vertical):
     """
 
     class Changed(Message):
-        def __init__(self, grid: "KVGrid") -> None:
+        def __init__(self, grid: KVGrid) -> None:
             super().__init__()
             self.grid = grid
 
         @property
-        def control(self) -> "KVGrid":
+        def control(self) -> KVGrid:
             return self.grid
 
     def __init__(self, rows: list[tuple[str, str]], *, known: bool = True, id: str | None = None,

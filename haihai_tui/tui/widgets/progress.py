@@ -1,6 +1,7 @@
 """The live progress panel of the App's run: stage, rows, bytes and percent, rate, the server's answer,
 the outcome, and the log so far. It reads ``app.runs.state`` when mounted and follows
-``app.runs.changed``, so opening it late shows everything that happened before.
+``app.runs.changed``, so opening it late shows everything that happened before. Names, the memo,
+log lines and everything the server said are shown terminal-safe (``core.text.safe``), never as markup.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Log, Static
 
-from haihai_tui.core.events import Outcome
-from haihai_tui.core.events import COUNT_WORDS, STAGE_WORDS, UNKNOWN_ADVICE_LINES
+from haihai_tui.core.events import COUNT_WORDS, STAGE_WORDS, UNKNOWN_ADVICE_LINES, Outcome
+from haihai_tui.core.text import one_line, safe
+from haihai_tui.tui.host import host
 from haihai_tui.tui.runs import RunState
 
 OUTCOME_STYLE = {Outcome.RUNNING: "bold", Outcome.DONE: "bold green", Outcome.ERROR: "bold red",
@@ -68,8 +70,8 @@ def describe(state: RunState) -> Text:
     t = Text()
     number = f"#{state.run_id} " if state.run_id else ""
     t.append(f"Run {number}", style="bold")
-    t.append(f"{state.integration}", style="bold")
-    t.append(f"  ({state.menu}, {state.started_at})  ")
+    t.append(one_line(state.integration), style="bold")
+    t.append(f"  ({one_line(state.menu)}, {state.started_at})  ")
     t.append(f" {state.outcome.label} ({state.outcome.value}) ", style=OUTCOME_STYLE[state.outcome])
     if state.running and state.cancel_requested:
         t.append("  cancel requested...", style="bold")
@@ -77,12 +79,12 @@ def describe(state: RunState) -> Text:
     if state.outcome is Outcome.UNKNOWN and not state.running:
         t.append("結果不明: ", style="bold yellow")
         t.append(" ".join(UNKNOWN_ADVICE_LINES[:3]) + "\n", style="yellow")
-    t.append(f"What:  {state.summary}\n")
+    t.append(f"What:  {safe(state.summary, multiline=True)}\n")
     if state.memo:
-        t.append(f"Memo:  {state.memo}\n")
+        t.append(f"Memo:  {one_line(state.memo)}\n")
     stage = (state.stage_text if state.running and state.stage_text
              else STAGE_WORDS.get(state.stage, state.stage.value))
-    t.append(f"Stage: {stage}\n")
+    t.append(f"Stage: {one_line(stage)}\n")
     pct = state.percent
     if state.bytes_total:
         part = f", request {state.part} of {state.parts}" if state.parts > 1 else ""
@@ -95,15 +97,15 @@ def describe(state: RunState) -> Text:
     t.append(f"Rows:  {state.rows:,}{reqs}{rate}   {state.elapsed:,.1f} s\n")
     if state.response is not None:
         t.append("HaiHai: ", style="bold")
-        t.append(f"{state.response.summary}\n")
+        t.append(f"{safe(state.response.summary, multiline=True)}\n")
     rec = state.record
     if rec is not None and not state.running:
         if rec.counts:
             t.append("Counts: " + ", ".join(f"{COUNT_WORDS.get(k, k)} {v:,}" for k, v in rec.counts.items()) + "\n")
         if rec.message:
-            t.append(f"Result: {rec.message}\n")
+            t.append(f"Result: {safe(rec.message, multiline=True)}\n")
     if state.error:
-        t.append(f"Error: {state.error}\n", style="bold red")
+        t.append(f"Error: {safe(state.error, multiline=True)}\n", style="bold red")
     t.rstrip()
     return t
 
@@ -127,12 +129,11 @@ class ProgressPanel(Vertical):
         yield Log(id="run-log", max_lines=2000, auto_scroll=True)
 
     def on_mount(self) -> None:
-        runs = getattr(self.app, "runs", None)
-        if runs is not None:
-            runs.changed.subscribe(self, self.show)
-            if runs.state is not None:
-                self.show(runs.state)
-                return
+        runs = host(self).runs
+        runs.changed.subscribe(self, self.show)
+        if runs.state is not None:
+            self.show(runs.state)
+            return
         self.query_one("#run-summary", Static).update(
             "No run yet in this session. Open a record list (レコード一覧), choose an integration with r, "
             "and its progress appears here. Past runs: システム連携状況確認 (history).")
@@ -151,7 +152,9 @@ class ProgressPanel(Vertical):
             width = max(log.size.width - 3, 40) if log.size.width else 77
             out: list[str] = []
             for t, lvl, text in lines:
-                out += wrap_cells(f"{t} {'!' if lvl != 'info' else ' '} {text}", width)
+                mark = "!" if lvl != "info" else " "
+                for i, line in enumerate(safe(text, multiline=True).split("\n")):
+                    out += wrap_cells(f"{t} {mark} {line}" if i == 0 else " " * 11 + line, width)
             log.write_lines(out)
             self.call_after_refresh(log.scroll_end, animate=False)
         self._seen = (state.number, state.log_seq)
@@ -160,6 +163,6 @@ class ProgressPanel(Vertical):
             self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
-        runs = getattr(self.app, "runs", None)
-        if runs is not None and runs.state is not None and runs.state.running:
+        runs = host(self).runs
+        if runs.state is not None and runs.state.running:
             self.query_one("#run-summary", Static).update(describe(runs.state))

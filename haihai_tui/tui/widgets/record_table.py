@@ -4,17 +4,17 @@ Never a widget or a DataTable row per record. The table is a Line-API ``ScrollVi
 height is one line per row (plus a sticky header line), ``render_line`` paints a row from an LRU
 cache of fetched blocks (``record_blocks``: fetched by one long-lived thread worker with its own
 SQLite connection, so the event loop never waits for the database; counting runs in a second
-thread). Text is aligned by display width (``cell_text``): wide characters are never split.
+thread). Values are cleaned by ``core.text.one_line`` (control characters shown as escapes, never sent
+to the terminal) and aligned by display width (``cell_text``): wide characters are never split.
 This module holds the view side: drawing, cursor and keys.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from time import perf_counter
-from typing import Callable, Sequence
 
 from rich.segment import Segment
-from textual.binding import Binding
 from textual.events import Click
 from textual.geometry import Size
 from textual.message import Message
@@ -23,8 +23,19 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from haihai_tui.core.records.query import Query
-from haihai_tui.tui.widgets.cell_text import GAP, MAX_COL, MORE, Column, clean, fit_cells, join_cells, label_column, line_width
-from haihai_tui.tui.widgets.cell_text import widen_to_sample
+from haihai_tui.tui.bindings import scope
+from haihai_tui.tui.widgets.cell_text import (
+    GAP,
+    MAX_COL,
+    MORE,
+    Column,
+    clean,
+    fit_cells,
+    join_cells,
+    label_column,
+    line_width,
+    widen_to_sample,
+)
 from haihai_tui.tui.widgets.record_blocks import BLOCK, CACHE_BLOCKS, RecordBlocks, Store
 
 # re-exported: these lived here before the split
@@ -38,22 +49,14 @@ class RecordTable(RecordBlocks, ScrollView, can_focus=True):
     DEFAULT_CSS = """
     RecordTable { height: 1fr; background: $surface; }
     RecordTable > .record-table--header { text-style: bold; color: $text-accent; }
-    RecordTable > .record-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
+    RecordTable > .record-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground;
+                                          text-style: bold; }
     RecordTable > .record-table--cursor-blur { background: $block-cursor-blurred-background; }
     RecordTable > .record-table--loading { color: $text-muted; }
     """
     COMPONENT_CLASSES = {"record-table--header", "record-table--cursor", "record-table--cursor-blur",
                          "record-table--loading"}
-    BINDINGS = [
-        Binding("up,k", "cursor_up", "Up", show=False, id="table.up"),
-        Binding("down,j", "cursor_down", "Down", show=False, id="table.down"),
-        Binding("pageup", "page_up", "PgUp", show=False, id="table.page_up"),
-        Binding("pagedown,space", "page_down", "PgDn", show=False, id="table.page_down"),
-        Binding("home,g", "first", "First", show=False, id="table.first"),
-        Binding("end,G", "last", "Last", show=False, id="table.last"),
-        Binding("left,h", "column(-1)", "Column left", show=False, id="table.left"),
-        Binding("right,l", "column(1)", "Column right", show=False, id="table.right"),
-    ]
+    BINDINGS = scope("record_table")
 
     cursor_row: reactive[int] = reactive(0, always_update=True, repaint=False)
     #: the current column (header highlighted): what sort and new conditions apply to
