@@ -234,17 +234,16 @@ class Findings:
         if self.first is None:
             seen = self.seen
             n0 = len(seen)
-            if seen.isdisjoint(keys):
-                seen.update(keys)
-                if len(seen) - n0 == len(keys):
-                    self.hist.append((keys, rows))
-                    return
-            self.first = {}
+            seen.update(keys)  # one pass: it grows by len(keys) exactly when no key was met before
+            if len(seen) - n0 == len(keys):
+                self.hist.append((keys, rows))
+                return
+            self.first = {}   # built from the chunks before this one; ``seen`` is dropped
             for k, r in self.hist:
-                self.first.update(zip(k, r))
+                self.first.update(zip(k, r, strict=True))
             self.seen = self.hist = None
         first = self.first
-        for k, r, v in zip(keys, rows, values):
+        for k, r, v in zip(keys, rows, values, strict=True):
             r0 = first.setdefault(k, r)
             if r0 != r:
                 self.add("warning", "email_duplicate", f"duplicate address {v!r} (also on row {r0:,}, compared "
