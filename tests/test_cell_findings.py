@@ -178,3 +178,13 @@ def test_an_unencodable_chunk_still_gets_the_cell_checks(tmp_path):
     b = build(rows, tmp_path)
     assert sorted((f.code, f.row) for f in b.findings) == \
         [("changed_char", 2), ("control_char", 2), ("formula", 1), ("unencodable", 1)]
+
+
+def test_header_labels_with_a_changing_or_control_character(tmp_path):
+    b = build([("a@example.jp", "x", "y")], tmp_path, labels=["メールアドレス", "期間〜", "備考\x1b"])
+    got = [(f.severity, f.code, f.row, f.column, f.char) for f in b.findings]
+    assert got == [("error", "header_label", None, "備考\x1b", "\x1b"),
+                   ("warning", "changed_char", None, "期間〜", "\u301c")]
+    assert "U+FF5E" in b.findings[1].message and "column 2" in b.findings[1].message
+    assert all(safe(str(f)) == str(f) for f in b.findings)
+    assert b.files == []

@@ -185,11 +185,20 @@ class Findings:
                 self.add("error", "header_label", f"columns {where[label]} and {i} have the same label; each field "
                          f"may appear once: remove one of them from the menu's columns", column=label)
             where.setdefault(label, i)
+            for ch in dict.fromkeys(c for c in label if c in CONTROL_CHARS):
+                self.add("error", "header_label", f"the label of column {i} holds the control character "
+                         f"{control_name(ch)}; correct the field label in db.toml", column=label, char=ch,
+                         codepoint=f"U+{ord(ch):04X}")
+            for ch in dict.fromkeys(c for c in label if c in self.changes):
+                self.add("warning", "changed_char", f"in the header label of column {i}: "
+                         + changed_message(ch, self.changes[ch], 1, self.enc), column=label, char=ch,
+                         codepoint=f"U+{ord(ch):04X}")
 
     def unencodable_labels(self) -> None:
         for label in self.labels:
             for ch, n in unencodable_chars(label, self.enc):
-                self.unencodable(None, "in the header label", ch, n, label)
+                if ch not in CONTROL_CHARS:  # reported by check_labels
+                    self.unencodable(None, "in the header label", ch, n, label)
 
     # e-mail addresses ----------------------------------------------------------------------------
     def emails(self, rows: list, base: int, ok_width: bool) -> None:
