@@ -181,7 +181,11 @@ def test_store_file_is_private_and_in_wal_mode(store, tmp_path):
     assert store.path == tmp_path / "records" / "people.sqlite3"
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(tmp_path / "records").st_mode) == 0o700
-    assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    other = sqlite3.connect(store.path)  # WAL is a property of the file: another connection sees it
+    try:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        other.close()
 
 
 def test_a_field_added_later_gets_a_column(tmp_path):
