@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import io
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from rich.console import Console
 
-from haihai_tui.core.settings.context import AppContext
 from haihai_tui.core.paths import Paths
+from haihai_tui.core.settings.context import AppContext
 from haihai_tui.core.settings.permissions import current_login
 
 REPO = Path(__file__).resolve().parents[2]

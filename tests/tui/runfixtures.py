@@ -11,18 +11,18 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import tomlkit
 
+from haihai_tui.cli.demo import lay_demo
+from haihai_tui.core.paths import Paths
 from haihai_tui.core.settings import store
 from haihai_tui.core.settings.context import AppContext
-from haihai_tui.core.paths import Paths
 from haihai_tui.core.settings.permissions import current_login
-from haihai_tui.cli.demo import lay_demo
 from haihai_tui.mock.config import MockConfig
 from haihai_tui.mock.server import MockServerThread
 

@@ -9,11 +9,9 @@ from haihai_tui.core.run.history import History, RunRecord
 from haihai_tui.tui.screens.history import HistoryScreen, RunDetailScreen, decode_result
 
 try:  # tests/tui is on sys.path (pytest's default "prepend" import mode, no __init__.py)
-    from runfixtures import (CANARY, REGISTER, SIZE, assert_no_canary, env, make_app, mock_server,  # noqa: F401
-                             screen_text, until)
+    from runfixtures import CANARY, REGISTER, SIZE, assert_no_canary, env, make_app, mock_server, screen_text, until  # noqa: F401
 except ImportError:  # pragma: no cover
-    from .runfixtures import (CANARY, REGISTER, SIZE, assert_no_canary, env, make_app, mock_server,  # noqa: F401
-                              screen_text, until)
+    from .runfixtures import CANARY, REGISTER, SIZE, assert_no_canary, env, make_app, mock_server, screen_text, until  # noqa: F401
 
 RESULT = "処理結果,理由,メールアドレス\r\n成功,,a@example.jp\r\n失敗,メールアドレスの形式が不正です,b＠example.jp\r\n"
 
@@ -67,7 +65,7 @@ async def open_history(pilot) -> None:
 
 def test_decode_result_prefers_windows_31j() -> None:
     assert decode_result(RESULT.encode("cp932")) == RESULT
-    assert decode_result("髙橋,①".encode("utf-8")) == "髙橋,①"
+    assert decode_result("髙橋,①".encode()) == "髙橋,①"
 
 
 async def test_history_newest_first_with_every_state(env) -> None:

@@ -272,3 +272,21 @@ async def test_server_error_text_is_escaped_in_progress_and_history(hostile) -> 
         assert f"Integration: {CLICK}" in plain and "Memo: memo[/]" in plain
         shown(app)
         assert_no_canary(app)
+
+
+async def test_hostile_record_in_the_findings_is_escaped(hostile) -> None:
+    from haihai_tui.tui.dialogs.run_preflight import FindingsScreen
+    app = make_app(hostile)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await goto(pilot, f"menu:{MENU}")
+        await until(pilot, lambda: app.screen.table.row(0) is not None, what="the first rows")
+        await search(pilot, "hostile")
+        await pilot.press("r", "enter")
+        await until(pilot, lambda: isinstance(app.screen, FindingsScreen), what="the findings")
+        text = " ".join(shown(app).split())
+        assert "悪\\x1b]52;c;SGVsbG8=\\x07社" in text
+        await pilot.press("enter")                                 # jump to the row: back on the list
+        await pilot.pause()
+        assert isinstance(app.screen, RecordListScreen) and app.is_running
+        shown(app)

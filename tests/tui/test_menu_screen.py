@@ -5,11 +5,10 @@ from __future__ import annotations
 import tomllib
 
 from conftest import SIZE, notes, screen_text
-
 from haihai_tui.core.settings import editing
 from haihai_tui.core.settings.model import Integration
-from haihai_tui.tui.screens.menus import MenusScreen
 from haihai_tui.tui.dialogs.common import ConfirmScreen, PickScreen
+from haihai_tui.tui.screens.menus import MenusScreen
 
 REGISTER = "配配メール 顧客登録"
 STOP = "配配メール 配信停止"

@@ -9,17 +9,28 @@ from __future__ import annotations
 
 import tomllib
 
-from haihai_tui.core.settings import store
 from haihai_tui.core.events import Outcome
+from haihai_tui.core.settings import store
+from haihai_tui.tui.dialogs.common import ConfirmScreen, PickScreen
+from haihai_tui.tui.dialogs.run_confirm import ConfirmRunScreen
 from haihai_tui.tui.screens.history import HistoryScreen
 from haihai_tui.tui.screens.menus import MenusScreen
 from haihai_tui.tui.screens.progress import ProgressScreen
-from haihai_tui.tui.dialogs.run_confirm import ConfirmRunScreen
 from haihai_tui.tui.screens.users import UsersScreen
-from haihai_tui.tui.dialogs.common import ConfirmScreen, PickScreen
-
-from runfixtures import (CLEAN_SEARCH, MENU, REGISTER, SIZE, assert_no_canary, env, make_app,  # noqa: F401
-                         mock_server, open_menu, screen_text, search, until)
+from runfixtures import (  # noqa: F401
+    CLEAN_SEARCH,
+    MENU,
+    REGISTER,
+    SIZE,
+    assert_no_canary,
+    env,
+    make_app,
+    mock_server,
+    open_menu,
+    screen_text,
+    search,
+    until,
+)
 
 
 def start_from_nothing(env) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import SIZE, no_canary, notes, screen_text, type_text
-
 from haihai_tui.tui.screens.permissions import PermissionsScreen
 from haihai_tui.tui.screens.users import UserFormScreen, UsersScreen
 

@@ -9,11 +9,35 @@ from haihai_tui.core.records.query import Condition
 from haihai_tui.tui.widgets.record_table import BLOCK, CACHE_BLOCKS, RecordTable, fit_cells
 
 try:  # tests/tui is on sys.path (pytest's default "prepend" import mode, no __init__.py)
-    from runfixtures import (CLEAN_ROWS, CLEAN_SEARCH, ROWS, SIZE, env, make_app, make_env, mock_server,  # noqa: F401
-                             open_menu, screen_text, search, until)
+    from runfixtures import (  # noqa: F401
+        CLEAN_ROWS,
+        CLEAN_SEARCH,
+        ROWS,
+        SIZE,
+        env,
+        make_app,
+        make_env,
+        mock_server,
+        open_menu,
+        screen_text,
+        search,
+        until,
+    )
 except ImportError:  # pragma: no cover - if tests/tui becomes a package
-    from .runfixtures import (CLEAN_ROWS, CLEAN_SEARCH, ROWS, SIZE, env, make_app, make_env, mock_server,  # noqa: F401
-                              open_menu, screen_text, search, until)
+    from .runfixtures import (  # noqa: F401
+        CLEAN_ROWS,
+        CLEAN_SEARCH,
+        ROWS,
+        SIZE,
+        env,
+        make_app,
+        make_env,
+        mock_server,
+        open_menu,
+        screen_text,
+        search,
+        until,
+    )
 
 
 def test_fit_cells_never_splits_wide_characters() -> None:

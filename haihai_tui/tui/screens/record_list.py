@@ -343,8 +343,8 @@ class ConditionScreen(ModalScreen[tuple[Condition, ...] | None]):
             self.notify("Type a value to compare with.", markup=False)
             return
         cid = self.query_one("#cond-col", Select).value
-        op = self.query_one("#cond-op", Select).value
-        cond = Condition(str(cid), op, value)  # type: ignore[arg-type]
+        op = "=" if self.query_one("#cond-op", Select).value == "=" else "~"
+        cond = Condition(str(cid), op, value)
         if cond not in self.conditions:
             self.conditions.append(cond)
         self.dismiss(tuple(self.conditions))

@@ -110,6 +110,11 @@ class Choice(Widget, can_focus=True):
                     return
 
 
+def value_of(widget: Widget) -> str:
+    """The value of a row's value widget (an Input or a Choice)."""
+    return widget.value if isinstance(widget, (Input, Choice)) else ""
+
+
 class KVRow(Horizontal):
     """One KEY / VALUE / meaning row."""
 
@@ -142,8 +147,7 @@ class KVRow(Horizontal):
 
     @property
     def value(self) -> str:
-        w = self.query_one(".kv-value")
-        return w.value  # type: ignore[attr-defined]
+        return value_of(self.query_one(".kv-value"))
 
     def meaning(self) -> str:
         return one_line(describe_param(self.key_text, self.value_text)) if self.known else ""
@@ -161,7 +165,7 @@ class KVRow(Horizontal):
         want_choice = bool(self.known and PARAM_INFO.get(self.key, ("", None, {}))[1])
         if want_choice == isinstance(old, Choice):
             return
-        value = old.value  # type: ignore[attr-defined]
+        value = value_of(old)
         new = self.make_value(self.key, value)
         await old.remove()
         await self.mount(new, after=self.query_one(".kv-key"))

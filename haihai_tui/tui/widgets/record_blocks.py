@@ -12,7 +12,8 @@ from __future__ import annotations
 import queue
 import threading
 from collections import OrderedDict
-from typing import Any, Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from textual import work
 from textual.message import Message
