@@ -91,3 +91,13 @@ def test_init_writes_samples_once_with_safe_modes(tmp_path, capsys):
     assert main(["init", "--config-dir", str(cfg)]) == 0
     assert (cfg / "db.toml").read_text(encoding="utf-8") == "# mine\n"   # never overwritten
     assert "kept the existing" in capsys.readouterr().err
+
+
+def test_run_on_a_damaged_record_file_is_one_line(paths, capsys):
+    paths.records_dir.mkdir(parents=True, exist_ok=True)
+    (paths.records_dir / "customers.sqlite3").write_bytes(b"this is not a database" * 100)
+    code = main(["run", "--config-dir", str(paths.config_dir), "--data-dir", str(paths.data_dir),
+                 "--menu", "顧客一覧", "--integration", "配配メール 顧客登録", "--dry-run"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and err.count("\n") <= 2, err
+    assert "customers" in err

@@ -16,10 +16,11 @@ from haihai_tui.core.text import safe
 def _known_errors() -> tuple[type[Exception], ...]:
     """Errors whose message is written for the user (file, what is wrong, how to fix it)."""
     from haihai_tui.core.haihai.answers import ClientError
+    from haihai_tui.core.records.store import DatabaseIdError, RecordFileError
     from haihai_tui.core.run.history import HistoryError
     from haihai_tui.core.run.mail import MailError
     from haihai_tui.core.settings.store import StoreError
-    return (ClientError, HistoryError, MailError, StoreError)
+    return (ClientError, HistoryError, MailError, StoreError, RecordFileError, DatabaseIdError)
 
 
 #: command -> (module, function); each function takes the parsed arguments and returns the exit code
