@@ -70,15 +70,20 @@ WIPE = "\x1b[2J\x1b[H"                  # clears the terminal
 BOLD = f"連携[b]{WIPE}"                 # an integration name that opens a bold tag and wipes the screen
 OSC52 = "\x1b]52;c;SGVsbG8=\x07"        # writes the clipboard
 OSC8 = "\x1b]8;;https://evil.example/\x1b\\link\x1b]8;;\x1b\\"
+LABEL = "氏名[/]\x1b[1m"                 # a field label: the record list's header, the condition dialog
 USER_LOGIN = "evil[b]"
 USER_NAME = f"太郎{WIPE}[i]"
 HOSTILE_EMAIL = "evil@hostile.test"     # not found by CLEAN_SEARCH
 RAW = ("\x1b", "\x07", "\x00", "\x9b")  # ESC, BEL, NUL, CSI: must never reach the terminal
 
 
-def add_hostile_settings(env: RunEnv) -> None:
-    """Two menus and two integrations with hostile names (copies of the sample ones), a hostile user."""
+def add_hostile_settings(env: RunEnv, label: bool = True) -> None:
+    """Two menus and two integrations with hostile names (copies of the sample ones), a hostile user,
+    and (``label``) a hostile field label, which pre-flight refuses to send as a CSV header."""
     def edit_db(doc) -> None:
+        for f in doc["databases"][0]["fields"]:
+            if label and str(f["id"]) == "name":
+                f["label"] = LABEL
         base = doc["integrations"][0]
         for name in (CLICK, BOLD):
             g = tomlkit.table()
@@ -128,6 +133,14 @@ def hostile(tmp_path, mock_server) -> RunEnv:
     env = make_env(tmp_path, mock_server)
     add_hostile_settings(env)
     add_hostile_record(env)
+    return env
+
+
+@pytest.fixture
+def hostile_names(tmp_path, mock_server) -> RunEnv:
+    """Hostile names of menus, integrations and a user, but sendable labels and records."""
+    env = make_env(tmp_path, mock_server)
+    add_hostile_settings(env, label=False)
     return env
 
 
@@ -235,9 +248,17 @@ async def test_hostile_record_value_is_escaped_in_the_record_list(hostile) -> No
         assert name.startswith("名\\x1b[2J\\x1b[H\\x00\\x1b]8;;https://evil.example/")
         text = shown(app)
         assert "悪\\x1b]52" in text and "名\\x1b[2J" in text
+        assert one_line(LABEL) in text                             # the column header
+        await pilot.press("l", "l", "c")                           # conditions on the 氏名 column
+        text = shown(app)
+        assert one_line(LABEL) in text
+        await pilot.press(*"x[/]", "enter")
+        await until(pilot, lambda: app.screen.table.total == 0, what="the empty result")
+        assert f"conditions: {one_line(LABEL)}~x[/]" in shown(app)
 
 
-async def test_server_error_text_is_escaped_in_progress_and_history(hostile) -> None:
+async def test_server_error_text_is_escaped_in_progress_and_history(hostile_names) -> None:
+    hostile = hostile_names
     hostile.control("fail-next", {"status": 422, "code": f"BAD{OSC52}{WIPE}"})
     app = make_app(hostile)
     async with app.run_test(size=SIZE) as pilot:
@@ -285,8 +306,8 @@ async def test_hostile_record_in_the_findings_is_escaped(hostile) -> None:
         await pilot.press("r", "enter")
         await until(pilot, lambda: isinstance(app.screen, FindingsScreen), what="the findings")
         text = " ".join(shown(app).split())
-        assert "悪\\x1b]52;c;SGVsbG8=\\x07社" in text
-        await pilot.press("enter")                                 # jump to the row: back on the list
+        assert "悪\\x1b]52;c;SGVsbG8=\\x07社" in text and one_line(LABEL) in text
+        await pilot.press("end", "enter")                          # jump to the row: back on the list
         await pilot.pause()
         assert isinstance(app.screen, RecordListScreen) and app.is_running
         shown(app)
