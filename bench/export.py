@@ -44,8 +44,9 @@ def make_db(path: Path, n: int, clean: bool) -> int:
     skip = {sp.emoji, sp.malformed, sp.duplicate} if (clean and sp) else set()
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE customers (email TEXT, company TEXT, name TEXT, kana TEXT, pref TEXT, phone TEXT)")
-    db.executemany("INSERT INTO customers VALUES (?,?,?,?,?,?)",
-                   (r for i, r in enumerate(generate(n)) if i not in skip))
+    db.executemany(
+        "INSERT INTO customers VALUES (?,?,?,?,?,?)", (r for i, r in enumerate(generate(n)) if i not in skip)
+    )
     db.commit()
     count = db.execute("SELECT count(*) FROM customers").fetchone()[0]
     db.close()
@@ -69,8 +70,9 @@ def ours(db_path: Path, dest: Path):
     db = sqlite3.connect(db_path)
     t, c = time.perf_counter(), time.process_time()
     cur = db.execute(SELECT)
-    built = build_csv(cur, LABELS, encoding="cp932", header=True, dest_dir=dest, split=True,
-                      max_rows=10**9, max_bytes=10**12)
+    built = build_csv(
+        cur, LABELS, encoding="cp932", header=True, dest_dir=dest, split=True, max_rows=10**9, max_bytes=10**12
+    )
     dt, dc = time.perf_counter() - t, time.process_time() - c
     db.close()
     return (dt, dc), built
@@ -100,8 +102,9 @@ def main() -> None:
             our_times.append(times)
             if r == 0:
                 assert built.total_rows == n and not built.findings, built.findings[:3]
-                assert len(built.files) == 1 and digest(built.files[0]) == digest(tmp / "baseline.csv"), \
+                assert len(built.files) == 1 and digest(built.files[0]) == digest(tmp / "baseline.csv"), (
                     "build_csv and the baseline wrote different bytes"
+                )
                 print(f"same bytes: {built.bytes_per_file[0]:,} bytes, {built.total_rows:,} rows, 0 findings")
             built.remove()
             print(f"round {r + 1}: baseline {base_times[-1][0]:.2f} s, build_csv {our_times[-1][0]:.2f} s (wall)")
@@ -113,8 +116,10 @@ def main() -> None:
 
         make_db(dirty_db, ROWS, clean=False)
         (dt, _), built = ours(dirty_db, tmp / "runs")
-        print(f"with the 3 faults: build_csv {dt:.2f} s, {built.error_count} errors, {built.warning_count} warnings, "
-              f"files kept: {len(built.files)}")
+        print(
+            f"with the 3 faults: build_csv {dt:.2f} s, {built.error_count} errors, {built.warning_count} warnings, "
+            f"files kept: {len(built.files)}"
+        )
         for f in built.findings:
             print(f"  {f.severity}: {f}")
         built.remove()

@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from haihai_tui.core.records.query import Query, parse_condition  # noqa: E402
-from haihai_tui.core.records.store import RecordStore  # noqa: E402
 from haihai_tui.core.records.samples import FIELD_IDS, SAMPLE_DATABASE, write_csv  # noqa: E402
+from haihai_tui.core.records.store import RecordStore  # noqa: E402
 
 
 def timed(fn):
@@ -60,8 +60,10 @@ def main() -> int:
     try:
         src = tmp / "customers.csv"
         t, res = timed(lambda: write_csv(src, n, "cp932"))
-        print(f"generated {res.rows:,} rows ({src.stat().st_size / 1e6:.0f} MB cp932, "
-              f"{len(res.skipped)} skipped) in {t:.1f}s (not timed)")
+        print(
+            f"generated {res.rows:,} rows ({src.stat().st_size / 1e6:.0f} MB cp932, "
+            f"{len(res.skipped)} skipped) in {t:.1f}s (not timed)"
+        )
 
         base_t, ours_t = [], []
         for i in range(3):
@@ -75,24 +77,33 @@ def main() -> int:
             if i < 2:
                 store.close()
         b, o = statistics.median(base_t), statistics.median(ours_t)
-        print(f"import: baseline {b:.2f}s  ours {o:.2f}s  (runs: baseline "
-              f"{', '.join(f'{x:.2f}' for x in base_t)}; ours {', '.join(f'{x:.2f}' for x in ours_t)})")
+        print(
+            f"import: baseline {b:.2f}s  ours {o:.2f}s  (runs: baseline "
+            f"{', '.join(f'{x:.2f}' for x in base_t)}; ours {', '.join(f'{x:.2f}' for x in ours_t)})"
+        )
         import_ratio = o / b
 
         cols = list(FIELD_IDS)
         deep_at = int(n * 0.9)
         ratios = []
-        cases = (("import order", Query()), ("sorted by email", Query(sort_field="email")),
-                 ("sorted by pref desc, big ties", Query(sort_field="pref", descending=True)))
+        cases = (
+            ("import order", Query()),
+            ("sorted by email", Query(sort_field="email")),
+            ("sorted by pref desc, big ties", Query(sort_field="pref", descending=True)),
+        )
         for label, q in cases:
             t_anchor, _ = timed(lambda: store.rows_at(q, cols, deep_at, 100))  # index + anchors, once
             first = statistics.median(timed(lambda: store.page(q, cols, limit=100))[0] for _ in range(7))
-            deeps = [statistics.median(timed(lambda: store.rows_at(q, cols, at, 100))[0] for _ in range(7))
-                     for at in (deep_at, deep_at + 500)]
+            deeps = [
+                statistics.median(timed(lambda: store.rows_at(q, cols, at, 100))[0] for _ in range(7))
+                for at in (deep_at, deep_at + 500)
+            ]
             ratios.append(max(deeps) / first)
-            print(f"paging ({label}): first page {first * 1e3:.2f} ms; rows_at {deep_at:,} {deeps[0] * 1e3:.2f} ms, "
-                  f"{deep_at + 500:,} {deeps[1] * 1e3:.2f} ms (ratio {ratios[-1]:.2f}); "
-                  f"first call incl. index+anchors {t_anchor:.2f}s")
+            print(
+                f"paging ({label}): first page {first * 1e3:.2f} ms; rows_at {deep_at:,} {deeps[0] * 1e3:.2f} ms, "
+                f"{deep_at + 500:,} {deeps[1] * 1e3:.2f} ms (ratio {ratios[-1]:.2f}); "
+                f"first call incl. index+anchors {t_anchor:.2f}s"
+            )
 
         counts = []
         pairs = SAMPLE_DATABASE.pairs()
@@ -102,8 +113,11 @@ def main() -> int:
             print(f"count {text}: {c:,} of {res.rows:,} in {t:.3f}s")
         store.close()
 
-        targets = [("import_ratio", import_ratio, 1.5), ("deep_page_ratio", max(ratios), 3.0),
-                   ("filtered_count_s", max(counts), 1.0)]
+        targets = [
+            ("import_ratio", import_ratio, 1.5),
+            ("deep_page_ratio", max(ratios), 3.0),
+            ("filtered_count_s", max(counts), 1.0),
+        ]
         for name, value, goal in targets:
             print(f"target {name}: {value:.2f} (goal <= {goal:g}) {'ok' if value <= goal else 'MISS'}")
         return 0

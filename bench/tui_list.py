@@ -32,13 +32,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from haihai_tui.cli.demo import lay_demo  # noqa: E402
+from haihai_tui.core.records.samples import FIELD_IDS, SAMPLE_DATABASE, SpecialRows, generate  # noqa: E402
+from haihai_tui.core.records.store import RecordStore  # noqa: E402
+from haihai_tui.core.run.pipeline import Target  # noqa: E402
 from haihai_tui.core.settings import store  # noqa: E402
 from haihai_tui.core.settings.context import AppContext  # noqa: E402
 from haihai_tui.core.settings.permissions import current_login  # noqa: E402
-from haihai_tui.core.records.store import RecordStore  # noqa: E402
-from haihai_tui.core.run.pipeline import Target  # noqa: E402
-from haihai_tui.core.records.samples import FIELD_IDS, SAMPLE_DATABASE, SpecialRows, generate  # noqa: E402
-from haihai_tui.cli.demo import lay_demo  # noqa: E402
 from haihai_tui.tui.runs import prepare_for_run  # noqa: E402
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
@@ -65,13 +65,15 @@ def fill(paths, n: int, clean: bool) -> int:
 def make_env(base: Path, mock_url: str, rows: int, clean: bool):
     paths = lay_demo(base, login=current_login(), token=TOKEN, mock_url=mock_url, rows=0)
 
-    def limits(doc) -> None:   # one request for the whole 100,000-row run
+    def limits(doc) -> None:  # one request for the whole 100,000-row run
         import tomlkit
+
         for g in doc["integrations"]:
             if "limits" not in g:
                 g["limits"] = tomlkit.table()
             g["limits"]["max_rows"] = 200_000
             g["limits"]["max_bytes"] = 50_000_000
+
     store.update(paths.db, limits)
     fill(paths, rows, clean)
     return paths
@@ -82,7 +84,7 @@ class Ticker:
 
     def __init__(self) -> None:
         self.phase = "idle"
-        self.detail = None          # optional callable: a finer name for the current moment
+        self.detail = None  # optional callable: a finer name for the current moment
         self.worst: dict[str, float] = {}
         self._task: asyncio.Task | None = None
 
@@ -117,11 +119,12 @@ async def until(pred, timeout: float = 120.0) -> None:
 async def list_bench(paths) -> tuple[float, dict[str, float]]:
     from haihai_tui.tui.app import HaiHaiApp
     from haihai_tui.tui.screens.record_list import RecordListScreen
+
     app = HaiHaiApp(AppContext(paths, login=current_login()))
     tick = Ticker()
     async with app.run_test(size=(80, 24)) as pilot:
         tick.start()
-        await pilot.pause(1.0)                      # baseline: the app idle
+        await pilot.pause(1.0)  # baseline: the app idle
         tick.phase = "open"
         t0 = time.perf_counter()
         screen = RecordListScreen(MENU)
@@ -129,8 +132,7 @@ async def list_bench(paths) -> tuple[float, dict[str, float]]:
         table = screen.table
         await until(lambda: table.first_paint_at is not None)
         first_paint = table.first_paint_at - t0
-        print(f"info: first paint {first_paint:.3f} s after push (table mounted after "
-              f"{table.mounted_at - t0:.3f} s)")
+        print(f"info: first paint {first_paint:.3f} s after push (table mounted after {table.mounted_at - t0:.3f} s)")
         await until(lambda: table.total is not None and table.base_total is not None)
         assert table.total == ROWS, table.total
 
@@ -145,12 +147,18 @@ async def list_bench(paths) -> tuple[float, dict[str, float]]:
         found = table.total
 
         tick.phase = "sort"
-        await pilot.press("right", "s")             # 会社名 ascending: the first sort builds an index
+        await pilot.press("right", "s")  # 会社名 ascending: the first sort builds an index
         await until(lambda: table.query.sort_field == "company" and table.row(0) is not None)
-        await pilot.press("s", "s", "slash", "ctrl+u", "enter")   # desc, off, clear the search
-        await until(lambda: table.query.search == "" and table.query.sort_field is None
-                    and table.total == ROWS and table.row(0) is not None)
-        await pilot.press("s")                      # sort the whole million
+        await pilot.press("s", "s", "slash", "ctrl+u", "enter")  # desc, off, clear the search
+        await until(
+            lambda: (
+                table.query.search == ""
+                and table.query.sort_field is None
+                and table.total == ROWS
+                and table.row(0) is not None
+            )
+        )
+        await pilot.press("s")  # sort the whole million
         await until(lambda: table.query.sort_field == "company" and table.row(0) is not None)
         await pilot.press("G")
         await until(lambda: table.row(ROWS - 1) is not None)
@@ -163,11 +171,13 @@ async def list_bench(paths) -> tuple[float, dict[str, float]]:
 
 async def run_bench(paths) -> dict[str, float]:
     from haihai_tui.tui.app import HaiHaiApp
+
     app = HaiHaiApp(AppContext(paths, login=current_login()))
     app.run_execute_options = {"poll_interval": 0.2, "poll_timeout": 120.0}
     tick = Ticker()
     async with app.run_test(size=(80, 24)) as pilot:
         from haihai_tui.tui.screens.progress import ProgressScreen
+
         await app.push_screen(ProgressScreen())
         tick.start()
         await pilot.pause(0.5)
@@ -175,7 +185,7 @@ async def run_bench(paths) -> dict[str, float]:
         ctx = app.ctx
         target = Target(MENU, INTEGRATION)
         t = time.perf_counter()
-        p = await asyncio.to_thread(prepare_for_run, ctx, target)   # what the pre-flight dialog runs
+        p = await asyncio.to_thread(prepare_for_run, ctx, target)  # what the pre-flight dialog runs
         t_pre = time.perf_counter() - t
         assert not p.blocked and p.rows == RUN_ROWS, (p.rows, p.built.errors[:3])
         tick.phase = "upload"
@@ -187,8 +197,10 @@ async def run_bench(paths) -> dict[str, float]:
         await pilot.pause()
         tick.phase = "done"
         tick.stop()
-    print(f"info: run of {state.rows:,} rows ({sum(p.built.bytes_per_file):,} bytes): pre-flight {t_pre:.2f} s, "
-          f"send + answer + status {t_run:.2f} s, outcome {state.outcome.label} ({state.outcome.value})")
+    print(
+        f"info: run of {state.rows:,} rows ({sum(p.built.bytes_per_file):,} bytes): pre-flight {t_pre:.2f} s, "
+        f"send + answer + status {t_run:.2f} s, outcome {state.outcome.label} ({state.outcome.value})"
+    )
     return tick.worst
 
 
@@ -217,9 +229,14 @@ class MockProcess:
     def __init__(self, work: Path) -> None:
         cfg = work / "mock.toml"
         cfg.write_text(MOCK_TOML.format(token=TOKEN), encoding="utf-8")
-        self.proc = subprocess.Popen([sys.executable, "-m", "haihai_tui", "mock-server", "--port", "0",
-                                      "--config", str(cfg)], cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True, env=dict(os.environ))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "haihai_tui", "mock-server", "--port", "0", "--config", str(cfg)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=dict(os.environ),
+        )
         first = self.proc.stdout.readline() if self.proc.stdout else ""
         m = re.search(r"(http://\S+)", first)
         if not m:
@@ -255,8 +272,10 @@ def main() -> int:
     baseline = worst.get("idle", 0.0)
     list_stall = max(v for k, v in worst.items() if k not in ("idle", "done"))
     run_stall = max(v for k, v in run_worst.items() if k not in ("idle", "done") and "/" not in k)
-    print(f"info: baseline (idle app) max stall {baseline * 1000:.1f} ms; list/baseline ratio "
-          f"{list_stall / max(baseline, 1e-3):.1f}, run/baseline ratio {run_stall / max(baseline, 1e-3):.1f}")
+    print(
+        f"info: baseline (idle app) max stall {baseline * 1000:.1f} ms; list/baseline ratio "
+        f"{list_stall / max(baseline, 1e-3):.1f}, run/baseline ratio {run_stall / max(baseline, 1e-3):.1f}"
+    )
     print(line("first_paint_s", first_paint, 0.5, "s"))
     print(line("max_stall_ms", list_stall * 1000, 100))
     print(line("run_max_stall_ms", run_stall * 1000, 100))

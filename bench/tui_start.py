@@ -34,7 +34,9 @@ def _ready(app):
     app.call_after_refresh(go)
 """
 
-OURS = READY + """
+OURS = (
+    READY
+    + """
 import sys
 from pathlib import Path
 from haihai_tui.core.settings.context import AppContext
@@ -46,8 +48,11 @@ class Bench(HaiHaiApp):
 cfg, data = sys.argv[1], sys.argv[2]
 Bench(AppContext(Paths(Path(cfg), Path(data)), login="admin", environ={})).run(headless=True, size=(80, 24))
 """
+)
 
-BASELINE = READY + """
+BASELINE = (
+    READY
+    + """
 from textual.app import App
 from textual.widgets import Footer, Static
 class Bench(App):
@@ -58,14 +63,16 @@ class Bench(App):
         _ready(self)
 Bench().run(headless=True, size=(80, 24))
 """
+)
 
 
 def once(code: str, args: list[str]) -> float:
     env = dict(os.environ, PYTHONPATH=str(ROOT), TEXTUAL_ANIMATIONS="none")
     env.pop("HAIHAI_TUI_CONFIG_DIR", None)
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, cwd=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=str(ROOT)
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     elapsed = time.perf_counter() - t0
@@ -91,8 +98,10 @@ def main() -> int:
             ours.append(once(OURS, [str(cfg), str(data)]))
             base.append(once(BASELINE, []))
     for label, xs in (("haihai-tui", ours), ("minimal Textual app", base)):
-        print(f"{label:<22} best {min(xs) * 1000:7.1f} ms   median {statistics.median(xs) * 1000:7.1f} ms   "
-              f"runs {', '.join(f'{x * 1000:.0f}' for x in xs)}")
+        print(
+            f"{label:<22} best {min(xs) * 1000:7.1f} ms   median {statistics.median(xs) * 1000:7.1f} ms   "
+            f"runs {', '.join(f'{x * 1000:.0f}' for x in xs)}"
+        )
     best = min(ours) / min(base)
     ratio = statistics.median(ours) / statistics.median(base)
     print(f"ratio best {best:.2f}, median {ratio:.2f}")

@@ -24,17 +24,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from haihai_tui.core.events import Outcome  # noqa: E402
 from haihai_tui.core.haihai.client import send_import  # noqa: E402
 from haihai_tui.core.haihai.multipart import ImportRequest  # noqa: E402
-from haihai_tui.core.events import Outcome  # noqa: E402
 from haihai_tui.core.secret import Secret  # noqa: E402
 
 SMALL_MB, BIG_MB = 50, 500
 RATIO_GOAL, MEM_GOAL = 1.3, 16.0
-PARAMS = {"login_id": "ops01", "import_type": "0", "is_overwrite": "1", "overwrite_type": "1",
-          "gid": "12", "report_option": "2"}
+PARAMS = {
+    "login_id": "ops01",
+    "import_type": "0",
+    "is_overwrite": "1",
+    "overwrite_type": "1",
+    "gid": "12",
+    "report_option": "2",
+}
 
-SERVER = r'''
+SERVER = r"""
 import asyncio, sys
 OK = b'{"result": "success", "import_id": "bench-1", "rows_received": 0, "warnings": []}'
 ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(OK)) + OK
@@ -70,7 +76,7 @@ async def main():
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the parent closes stdin
 
 asyncio.run(main())
-'''
+"""
 
 
 def make_csv(path: Path, mb: int) -> None:
@@ -89,8 +95,22 @@ def cpu(who: int) -> float:
 
 def curl_once(url: str, json_path: Path, csv_path: Path, cpu_used: list | None = None) -> float:
     c, t = cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
-    subprocess.run(["curl", "-s", "-o", "/dev/null", "-F", f"import_settings=<{json_path};type=application/json",
-                    "-F", f"customer_list=@{csv_path};type=text/csv", "-H", "X-HM-apitoken: x", url], check=True)
+    subprocess.run(
+        [
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-F",
+            f"import_settings=<{json_path};type=application/json",
+            "-F",
+            f"customer_list=@{csv_path};type=text/csv",
+            "-H",
+            "X-HM-apitoken: x",
+            url,
+        ],
+        check=True,
+    )
     took = time.perf_counter() - t
     if cpu_used is not None:
         cpu_used.append(cpu(resource.RUSAGE_CHILDREN) - c)
@@ -101,7 +121,7 @@ async def ours_once(url: str, csv_path: Path, cpu_used: list | None = None) -> f
     req = ImportRequest(url=url, headers={"X-HM-apitoken": Secret("x")}, params=PARAMS, csv_path=csv_path)
     events: list = []
     c, t = cpu(resource.RUSAGE_SELF), time.perf_counter()
-    r = await send_import(req, on_event=events.append)   # a listener, as the TUI and CLI have
+    r = await send_import(req, on_event=events.append)  # a listener, as the TUI and CLI have
     took = time.perf_counter() - t
     if cpu_used is not None:
         cpu_used.append(cpu(resource.RUSAGE_SELF) - c)
@@ -149,8 +169,7 @@ def main() -> int:
         return 1
     work = ROOT / "bench" / "_work" / f"upload-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
-    server = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
+    server = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         port = int(server.stdout.readline())
         url = f"http://127.0.0.1:{port}/bench/api/v1/custcsv/import"
@@ -159,24 +178,28 @@ def main() -> int:
         small = work / "small.csv"
         make_csv(small, SMALL_MB)
         size = small.stat().st_size
-        curl_once(url, json_path, small)               # warm the page cache and the server
+        curl_once(url, json_path, small)  # warm the page cache and the server
         asyncio.run(ours_once(url, small))
         curl_times, our_times, curl_cpu, our_cpu = [], [], [], []
-        for _ in range(3):                               # interleaved, so drift hits both alike
+        for _ in range(3):  # interleaved, so drift hits both alike
             curl_times.append(curl_once(url, json_path, small, curl_cpu))
             our_times.append(asyncio.run(ours_once(url, small, our_cpu)))
         curl_t, ours_t = min(curl_times), min(our_times)
-        print(f"{size / 1e6:.0f} MB: curl {curl_t * 1000:.0f} ms ({size / curl_t / 1e6:.0f} MB/s, "
-              f"CPU {min(curl_cpu) * 1000:.0f} ms), send_import {ours_t * 1000:.0f} ms "
-              f"({size / ours_t / 1e6:.0f} MB/s, CPU {min(our_cpu) * 1000:.0f} ms); "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(
+            f"{size / 1e6:.0f} MB: curl {curl_t * 1000:.0f} ms ({size / curl_t / 1e6:.0f} MB/s, "
+            f"CPU {min(curl_cpu) * 1000:.0f} ms), send_import {ours_t * 1000:.0f} ms "
+            f"({size / ours_t / 1e6:.0f} MB/s, CPU {min(our_cpu) * 1000:.0f} ms); "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
         small.unlink()
         big = work / "big.csv"
         make_csv(big, BIG_MB)
         t = time.perf_counter()
         growth = asyncio.run(mem_growth_mb(url, big))
-        print(f"{big.stat().st_size / 1e6:.0f} MB: sent in {time.perf_counter() - t:.1f} s, "
-              f"peak RSS growth {growth:.1f} MB")
+        print(
+            f"{big.stat().st_size / 1e6:.0f} MB: sent in {time.perf_counter() - t:.1f} s, "
+            f"peak RSS growth {growth:.1f} MB"
+        )
         print(line("upload_ratio", ours_t / curl_t, RATIO_GOAL))
         print(line("upload_mem_growth_mb", growth, MEM_GOAL))
         return 0

@@ -18,19 +18,23 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from haihai_tui.tui.app import HaiHaiApp  # noqa: E402
+from haihai_tui.cli.demo import lay_demo  # noqa: E402
 from haihai_tui.core.settings.context import AppContext  # noqa: E402
 from haihai_tui.core.settings.permissions import current_login  # noqa: E402
-from haihai_tui.cli.demo import lay_demo  # noqa: E402
 from haihai_tui.mock.config import MockConfig  # noqa: E402
 from haihai_tui.mock.server import MockServerThread  # noqa: E402
+from haihai_tui.tui.app import HaiHaiApp  # noqa: E402
 
 SIZE = (80, 24)
 
 
 def control(url: str, name: str, body: dict) -> None:
-    req = urllib.request.Request(f"{url}/_mock/{name}", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
+    req = urllib.request.Request(
+        f"{url}/_mock/{name}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     urllib.request.urlopen(req, timeout=5).read()
 
 
@@ -65,10 +69,14 @@ async def shoot(base: Path, mock_url: str) -> list[Path]:
         await pilot.press("r")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await until(pilot, lambda: type(app.screen).__name__ == "RunConfirmScreen" or "Confirm" in type(app.screen).__name__)
+        await until(
+            pilot, lambda: type(app.screen).__name__ == "RunConfirmScreen" or "Confirm" in type(app.screen).__name__
+        )
         await pilot.press(*"4月セミナー")
         await pilot.press("f2")
-        await until(pilot, lambda: app.runs.busy and app.runs.state and app.runs.state.stage.value in ("response", "send"))
+        await until(
+            pilot, lambda: app.runs.busy and app.runs.state and app.runs.state.stage.value in ("response", "send")
+        )
         await pilot.pause(0.3)
         save("run-progress.svg")
         await pilot.press("escape")
@@ -93,12 +101,15 @@ async def shoot(base: Path, mock_url: str) -> list[Path]:
 TOKEN = "demo-" + secrets.token_hex(12)
 
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory(prefix="haihai-shots-") as tmp, \
-            MockServerThread(MockConfig.demo(TOKEN, processing_delay=0.2)) as mock:
+    with (
+        tempfile.TemporaryDirectory(prefix="haihai-shots-") as tmp,
+        MockServerThread(MockConfig.demo(TOKEN, processing_delay=0.2)) as mock,
+    ):
         for p in asyncio.run(shoot(Path(tmp), mock.url)):
             text = p.read_text(encoding="utf-8")
             assert TOKEN not in text, "a screenshot shows the token"
             # the scratch folder and port change every run; keep the pictures stable
-            p.write_text(text.replace(tmp, "/tmp/haihai-tui-demo").replace(mock.url, "http://127.0.0.1:8787"),
-                         encoding="utf-8")
+            p.write_text(
+                text.replace(tmp, "/tmp/haihai-tui-demo").replace(mock.url, "http://127.0.0.1:8787"), encoding="utf-8"
+            )
             print(f"wrote {p.relative_to(HERE.parent)}")

@@ -1,8 +1,8 @@
 """Child process for tests/test_store.py (not a test module).
 
-    incr PATH N TAG   print "ready", wait for a line on stdin, then N x update() a counter
-    churn PATH        keep saving a big document, printing each committed version
-    hang PATH         save once more, but stop right before the settings file is replaced
+incr PATH N TAG   print "ready", wait for a line on stdin, then N x update() a counter
+churn PATH        keep saving a big document, printing each committed version
+hang PATH         save once more, but stop right before the settings file is replaced
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def incr(path: Path, n: int, tag: str) -> None:
 
 
 def big_doc(version: int) -> tomlkit.TOMLDocument:
-    rows = [f'version = {version}  # bumped by every save\n']
+    rows = [f"version = {version}  # bumped by every save\n"]
     for i in range(800):
         rows.append(f'\n[[item]]  # 項目 {i}\nid = {i}\nname = "顧客 {i} 株式会社"\ntags = ["a", "b", "c"]\n')
     return tomlkit.parse("".join(rows))

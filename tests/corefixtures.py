@@ -1,5 +1,5 @@
-"""Settings folders for core tests, made from the package's samples (haihai_tui/samples/) samples (a unique module name, so
-test files can import it whichever conftest.py pytest loaded first)."""
+"""Settings folders for core tests, made from the package's samples (haihai_tui/samples/), and the canary
+token every test plants and asserts absent (a module of its own so any test can import it)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def make_settings(base: Path, login: str = "admin", token: str = CANARY) -> Path
     for name in ("admin.toml", "db.toml", "tui.toml"):
         shutil.copyfile(REPO / "haihai_tui" / "samples" / name, cfg / name)
     sec = cfg / "secrets.toml"
-    sec.write_text(f'[tokens]\n"配配メール 顧客登録" = "{token}"\n[smtp]\npassword = "smtp-{token}"\n', encoding="utf-8")
+    sec.write_text(
+        f'[tokens]\n"配配メール 顧客登録" = "{token}"\n[smtp]\npassword = "smtp-{token}"\n', encoding="utf-8"
+    )
     sec.chmod(0o600)
     return Paths(cfg, data)

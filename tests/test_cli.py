@@ -6,14 +6,10 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from haihai_tui.cli.args import build_parser
 from haihai_tui.cli.main import main
-from haihai_tui.core.records.store import RecordStore
 from haihai_tui.core.records.samples import SAMPLE_DATABASE
-
-from corefixtures import CANARY
+from haihai_tui.core.records.store import RecordStore
 
 
 def test_help_lists_only_working_commands():
@@ -30,13 +26,17 @@ def test_config_dir_before_or_after_command(paths):
 
 def test_db_import_cp932_and_errors(paths, tmp_path, capsys):
     f = tmp_path / "c.csv"
-    f.write_bytes("メールアドレス,会社名,お名前\r\na@example.co.jp,髙橋商事㈱,山﨑 ①\r\nb@example.co.jp,波～,x\r\n"
-                  .encode("cp932"))
+    f.write_bytes(
+        "メールアドレス,会社名,お名前\r\na@example.co.jp,髙橋商事㈱,山﨑 ①\r\nb@example.co.jp,波～,x\r\n".encode(
+            "cp932"
+        )
+    )
     base = ["--config-dir", str(paths.config_dir), "--data-dir", str(paths.data_dir)]
     assert main(["db", "import", "customers", str(f), *base]) == 0
     assert "imported 2 records" in capsys.readouterr().out
     rs = RecordStore.open(paths.records_dir, SAMPLE_DATABASE)
     from haihai_tui.core.records.query import Query
+
     assert list(rs.iter_rows(Query(), ["company", "name"])) == [("髙橋商事㈱", "山﨑 ①"), ("波～", "x")]
     rs.close()
     bad = tmp_path / "bad.csv"
@@ -49,8 +49,12 @@ def test_db_import_cp932_and_errors(paths, tmp_path, capsys):
 
 
 def test_demo_no_tui(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "haihai_tui", "demo", "--no-tui", "--dir", str(tmp_path / "d"),
-                        "--rows", "300"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "haihai_tui", "demo", "--no-tui", "--dir", str(tmp_path / "d"), "--rows", "300"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "customers in 顧客管理" in r.stdout and "may configure" in r.stdout
     secrets = tmp_path / "d" / "config" / "secrets.toml"
@@ -68,8 +72,9 @@ def test_mock_server_needs_token(capsys, monkeypatch):
 def test_closed_pipe_is_quiet(paths):
     """`haihai-tui check | head -0`: the reader went away; no "[Errno 32] Broken pipe", no traceback."""
     env = dict(os.environ, HAIHAI_TUI_CONFIG_DIR=str(paths.config_dir), HAIHAI_TUI_DATA_DIR=str(paths.data_dir))
-    p = subprocess.Popen([sys.executable, "-m", "haihai_tui", "check"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=env)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "haihai_tui", "check"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
     p.stdout.close()  # before the program writes anything
     err = p.stderr.read().decode()
     rc = p.wait(timeout=60)
@@ -89,15 +94,27 @@ def test_init_writes_samples_once_with_safe_modes(tmp_path, capsys):
     assert all((cfg / n).stat().st_mode & 0o022 == 0 for n in ("admin.toml", "db.toml", "tui.toml"))
     (cfg / "db.toml").write_text("# mine\n", encoding="utf-8")
     assert main(["init", "--config-dir", str(cfg)]) == 0
-    assert (cfg / "db.toml").read_text(encoding="utf-8") == "# mine\n"   # never overwritten
+    assert (cfg / "db.toml").read_text(encoding="utf-8") == "# mine\n"  # never overwritten
     assert "kept the existing" in capsys.readouterr().err
 
 
 def test_run_on_a_damaged_record_file_is_one_line(paths, capsys):
     paths.records_dir.mkdir(parents=True, exist_ok=True)
     (paths.records_dir / "customers.sqlite3").write_bytes(b"this is not a database" * 100)
-    code = main(["run", "--config-dir", str(paths.config_dir), "--data-dir", str(paths.data_dir),
-                 "--menu", "顧客一覧", "--integration", "配配メール 顧客登録", "--dry-run"])
+    code = main(
+        [
+            "run",
+            "--config-dir",
+            str(paths.config_dir),
+            "--data-dir",
+            str(paths.data_dir),
+            "--menu",
+            "顧客一覧",
+            "--integration",
+            "配配メール 顧客登録",
+            "--dry-run",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err and err.count("\n") <= 2, err
     assert "customers" in err

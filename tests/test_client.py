@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from corefixtures import CANARY  # the one canary token of the suite
 from haihai_tui.core.events import BytesProgress, LogLine, Outcome, ServerResponse, Stage, StageChanged
 from haihai_tui.core.haihai.answers import ClientError, parse_retry_after, server_int
 from haihai_tui.core.haihai.client import send_import
@@ -25,16 +26,28 @@ from haihai_tui.core.haihai.status import fetch_result_csv, poll_status
 from haihai_tui.core.secret import Secret
 from haihai_tui.core.settings.model import Timeouts
 
-CANARY = "CANARY-7f3a9c"
-PARAMS = {"login_id": "ops01", "import_type": "0", "is_overwrite": "1", "overwrite_type": "1",
-          "gid": "12", "report_option": "2"}
+PARAMS = {
+    "login_id": "ops01",
+    "import_type": "0",
+    "is_overwrite": "1",
+    "overwrite_type": "1",
+    "gid": "12",
+    "report_option": "2",
+}
 CSV_TEXT = "メールアドレス,会社名,お名前\r\n" + "".join(
-    f"user{i}@example.co.jp,髙﨑商事㈱ 第{i}営業部,﨑山 ①郎～\r\n" for i in range(40))
-SUCCESS = {"result": "success", "import_id": "20250401-000017", "rows_received": 40, "warnings": [],
-           "quota": {"limit": 240, "used": 8, "remaining": 232}}
+    f"user{i}@example.co.jp,髙﨑商事㈱ 第{i}営業部,﨑山 ①郎～\r\n" for i in range(40)
+)
+SUCCESS = {
+    "result": "success",
+    "import_id": "20250401-000017",
+    "rows_received": 40,
+    "warnings": [],
+    "quota": {"limit": 240, "used": 8, "remaining": 232},
+}
 
 
 # --- a tiny HTTP/1.1 server that records the raw request and answers by script ------------------
+
 
 @dataclass
 class Raw:
@@ -89,8 +102,9 @@ async def read_body(reader: asyncio.StreamReader, raw: Raw) -> None:
     raw.complete = True
 
 
-async def write_answer(writer, status: int, body: bytes | str | dict, ctype: str = "application/json",
-                       extra: dict | None = None) -> None:
+async def write_answer(
+    writer, status: int, body: bytes | str | dict, ctype: str = "application/json", extra: dict | None = None
+) -> None:
     if isinstance(body, dict):
         body = json.dumps(body, ensure_ascii=False)
     if isinstance(body, str):
@@ -101,13 +115,19 @@ async def write_answer(writer, status: int, body: bytes | str | dict, ctype: str
     await writer.drain()
 
 
-def answer(status: int, body: bytes | str | dict = b"", ctype: str = "application/json",
-           extra: dict | None = None, read: bool = True) -> Behaviour:
+def answer(
+    status: int,
+    body: bytes | str | dict = b"",
+    ctype: str = "application/json",
+    extra: dict | None = None,
+    read: bool = True,
+) -> Behaviour:
     async def run(server, reader, writer, raw):
         if read:
             await read_body(reader, raw)
         await write_answer(writer, status, body, ctype, extra)
         return True
+
     return run
 
 
@@ -126,13 +146,22 @@ def cut_after(n: int) -> Behaviour:
         raw.body = await reader.readexactly(n)
         writer.transport.abort()
         return False
+
     return run
 
 
 @pytest.fixture(autouse=True)
 def no_proxies(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
-                 "all_proxy", "no_proxy"):
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -164,8 +193,13 @@ def csv_file(tmp_path: Path) -> Path:
 
 def make_req(url: str, csv_path: Path, **kw) -> ImportRequest:
     kw.setdefault("timeouts", Timeouts(connect=2, write=5, read=5, pool=2))
-    return ImportRequest(url=url, headers={"X-HM-apitoken": Secret(CANARY, "environment HAIHAI_API_TOKEN")},
-                         params=dict(PARAMS), csv_path=csv_path, **kw)
+    return ImportRequest(
+        url=url,
+        headers={"X-HM-apitoken": Secret(CANARY, "environment HAIHAI_API_TOKEN")},
+        params=dict(PARAMS),
+        csv_path=csv_path,
+        **kw,
+    )
 
 
 def parse_multipart(raw: Raw) -> list[tuple[dict[str, str], bytes]]:
@@ -188,6 +222,7 @@ def parse_multipart(raw: Raw) -> list[tuple[dict[str, str], bytes]]:
 
 # --- the request on the wire ------------------------------------------------------------------
 
+
 async def test_request_on_the_wire_and_success(serve, csv_file):
     srv = await serve(answer(200, SUCCESS))
     events = []
@@ -198,7 +233,7 @@ async def test_request_on_the_wire_and_success(serve, csv_file):
     assert len(srv.requests) == 1
     raw = srv.requests[0]
     assert raw.request_line == "POST /api_sample/api/v1/custcsv/import HTTP/1.1"
-    assert f"X-HM-apitoken: {CANARY}\r\n".encode() in raw.head       # the token does go on the wire
+    assert f"X-HM-apitoken: {CANARY}\r\n".encode() in raw.head  # the token does go on the wire
     assert raw.headers["accept"] == "application/json"
     assert "transfer-encoding" not in raw.headers
     assert int(raw.headers["content-length"]) == len(raw.body) == r.bytes_sent
@@ -206,10 +241,10 @@ async def test_request_on_the_wire_and_success(serve, csv_file):
     assert h1["content-disposition"] == 'form-data; name="import_settings"'
     assert h1["content-type"] == "application/json; charset=UTF-8"
     assert json_part == json.dumps(PARAMS, ensure_ascii=False).encode("utf-8")
-    assert list(json.loads(json_part)) == list(PARAMS)                   # keys in order
+    assert list(json.loads(json_part)) == list(PARAMS)  # keys in order
     assert h2["content-disposition"] == 'form-data; name="customer_list"; filename="customer_list.csv"'
     assert h2["content-type"] == "text/csv; charset=Shift_JIS"
-    assert csv_part == csv_file.read_bytes()                             # byte-identical cp932
+    assert csv_part == csv_file.read_bytes()  # byte-identical cp932
     stages = [e.stage for e in events if isinstance(e, StageChanged)]
     assert stages == [Stage.SEND, Stage.RESPONSE]
     progress = [e for e in events if isinstance(e, BytesProgress)]
@@ -224,8 +259,7 @@ async def test_utf8_part_names_and_parts_numbering(serve, tmp_path):
     p.write_bytes("メールアドレス\r\nü@example.com\r\n".encode())
     srv = await serve(answer(200, SUCCESS))
     events = []
-    req = make_req(srv.url(), p, csv_encoding="utf-8", json_name="settings", csv_name="list",
-                   csv_filename="list.csv")
+    req = make_req(srv.url(), p, csv_encoding="utf-8", json_name="settings", csv_name="list", csv_filename="list.csv")
     r = await send_import(req, on_event=events.append, part=2, parts=3)
     assert r.outcome is Outcome.DONE
     (h1, _), (h2, csv_part) = parse_multipart(srv.requests[0])
@@ -247,15 +281,19 @@ async def test_empty_csv_file_still_well_formed(serve, tmp_path):
 
 # --- answers ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("status,code,words", [
-    (400, "MISSING_PART", "json_name"),
-    (401, "INVALID_TOKEN", "regenerated or deleted"),
-    (403, "IP_NOT_ALLOWED", "allow-list"),
-    (404, "NOT_FOUND", "HOST and PATH"),
-    (413, "TOO_MANY_ROWS", "limit"),
-    (415, "UNSUPPORTED_ENCODING", "Shift_JIS"),
-    (422, "UNKNOWN_GROUP", "no quota was used"),
-])
+
+@pytest.mark.parametrize(
+    "status,code,words",
+    [
+        (400, "MISSING_PART", "json_name"),
+        (401, "INVALID_TOKEN", "regenerated or deleted"),
+        (403, "IP_NOT_ALLOWED", "allow-list"),
+        (404, "NOT_FOUND", "HOST and PATH"),
+        (413, "TOO_MANY_ROWS", "limit"),
+        (415, "UNSUPPORTED_ENCODING", "Shift_JIS"),
+        (422, "UNKNOWN_GROUP", "no quota was used"),
+    ],
+)
 async def test_4xx_is_error_with_advice(serve, csv_file, status, code, words):
     srv = await serve(answer(status, error_body(code, "group 99 does not exist", "gid")))
     r = await send_import(make_req(srv.url(), csv_file))
@@ -278,11 +316,14 @@ async def test_2xx_html_is_maintenance_page(serve, csv_file):
     assert "maintenance" in r.message and "メンテナンス中" in r.body_excerpt and len(r.body_excerpt) <= 500
 
 
-@pytest.mark.parametrize("body,ctype,code", [
-    ("OK", "text/plain", "NOT_JSON"),
-    ({"result": "error", "error": {"code": "INTERNAL_QUEUE_FULL"}}, "application/json", "INTERNAL_QUEUE_FULL"),
-    ({"import_id": "x"}, "application/json", "NOT_SUCCESS"),
-])
+@pytest.mark.parametrize(
+    "body,ctype,code",
+    [
+        ("OK", "text/plain", "NOT_JSON"),
+        ({"result": "error", "error": {"code": "INTERNAL_QUEUE_FULL"}}, "application/json", "INTERNAL_QUEUE_FULL"),
+        ({"import_id": "x"}, "application/json", "NOT_SUCCESS"),
+    ],
+)
 async def test_2xx_without_success_is_error(serve, csv_file, body, ctype, code):
     srv = await serve(answer(200, body, ctype))
     r = await send_import(make_req(srv.url(), csv_file))
@@ -330,8 +371,12 @@ async def test_connect_refused_retried_then_connect_failed(csv_file):
     port = s.getsockname()[1]
     s.close()
     events = []
-    r = await send_import(make_req(f"http://127.0.0.1:{port}/p/api/v1/custcsv/import", csv_file),
-                          on_event=events.append, max_tries=3, backoff=0.01)
+    r = await send_import(
+        make_req(f"http://127.0.0.1:{port}/p/api/v1/custcsv/import", csv_file),
+        on_event=events.append,
+        max_tries=3,
+        backoff=0.01,
+    )
     assert r.outcome is Outcome.ERROR and r.code == "CONNECT_FAILED" and r.attempts == 3
     assert r.bytes_sent == 0 and "Nothing was sent" in r.message
     retries = [e for e in events if isinstance(e, LogLine) and "trying again" in e.text]
@@ -364,11 +409,12 @@ BUSY = error_body("MAINTENANCE", "busy")
 async def test_503_retry_after_before_body_read_then_success(csv_file):
     t = Scripted((503, BUSY, {"Retry-After": "0"}, 0), (200, SUCCESS, {}, None))
     events = []
-    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file), transport=t,
-                          on_event=events.append)
+    r = await send_import(
+        make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file), transport=t, on_event=events.append
+    )
     total = len(csv_file.read_bytes())
     assert r.outcome is Outcome.DONE and r.attempts == 2
-    assert t.taken[0] == 0 and t.taken[1] > total       # first: nothing taken; second: the whole upload
+    assert t.taken[0] == 0 and t.taken[1] > total  # first: nothing taken; second: the whole upload
     assert [e for e in events if isinstance(e, LogLine) and "try 2 of 3" in e.text]
 
 
@@ -376,15 +422,15 @@ async def test_503_retry_after_part_way_through_the_body_is_retried(tmp_path):
     p = tmp_path / "big.csv"
     p.write_bytes(b"a@example.com,x\r\n" * 20_000)
     t = Scripted((503, BUSY, {"Retry-After": "0"}, 50_000), (200, SUCCESS, {}, None))
-    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", p), transport=t,
-                          chunk_size=16_384)
+    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", p), transport=t, chunk_size=16_384)
     assert r.outcome is Outcome.DONE and r.attempts == 2
     assert 50_000 <= t.taken[0] < p.stat().st_size < t.taken[1]
 
 
 async def test_503_retry_after_after_the_whole_body_is_unknown_and_sent_once(serve, csv_file):
-    srv = await serve(answer(503, error_body("SERVICE_UNAVAILABLE", "overloaded"), extra={"Retry-After": "1"}),
-                      answer(200, SUCCESS))
+    srv = await serve(
+        answer(503, error_body("SERVICE_UNAVAILABLE", "overloaded"), extra={"Retry-After": "1"}), answer(200, SUCCESS)
+    )
     events = []
     r = await send_import(make_req(srv.url(), csv_file), on_event=events.append, max_tries=3, backoff=0.01)
     assert r.outcome is Outcome.UNKNOWN and r.code == "SERVICE_UNAVAILABLE" and r.http_status == 503
@@ -403,15 +449,13 @@ async def test_500_part_way_through_the_body_is_error_not_retried(tmp_path):
     p = tmp_path / "big.csv"
     p.write_bytes(b"a@example.com,x\r\n" * 20_000)
     t = Scripted((500, error_body("INTERNAL_ERROR"), {}, 20_000), (200, SUCCESS, {}, None))
-    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", p), transport=t,
-                          chunk_size=16_384)
+    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", p), transport=t, chunk_size=16_384)
     assert r.outcome is Outcome.ERROR and r.code == "INTERNAL_ERROR" and r.attempts == 1 and len(t.taken) == 1
     assert "before the whole file was sent" in r.message and "nothing was imported" in r.message
 
 
 async def test_429_after_the_whole_body_is_retried(serve, csv_file):
-    srv = await serve(answer(429, error_body("DAILY_LIMIT_EXCEEDED"), extra={"Retry-After": "0"}),
-                      answer(200, SUCCESS))
+    srv = await serve(answer(429, error_body("DAILY_LIMIT_EXCEEDED"), extra={"Retry-After": "0"}), answer(200, SUCCESS))
     r = await send_import(make_req(srv.url(), csv_file))
     assert r.outcome is Outcome.DONE and r.attempts == 2 and len(srv.requests) == 2
     assert all(q.complete for q in srv.requests)
@@ -437,14 +481,14 @@ async def test_429_absurd_retry_after_does_not_raise(serve, csv_file, value):
 
 async def test_503_retries_stop_at_max_tries(csv_file):
     t = Scripted((503, b"", {"Retry-After": "0"}, 0))
-    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file), transport=t,
-                          max_tries=2)
+    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file), transport=t, max_tries=2)
     assert r.outcome is Outcome.ERROR and r.code == "SERVICE_UNAVAILABLE" and r.attempts == 2
     assert len(t.taken) == 2 and "2 tries" in r.message
 
 
 def test_parse_retry_after():
     from datetime import datetime
+
     now = datetime(2025, 4, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("120") == 120
     assert parse_retry_after("Tue, 01 Apr 2025 12:00:30 GMT", now) == 30
@@ -457,6 +501,7 @@ def test_parse_retry_after():
 
 
 # --- cancel -----------------------------------------------------------------------------------
+
 
 async def test_cancel_before_sending(serve, csv_file):
     srv = await serve(answer(200, SUCCESS))
@@ -500,25 +545,30 @@ async def test_cancel_while_waiting_for_answer_is_unknown(serve, csv_file):
 
 # --- secrets ----------------------------------------------------------------------------------
 
+
 async def test_token_never_leaks(serve, csv_file, caplog):
     caplog.set_level(logging.DEBUG)
     for name in ("httpx", "httpcore", "haihai_tui"):
         caplog.set_level(logging.DEBUG, logger=name)
     echo = error_body("INVALID_TOKEN", f"token {CANARY} is not known")
-    srv = await serve(answer(401, echo, extra={"X-Echo": CANARY}), answer(200, SUCCESS),
-                      answer(500, f"trace: X-HM-apitoken={CANARY}", "text/plain"), hang_after_body)
+    srv = await serve(
+        answer(401, echo, extra={"X-Echo": CANARY}),
+        answer(200, SUCCESS),
+        answer(500, f"trace: X-HM-apitoken={CANARY}", "text/plain"),
+        hang_after_body,
+    )
     events = []
     results = []
     req = make_req(srv.url(), csv_file, timeouts=Timeouts(connect=2, write=5, read=0.3, pool=2))
     for _ in range(4):
         results.append(await send_import(req, on_event=events.append))
     assert [r.outcome for r in results] == [Outcome.ERROR, Outcome.DONE, Outcome.UNKNOWN, Outcome.UNKNOWN]
-    assert all(CANARY.encode() in raw.head for raw in srv.requests)   # it was really sent each time
+    assert all(CANARY.encode() in raw.head for raw in srv.requests)  # it was really sent each time
     assert "********" in results[0].body_excerpt
     texts = [repr(results), repr(events), req.preview(), repr(req), str(req), caplog.text]
     for t in texts:
         assert CANARY not in t
-    assert "X-Echo" in caplog.text and "HTTP Request: POST" in caplog.text   # the loggers really ran
+    assert "X-Echo" in caplog.text and "HTTP Request: POST" in caplog.text  # the loggers really ran
 
 
 async def test_bad_token_value_rejected_before_sending(serve, csv_file):
@@ -550,19 +600,23 @@ def test_preview_shows_layout_with_token_masked(tmp_path):
 
 # --- URL rules, proxies, TLS ------------------------------------------------------------------
 
-@pytest.mark.parametrize("url,ok", [
-    ("https://a01.hm-f.jp/api_sample/api/v1/custcsv/import", True),
-    ("http://127.0.0.1:8787/demo/api/v1/custcsv/import", True),
-    ("http://127.5.6.7/x", True),
-    ("http://[::1]:8787/x", True),
-    ("http://localhost:8787/x", True),
-    ("http://a01.hm-f.jp/api_sample/api/v1/custcsv/import", False),
-    ("http://10.0.0.1/x", False),
-    ("ftp://a01.hm-f.jp/x", False),
-    ("https://user:pw@a01.hm-f.jp/x", False),
-    ("a01.hm-f.jp/api", False),
-    ("", False),
-])
+
+@pytest.mark.parametrize(
+    "url,ok",
+    [
+        ("https://a01.hm-f.jp/api_sample/api/v1/custcsv/import", True),
+        ("http://127.0.0.1:8787/demo/api/v1/custcsv/import", True),
+        ("http://127.5.6.7/x", True),
+        ("http://[::1]:8787/x", True),
+        ("http://localhost:8787/x", True),
+        ("http://a01.hm-f.jp/api_sample/api/v1/custcsv/import", False),
+        ("http://10.0.0.1/x", False),
+        ("ftp://a01.hm-f.jp/x", False),
+        ("https://user:pw@a01.hm-f.jp/x", False),
+        ("a01.hm-f.jp/api", False),
+        ("", False),
+    ],
+)
 def test_check_url(url, ok):
     assert (check_url(url) is None) is ok
 
@@ -585,9 +639,28 @@ def self_signed(tmp_path_factory):
     if shutil.which("openssl") is None:
         pytest.skip("openssl not installed")
     d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            str(d / "key.pem"),
+            "-out",
+            str(d / "cert.pem"),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return d / "cert.pem", d / "key.pem"
 
 
@@ -607,6 +680,7 @@ async def test_tls_verified_always_and_ca_bundle(serve, csv_file, self_signed):
 
 # --- the mock-only status and result endpoints ------------------------------------------------
 
+
 async def test_poll_status_404_means_not_offered(serve, csv_file):
     srv = await serve(answer(404, error_body("NOT_FOUND"), read=False))
     assert await poll_status(make_req(srv.url(), csv_file), "x", interval=0.01, timeout=1) is None
@@ -617,16 +691,22 @@ async def test_poll_status_404_means_not_offered(serve, csv_file):
 async def test_poll_status_until_completed(serve, csv_file):
     def status(s, **counts):
         return answer(200, {"status": s, "import_id": "id 1", **counts}, read=False)
-    srv = await serve(status("queued"), status("processing"),
-                      status("completed", counts={"success": 37, "failure": 1, "other": 2, "stopped": 0}))
+
+    srv = await serve(
+        status("queued"),
+        status("processing"),
+        status("completed", counts={"success": 37, "failure": 1, "other": 2, "stopped": 0}),
+    )
     events = []
-    st = await poll_status(make_req(srv.url(), csv_file), "id 1", interval=0.01, timeout=10,
-                           on_event=events.append)
+    st = await poll_status(make_req(srv.url(), csv_file), "id 1", interval=0.01, timeout=10, on_event=events.append)
     assert st is not None and st.finished and st.status == "completed"
     assert (st.success, st.failure, st.other, st.stopped) == (37, 1, 2, 0)
     assert srv.requests[0].request_line.startswith("GET /api_sample/api/v1/custcsv/import/id%201 ")
     assert [e.text for e in events if isinstance(e, LogLine)] == [
-        "import id 1: queued", "import id 1: processing", "import id 1: completed"]
+        "import id 1: queued",
+        "import id 1: processing",
+        "import id 1: completed",
+    ]
 
 
 async def test_poll_status_timeout_returns_last_seen(serve, csv_file):
@@ -662,9 +742,10 @@ async def test_custom_transport_and_sjis_alias(csv_file):
 
 # --- a lying server: odd numbers, garbage, huge answers never raise ---------------------------------
 
+
 def test_server_int_takes_ascii_digits_only():
     assert [server_int(v) for v in (0, 12, "12", " 7 ", "007")] == [0, 12, 12, 7, 7]
-    for bad in ("²", "٣", "１２", "-1", -1, "1e3", 1.0, 1e400, True, None, "", "9" * 5000, 10 ** 40, [], {}):
+    for bad in ("²", "٣", "１２", "-1", -1, "1e3", 1.0, 1e400, True, None, "", "9" * 5000, 10**40, [], {}):
         assert server_int(bad) is None, bad
 
 
@@ -681,40 +762,54 @@ ODD_SUCCESS = [
 
 @pytest.mark.parametrize("body", ODD_SUCCESS)
 async def test_odd_numbers_in_a_success_do_not_raise(csv_file, body):
-    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file),
-                          transport=Scripted((200, body, {}, None)))
+    r = await send_import(
+        make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file), transport=Scripted((200, body, {}, None))
+    )
     assert r.outcome is Outcome.DONE and r.import_id == "X1" and r.rows_received is None and r.quota is None
     assert "? rows received" in r.message
 
 
 async def test_odd_fields_in_a_success_are_cleaned(csv_file):
-    body = {"result": "success", "import_id": {"a": 1}, "rows_received": "12",
-            "quota": {"limit": 240, "used": "8", "remaining": "²", "day": "x"},
-            "warnings": ["w1", 2, {"message": "w3"}, {"x": [1]}, "y" * 5000]}
-    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file),
-                          transport=Scripted((200, body, {}, None)))
+    body = {
+        "result": "success",
+        "import_id": {"a": 1},
+        "rows_received": "12",
+        "quota": {"limit": 240, "used": "8", "remaining": "²", "day": "x"},
+        "warnings": ["w1", 2, {"message": "w3"}, {"x": [1]}, "y" * 5000],
+    }
+    r = await send_import(
+        make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file), transport=Scripted((200, body, {}, None))
+    )
     assert r.outcome is Outcome.DONE and r.import_id is None and r.rows_received == 12
     assert r.quota == {"limit": 240, "used": 8}
     assert r.warnings[:4] == ["w1", "2", "w3", "{'x': [1]}"] and len(r.warnings[4]) <= 300
 
 
-@pytest.mark.parametrize("status, body, code", [
-    (200, b"[" * 200_000, "NOT_JSON"),
-    (200, b'{"result":' * 100_000, "NOT_JSON"),
-    (200, b'{"result":"' + b"z" * 900_000 + b'"}', "NOT_SUCCESS"),
-    (200, b"x" * 3_000_000, "ANSWER_TOO_LARGE"),
-    (422, b'{"result":"error","error":{"code":{"deep":[1,2]},"message":["m"],"field":{"f":1}}}', "INVALID_PARAMETER"),
-])
+@pytest.mark.parametrize(
+    "status, body, code",
+    [
+        (200, b"[" * 200_000, "NOT_JSON"),
+        (200, b'{"result":' * 100_000, "NOT_JSON"),
+        (200, b'{"result":"' + b"z" * 900_000 + b'"}', "NOT_SUCCESS"),
+        (200, b"x" * 3_000_000, "ANSWER_TOO_LARGE"),
+        (
+            422,
+            b'{"result":"error","error":{"code":{"deep":[1,2]},"message":["m"],"field":{"f":1}}}',
+            "INVALID_PARAMETER",
+        ),
+    ],
+)
 async def test_garbage_or_huge_answers_do_not_raise(csv_file, status, body, code):
-    r = await send_import(make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file),
-                          transport=Scripted((status, body, {"content-type": "text/plain; charset=idna"}, None)))
+    r = await send_import(
+        make_req("https://a01.hm-f.jp/p/api/v1/custcsv/import", csv_file),
+        transport=Scripted((status, body, {"content-type": "text/plain; charset=idna"}, None)),
+    )
     assert r.outcome is Outcome.ERROR and r.code == code and r.attempts == 1
     assert len(r.message) < 1000 and len(r.body_excerpt) <= 500
 
 
 async def test_poll_status_odd_counts_do_not_raise(serve, csv_file):
-    body = ('{"status":"completed","counts":{"success":"\u00b2","failure":"3","other":-1,"stopped":1e400},'
-            '"success":"9"}')
+    body = '{"status":"completed","counts":{"success":"\u00b2","failure":"3","other":-1,"stopped":1e400},"success":"9"}'
     srv = await serve(answer(200, body, read=False))
     st = await poll_status(make_req(srv.url(), csv_file), "x", interval=0.01, timeout=2)
     assert st is not None and st.finished
@@ -737,7 +832,7 @@ async def test_poll_status_huge_answer_stops_with_a_clear_error(serve, csv_file)
 
 
 async def test_fetch_result_csv_over_the_cap_is_a_clear_client_error(serve, csv_file):
-    srv = await serve(answer(200, b"a,b\r\n" * 3_000_000, "text/csv", read=False))   # 15 MB
+    srv = await serve(answer(200, b"a,b\r\n" * 3_000_000, "text/csv", read=False))  # 15 MB
     with pytest.raises(ClientError) as e:
         await fetch_result_csv(make_req(srv.url(), csv_file), "x")
     assert "larger than 10.0 MiB" in str(e.value) and "一括登録・削除の処理結果" in str(e.value)
@@ -751,6 +846,7 @@ async def test_fetch_result_csv_cut_off_is_a_client_error(serve, csv_file):
         await writer.drain()
         writer.transport.abort()
         return False
+
     srv = await serve(cut)
     with pytest.raises(ClientError, match="broke off after 100 bytes"):
         await fetch_result_csv(make_req(srv.url(), csv_file), "x")
@@ -764,8 +860,10 @@ async def test_side_requests_with_a_missing_ca_file_do_not_raise_other_errors(cs
         await fetch_result_csv(req, "x")
 
 
-@pytest.mark.parametrize("name", ["X-HM-apitoken", "Authorization", "proxy-authorization", "Cookie", "Set-Cookie",
-                                  "X-Api-Key", "X-Custom-Token"])
+@pytest.mark.parametrize(
+    "name",
+    ["X-HM-apitoken", "Authorization", "proxy-authorization", "Cookie", "Set-Cookie", "X-Api-Key", "X-Custom-Token"],
+)
 def test_secret_header_names_have_one_home(name, csv_file):
     """core/secret.py lists the credential headers once: the client masks and scrubs them, the settings
     resolve a literal one to a Secret, and the mock's request log redacts them."""
@@ -783,15 +881,17 @@ def test_secret_header_names_have_one_home(name, csv_file):
     assert {"x-hm-apitoken", "authorization", "proxy-authorization", "cookie", "set-cookie"} <= set(SECRET_HEADERS)
     assert is_secret_header(name) and not is_secret_header("Accept") and not is_secret_header("X-Request-Id")
     value = f"Bearer {CANARY}"
-    req = ImportRequest(url="https://a01.hm-f.jp/x", headers={name: value, "X-Request-Id": "r1"},
-                        params={}, csv_path=csv_file)
+    req = ImportRequest(
+        url="https://a01.hm-f.jp/x", headers={name: value, "X-Request-Id": "r1"}, params={}, csv_path=csv_file
+    )
     shown = dict(req.masked_headers())
     assert shown[name] == MASK and shown["X-Request-Id"] == "r1"
     assert CANARY not in Scrub(req)(f"the server echoed {value}") and CANARY not in repr(req)
     resolved = hdr.resolve(name, value, Settings(csv_file.parent), {})
     assert isinstance(resolved.value, Secret) and CANARY not in str(resolved.value)
     logged: list = []
-    state = SimpleNamespace(config=SimpleNamespace(token_header="X-HM-apitoken"), clock=datetime.now,
-                            log_request=logged.append)
+    state = SimpleNamespace(
+        config=SimpleNamespace(token_header="X-HM-apitoken"), clock=datetime.now, log_request=logged.append
+    )
     record = new_record(make_mocked_request("POST", "/demo/api/v1/custcsv/import", headers={name: value}), state)
     assert record["headers"][name] == REDACT and CANARY not in repr(logged)

@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from haihai_tui.core.checks import csvbuild
 from haihai_tui.core.addresses import email_problem
+from haihai_tui.core.checks import csvbuild
 from haihai_tui.core.checks.csvbuild import BuildCancelled, build_csv
 from haihai_tui.core.checks.findings import Finding
 from haihai_tui.core.encodings import normalize_encoding
@@ -47,13 +47,14 @@ def rows_n(n, start=0):
 
 # --- exact bytes and encodings -------------------------------------------------------------------
 
+
 def test_exact_bytes_cp932_quoting_crlf(tmp_path):
     rows = [("a@example.jp", "山田, 太郎", 'say "hi"'), ("b@example.jp", "二行\n目", "")]
     b = build(rows, tmp_path)
     assert not b.findings and b.total_rows == 2 and len(b.files) == 1
-    expected = ("メールアドレス,お名前,備考\r\n"
-                'a@example.jp,"山田, 太郎","say ""hi"""\r\n'
-                'b@example.jp,"二行\n目",\r\n').encode("cp932")
+    expected = (
+        'メールアドレス,お名前,備考\r\na@example.jp,"山田, 太郎","say ""hi"""\r\nb@example.jp,"二行\n目",\r\n'
+    ).encode("cp932")
     assert b.files[0].read_bytes() == expected
     assert b.bytes_per_file == [len(expected)] and b.rows_per_file == [2]
     assert b.encoding == "cp932" and b.header == LABELS
@@ -96,15 +97,15 @@ def test_every_offending_character_of_a_cell_is_reported(tmp_path):
     got = [(f.row, f.column, f.codepoint) for f in b.errors]
     assert got == [(1, "お名前", "U+1F600"), (1, "お名前", "U+2014"), (1, "お名前", "U+00A0"), (1, "備考", "U+1F363")]
     assert "2 times" in b.errors[0].message
-    assert "'―' (U+2015)" in b.errors[1].message          # a hint, never an automatic replacement
-    assert "NO-BREAK SPACE" in b.errors[2].message        # invisible characters are named
+    assert "'―' (U+2015)" in b.errors[1].message  # a hint, never an automatic replacement
+    assert "NO-BREAK SPACE" in b.errors[2].message  # invisible characters are named
 
 
 def test_utf8_accepts_the_emoji_without_bom(tmp_path):
     b = build([("a@example.jp", "笑顔😀", "")], tmp_path, encoding="utf-8")
     assert not b.findings and b.encoding == "utf-8"
     data = b.files[0].read_bytes()
-    assert data == "メールアドレス,お名前,備考\r\na@example.jp,笑顔😀,\r\n".encode("utf-8")
+    assert data == "メールアドレス,お名前,備考\r\na@example.jp,笑顔😀,\r\n".encode()
     assert not data.startswith(b"\xef\xbb\xbf")
 
 
@@ -128,29 +129,62 @@ def test_none_and_numbers_are_written_like_csv_writer(tmp_path):
 
 # --- e-mail addresses ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("addr", ["taro@example.co.jp", "Taro.Yamada+news@mail.example.com", "a..b.@docomo.ne.jp",
-                                  "x_y-z@sub-domain.example.jp", "user@例え.jp", "o'brien@example.ie"])
+
+@pytest.mark.parametrize(
+    "addr",
+    [
+        "taro@example.co.jp",
+        "Taro.Yamada+news@mail.example.com",
+        "a..b.@docomo.ne.jp",
+        "x_y-z@sub-domain.example.jp",
+        "user@例え.jp",
+        "o'brien@example.ie",
+    ],
+)
 def test_accepted_addresses(addr):
     assert email_problem(addr) is None
 
 
-@pytest.mark.parametrize("addr, why", [
-    ("taro.example.jp", "no @"), ("taro＠example.jp", "full-width ＠"), ("a@b@example.jp", "more than one @"),
-    ("@example.jp", "nothing before"), ("taro@", "nothing after"), ("taro@localhost", "no dot"),
-    ("ta ro@example.jp", "space"), ("taro@example.jp ", "space"), ("taro\u3000@example.jp", "full-width space"),
-    ("tarō@example.jp", "not allowed before the @"), ("taro@-example.jp", "not a valid domain"),
-    ("taro@example..jp", "not a valid domain"), ("a" * 250 + "@b.jp", "longer than 254"),
-])
+@pytest.mark.parametrize(
+    "addr, why",
+    [
+        ("taro.example.jp", "no @"),
+        ("taro＠example.jp", "full-width ＠"),
+        ("a@b@example.jp", "more than one @"),
+        ("@example.jp", "nothing before"),
+        ("taro@", "nothing after"),
+        ("taro@localhost", "no dot"),
+        ("ta ro@example.jp", "space"),
+        ("taro@example.jp ", "space"),
+        ("taro\u3000@example.jp", "full-width space"),
+        ("tarō@example.jp", "not allowed before the @"),
+        ("taro@-example.jp", "not a valid domain"),
+        ("taro@example..jp", "not a valid domain"),
+        ("a" * 250 + "@b.jp", "longer than 254"),
+    ],
+)
 def test_rejected_addresses(addr, why):
     assert why in email_problem(addr)
 
 
 def test_email_findings_blank_and_malformed(tmp_path, small_chunks):
-    rows = [("ok1@example.jp", "", ""), ("", "", ""), ("  ", "", ""), ("bad", "", ""), ("ok2@example.jp", "", ""),
-            (None, "", ""), ("例@example.jp", "", "")]
+    rows = [
+        ("ok1@example.jp", "", ""),
+        ("", "", ""),
+        ("  ", "", ""),
+        ("bad", "", ""),
+        ("ok2@example.jp", "", ""),
+        (None, "", ""),
+        ("例@example.jp", "", ""),
+    ]
     b = build(rows, tmp_path)
-    assert [(f.code, f.row) for f in b.errors] == [("email_blank", 2), ("email_blank", 3), ("email_malformed", 4),
-                                                   ("email_blank", 6), ("email_malformed", 7)]
+    assert [(f.code, f.row) for f in b.errors] == [
+        ("email_blank", 2),
+        ("email_blank", 3),
+        ("email_malformed", 4),
+        ("email_blank", 6),
+        ("email_malformed", 7),
+    ]
     assert all(f.column == "メールアドレス" for f in b.errors)
     assert "'bad' is not an e-mail address: there is no @" in str(b.errors[2])
     assert b.files == []
@@ -164,12 +198,14 @@ def test_idn_domain_and_plus_addresses_pass_in_a_build(tmp_path):
 def test_duplicates_case_insensitive_name_both_rows(tmp_path, small_chunks):
     rows = rows_n(20)
     rows[16] = ("Dup@Example.JP", "first", "")
-    rows.append(("dup@example.jp", "again", ""))   # row 21, another chunk
-    rows.append(("user3@EXAMPLE.co.jp", "", ""))   # row 22 repeats row 4
+    rows.append(("dup@example.jp", "again", ""))  # row 21, another chunk
+    rows.append(("user3@EXAMPLE.co.jp", "", ""))  # row 22 repeats row 4
     b = build(rows, tmp_path)
-    assert not b.has_errors and len(b.files) == 1    # only warnings: the file is kept
-    assert [(f.code, f.row, f.severity) for f in b.warnings] == [("email_duplicate", 21, "warning"),
-                                                                ("email_duplicate", 22, "warning")]
+    assert not b.has_errors and len(b.files) == 1  # only warnings: the file is kept
+    assert [(f.code, f.row, f.severity) for f in b.warnings] == [
+        ("email_duplicate", 21, "warning"),
+        ("email_duplicate", 22, "warning"),
+    ]
     assert "also on row 17" in str(b.warnings[0]) and str(b.warnings[0]).startswith("row 21, メールアドレス:")
     assert "also on row 4" in str(b.warnings[1]) and "その他" in b.warnings[1].message
 
@@ -201,12 +237,15 @@ def test_wrong_number_of_values(tmp_path):
 
 # --- limits and split ----------------------------------------------------------------------------
 
+
 def test_over_rows_without_split_says_how_many_requests(tmp_path, small_chunks):
     b = build(rows_n(25), tmp_path, max_rows=10)
     (f,) = b.errors
     assert f.code == "over_rows" and f.row is None
-    assert f.message == ("25 rows exceed the 10-row limit per request; choose split to send it as 3 requests "
-                         "(3 of the daily quota of 240)")
+    assert f.message == (
+        "25 rows exceed the 10-row limit per request; choose split to send it as 3 requests "
+        "(3 of the daily quota of 240)"
+    )
     assert b.files == [] and b.rows_per_file == [25]
 
 
@@ -264,12 +303,15 @@ def test_more_requests_than_the_daily_quota(tmp_path, small_chunks):
 
 # --- findings cap, rowids, progress ------------------------------------------------------------
 
+
 def test_findings_are_capped_with_exact_counts(tmp_path, small_chunks):
     rows = [("", "", "")] * 30 + [("a@example.jp", "", "")] * 5
     b = build(rows, tmp_path, max_findings=10)
     assert b.error_count == 30 and b.warning_count == 4 and b.counts == {"email_blank": 30, "email_duplicate": 4}
     assert len(b.findings) == 11 and all(f.is_error for f in b.findings)
-    assert b.findings[-1].code == "more" and b.findings[-1].message.startswith("... and 24 more (20 errors, 4 warnings)")
+    assert b.findings[-1].code == "more" and b.findings[-1].message.startswith(
+        "... and 24 more (20 errors, 4 warnings)"
+    )
 
 
 def test_errors_come_first(tmp_path):
@@ -288,6 +330,7 @@ def test_rowids_and_progress(tmp_path, small_chunks):
 
 
 # --- files: permissions, cancel, exceptions ----------------------------------------------------
+
 
 def test_files_are_0600_under_umask_0(tmp_path):
     old = os.umask(0)
@@ -334,7 +377,7 @@ def test_exception_in_progress_callback_removes_files(tmp_path, small_chunks):
 
 
 def test_big_clean_run_matches_a_plain_writer(tmp_path):
-    rows = [(f"u{i}@example{i % 7}.co.jp", f"髙橋{i}", f"メモ,{i}\"x\"") for i in range(20_000)]
+    rows = [(f"u{i}@example{i % 7}.co.jp", f"髙橋{i}", f'メモ,{i}"x"') for i in range(20_000)]
     b = build(rows, tmp_path, max_rows=10**9, max_bytes=10**12)
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\r\n")

@@ -22,8 +22,9 @@ def csv_file(tmp_path):
 
 def test_a_database_id_that_leaves_the_records_folder_is_refused(paths, tmp_path, capsys):
     db = paths.config_dir / "db.toml"
-    db.write_text(db.read_text(encoding="utf-8").replace('id = "customers"', 'id = "../../escape"', 1),
-                  encoding="utf-8")
+    db.write_text(
+        db.read_text(encoding="utf-8").replace('id = "customers"', 'id = "../../escape"', 1), encoding="utf-8"
+    )
     code = main(["db", "import", "../../escape", str(csv_file(tmp_path)), *base(paths)])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
@@ -32,8 +33,10 @@ def test_a_database_id_that_leaves_the_records_folder_is_refused(paths, tmp_path
 
 def test_the_store_refuses_such_an_id_even_if_the_settings_let_it_through(paths, tmp_path, capsys, monkeypatch):
     hostile = Database("../../escape\x1b]52;c;AAAA\x07", "x", SAMPLE_DATABASE.fields)
-    monkeypatch.setattr("haihai_tui.cli.db.AppContext",
-                        lambda p: SimpleNamespace(settings=SimpleNamespace(database=lambda name: hostile)))
+    monkeypatch.setattr(
+        "haihai_tui.cli.db.AppContext",
+        lambda p: SimpleNamespace(settings=SimpleNamespace(database=lambda name: hostile)),
+    )
     code = main(["db", "import", "x", str(csv_file(tmp_path)), *base(paths)])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and "\x1b" not in err

@@ -39,7 +39,7 @@ ROWS = [
     ("maru@example.co.jp", "①商店, 本店", '"丸" 太郎', "マル", "京都府", "075-000-0003"),
     ("nami@example.co.jp", "波～株式会社", "波 次郎", "ナミ", "北海道", "011-000-0004"),
 ]
-SLACK = 3.0   # seconds a deadline may be overrun by start-up, history and report mail on a busy machine
+SLACK = 3.0  # seconds a deadline may be overrun by start-up, history and report mail on a busy machine
 
 
 @pytest.fixture(autouse=True)
@@ -74,8 +74,18 @@ def settings_for(tmp_path: Path, url: str, rows=ROWS, **timeouts: float):
 
 
 def run_args(paths, *more: str) -> list[str]:
-    return ["run", "--config-dir", str(paths.config_dir), "--data-dir", str(paths.data_dir), "--menu", "顧客一覧",
-            "--integration", INTEGRATION, *more]
+    return [
+        "run",
+        "--config-dir",
+        str(paths.config_dir),
+        "--data-dir",
+        str(paths.data_dir),
+        "--menu",
+        "顧客一覧",
+        "--integration",
+        INTEGRATION,
+        *more,
+    ]
 
 
 def no_raw_escapes(text: str) -> None:
@@ -86,6 +96,7 @@ def no_raw_escapes(text: str) -> None:
 
 # --- the upload answer ---------------------------------------------------------------------------
 
+
 def test_dripped_upload_answer_ends_by_the_answer_deadline_as_unknown(tmp_path, capsys):
     """A byte every 50 ms never trips the 1 s read timeout; timeouts.answer (1.5 s) ends the wait.
     One POST only (an answer that never completes is 結果不明, never re-sent)."""
@@ -94,7 +105,7 @@ def test_dripped_upload_answer_ends_by_the_answer_deadline_as_unknown(tmp_path, 
         t0 = time.monotonic()
         code = main(run_args(paths))
         took = time.monotonic() - t0
-        assert srv.stats.dripped < 2000               # the drip was still going: only the deadline ended it
+        assert srv.stats.dripped < 2000  # the drip was still going: only the deadline ended it
     assert code == 3
     assert 1.5 <= took < 1.5 + SLACK
     assert srv.stats.count("POST") == 1
@@ -111,8 +122,13 @@ async def test_dripped_answer_without_deadline_setting_uses_it_at_the_client(tmp
     csv = tmp_path / "c.csv"
     csv.write_bytes("メールアドレス\r\na@example.co.jp\r\n".encode("cp932"))
     with FaultServer(Script(import_mode="drip", drip_interval=0.05, drip_bytes=2000)) as srv:
-        req = ImportRequest(url=srv.import_url, headers={"X-HM-apitoken": Secret(CANARY)}, params={"login_id": "x"},
-                            csv_path=csv, timeouts=Timeouts(connect=2, write=2, read=1, pool=2, answer=0.8))
+        req = ImportRequest(
+            url=srv.import_url,
+            headers={"X-HM-apitoken": Secret(CANARY)},
+            params={"login_id": "x"},
+            csv_path=csv,
+            timeouts=Timeouts(connect=2, write=2, read=1, pool=2, answer=0.8),
+        )
         t0 = time.monotonic()
         r = await send_import(req, max_tries=3, backoff=0.01)
         took = time.monotonic() - t0
@@ -123,6 +139,7 @@ async def test_dripped_answer_without_deadline_setting_uses_it_at_the_client(tmp
 
 # --- the status poll -----------------------------------------------------------------------------
 
+
 def test_dripped_status_ends_by_the_poll_deadline_and_keeps_the_import_id(tmp_path, capsys):
     """Each status request drips; timeouts.status cuts each, timeouts.poll the whole. The import
     stays 完了 with its import_id, and says its row results were not fetched."""
@@ -131,9 +148,9 @@ def test_dripped_status_ends_by_the_poll_deadline_and_keeps_the_import_id(tmp_pa
         t0 = time.monotonic()
         code = main(run_args(paths))
         took = time.monotonic() - t0
-        assert srv.stats.count("GET") >= 2            # several status requests, each cut by timeouts.status
+        assert srv.stats.count("GET") >= 2  # several status requests, each cut by timeouts.status
     assert code == 0
-    assert took < 2 + 0.6 + SLACK                     # the poll, then one result-file request at most
+    assert took < 2 + 0.6 + SLACK  # the poll, then one result-file request at most
     rec = History(paths.history_db).list()[0]
     assert rec.outcome is Outcome.DONE and rec.import_ids == [IMPORT_ID]
     assert "not fetched" in rec.message and "timeouts.status" in rec.message
@@ -144,14 +161,20 @@ def test_dripped_status_ends_by_the_poll_deadline_and_keeps_the_import_id(tmp_pa
 
 async def test_poll_honours_the_cancel_event(tmp_path):
     import asyncio
+
     csv = tmp_path / "c.csv"
     csv.write_bytes(b"x\r\n")
     with FaultServer(Script(status_mode="drip", drip_interval=0.05)) as srv:
-        req = ImportRequest(url=srv.import_url, headers={"X-HM-apitoken": Secret(CANARY)}, params={},
-                            csv_path=csv, timeouts=Timeouts(connect=2, read=1, status=30, poll=60))
+        req = ImportRequest(
+            url=srv.import_url,
+            headers={"X-HM-apitoken": Secret(CANARY)},
+            params={},
+            csv_path=csv,
+            timeouts=Timeouts(connect=2, read=1, status=30, poll=60),
+        )
         cancel = asyncio.Event()
         poll = asyncio.ensure_future(poll_status(req, IMPORT_ID, cancel=cancel, interval=0.05))
-        for _ in range(200):                          # wait (bounded) until the drip has begun
+        for _ in range(200):  # wait (bounded) until the drip has begun
             if srv.stats.dripped:
                 break
             await asyncio.sleep(0.02)
@@ -166,13 +189,19 @@ async def test_poll_honours_the_cancel_event(tmp_path):
 
 # --- signals to `haihai-tui run` ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_during_the_poll_exits_promptly_and_keeps_the_import_id(tmp_path, sig):
     with FaultServer(Script(import_mode="ok", status_mode="drip", drip_interval=0.05, drip_bytes=20_000)) as srv:
         paths = settings_for(tmp_path, srv.import_url, connect=2, read=5, status=60, poll=120)
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-        proc = subprocess.Popen([sys.executable, "-m", "haihai_tui", *run_args(paths)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "haihai_tui", *run_args(paths)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert srv.status_asked.wait(30), "the run never reached the status poll"
             t0 = time.monotonic()
@@ -195,6 +224,7 @@ def test_signal_during_the_poll_exits_promptly_and_keeps_the_import_id(tmp_path,
 
 # --- outside text in the command line's output ------------------------------------------------------
 
+
 def test_hostile_server_error_text_is_shown_escaped(tmp_path, capfd):
     with FaultServer(Script(import_mode="hostile", error_status=422)) as srv:
         paths = settings_for(tmp_path, srv.import_url, connect=2, read=5)
@@ -203,8 +233,8 @@ def test_hostile_server_error_text_is_shown_escaped(tmp_path, capfd):
     out = capfd.readouterr()
     text = out.out + out.err
     no_raw_escapes(text)
-    assert "\\x1b[31mRED" in text or "\\x1b" in text        # shown as an escape, not acted on
-    assert "[bold]loud[/bold]" in text and "[@click=app.quit]" in text   # markup shown literally
+    assert "\\x1b[31mRED" in text or "\\x1b" in text  # shown as an escape, not acted on
+    assert "[bold]loud[/bold]" in text and "[@click=app.quit]" in text  # markup shown literally
 
 
 def test_record_values_and_memo_with_escapes_never_reach_the_terminal(tmp_path, capfd):
@@ -212,30 +242,33 @@ def test_record_values_and_memo_with_escapes_never_reach_the_terminal(tmp_path, 
     rows = ROWS + [("evil@example.co.jp", f"悪{evil}商事", f"名前{evil}", "ア", "東京都", "03")]
     with FaultServer(Script(import_mode="hostile")) as srv:
         dirty = settings_for(tmp_path / "dirty", srv.import_url, rows=rows, connect=2, read=5)
-        assert main(run_args(dirty, "--dry-run")) == 1          # pre-flight names the characters, row and column
+        assert main(run_args(dirty, "--dry-run")) == 1  # pre-flight names the characters, row and column
         dry = capfd.readouterr()
         clean = settings_for(tmp_path / "clean", srv.import_url, connect=2, read=5)
-        assert main(run_args(clean, "--memo", f"memo{evil}[bold]x[/bold]")) == 1   # sent; HaiHai says 422
+        assert main(run_args(clean, "--memo", f"memo{evil}[bold]x[/bold]")) == 1  # sent; HaiHai says 422
         run = capfd.readouterr()
         assert srv.stats.count("POST") == 1
     for text in (dry.out + dry.err, run.out + run.err):
         no_raw_escapes(text)
     assert "row 5" in dry.err and "U+001B" in dry.err and "U+0007" in dry.err and "U+0000" in dry.err
-    assert History(clean.history_db).list()[0].memo == f"memo{evil}[bold]x[/bold]"   # kept as typed, shown escaped
+    assert History(clean.history_db).list()[0].memo == f"memo{evil}[bold]x[/bold]"  # kept as typed, shown escaped
     assert HOSTILE_TEXT not in run.out + run.err and "[@click=app.quit]" in run.err
 
 
 # --- the deadlines in the settings -----------------------------------------------------------------
+
 
 def test_timeouts_are_read_and_checked_with_file_and_line(tmp_path):
     from haihai_tui.core.settings.load import load_settings
 
     paths = make_settings(tmp_path)
     text = paths.db.read_text(encoding="utf-8")
-    assert "# answer = 600" in text and "# poll = 60" in text        # the sample documents them, commented
+    assert "# answer = 600" in text and "# poll = 60" in text  # the sample documents them, commented
     anchor = "daily_quota = 240\n"
-    paths.db.write_text(text.replace(anchor, anchor + "\n[integrations.timeouts]\nanswer = 45\nstatus = 0\n"
-                                     "poll = inf\n", 1), encoding="utf-8")
+    paths.db.write_text(
+        text.replace(anchor, anchor + "\n[integrations.timeouts]\nanswer = 45\nstatus = 0\npoll = inf\n", 1),
+        encoding="utf-8",
+    )
     loaded = load_settings(paths, {})
     g = loaded.settings.integrations[0]
     assert (g.timeouts.answer, g.timeouts.read, g.timeouts.poll) == (45.0, 300.0, float("inf"))

@@ -14,8 +14,15 @@ def test_every_name_of_an_encoding_agrees_from_db_toml_to_the_wire(setting, code
     assert list(SETTING_ENCODINGS) == ["sjis", "utf-8"]  # what validation accepts and the form offers, in order
     g = Integration(name="x", url="https://h/p/api/v1/custcsv/import", csv_encoding=setting)
     assert g.python_encoding == codec == normalize_encoding(setting) == SETTING_ENCODINGS[setting].codec
-    layout = build_layout(boundary="b", json_name="import_settings", params={}, csv_name="customer_list",
-                          csv_filename="c.csv", csv_encoding=g.python_encoding, csv_size=0)
+    layout = build_layout(
+        boundary="b",
+        json_name="import_settings",
+        params={},
+        csv_name="customer_list",
+        csv_filename="c.csv",
+        csv_encoding=g.python_encoding,
+        csv_size=0,
+    )
     assert f"Content-Type: text/csv; charset={charset}\r\n".encode() in layout.csv_head
     for alias in {setting, codec, codec.upper(), SETTING_ENCODINGS[setting].name}:
         assert csv_encoding(alias) is SETTING_ENCODINGS[setting], alias

@@ -8,28 +8,52 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from haihai_tui.core.events import Outcome
-from haihai_tui.core.run.history import (INTERRUPTED_MESSAGE, JST, History, HistoryError, RunRecord,
-                                         format_table, to_json)
-from haihai_tui.core.text import cell_width as text_width
 from haihai_tui.core.paths import Paths
+from haihai_tui.core.run.history import (
+    INTERRUPTED_MESSAGE,
+    JST,
+    History,
+    HistoryError,
+    RunRecord,
+    format_table,
+    to_json,
+)
+from haihai_tui.core.text import cell_width as text_width
 
 REPO = Path(__file__).resolve().parents[1]
 URL = "https://a01.hm-f.jp/api_sample/api/v1/custcsv/import"
 
 
 def record(**changes) -> RunRecord:
-    base = dict(run_id=None, started_at="2026-11-29T23:32:01+09:00", ended_at=None, executor="tanaka",
-                integration="配配メール 顧客登録", menu="顧客一覧",
-                conditions=["会社名~株式会社", "search:東京"], memo="月次の登録", rows=1234, bytes=56789,
-                requests=1, host="a01.hm-f.jp", url=URL, http_status=None, outcome=Outcome.RUNNING,
-                code=None, message="", import_ids=[], counts=None,
-                params={"login_id": "ops01", "import_type": "0", "gid": "12"}, response_excerpt="")
+    base = dict(
+        run_id=None,
+        started_at="2026-11-29T23:32:01+09:00",
+        ended_at=None,
+        executor="tanaka",
+        integration="配配メール 顧客登録",
+        menu="顧客一覧",
+        conditions=["会社名~株式会社", "search:東京"],
+        memo="月次の登録",
+        rows=1234,
+        bytes=56789,
+        requests=1,
+        host="a01.hm-f.jp",
+        url=URL,
+        http_status=None,
+        outcome=Outcome.RUNNING,
+        code=None,
+        message="",
+        import_ids=[],
+        counts=None,
+        params={"login_id": "ops01", "import_type": "0", "gid": "12"},
+        response_excerpt="",
+    )
     base.update(changes)
     return RunRecord(**base)
 
@@ -66,7 +90,12 @@ def test_round_trip(hist: History):
     assert got.outcome is Outcome.RUNNING
     assert got.conditions == ["会社名~株式会社", "search:東京"]
     assert got.params == {"login_id": "ops01", "import_type": "0", "gid": "12"}
-    assert (got.executor, got.integration, got.menu, got.memo) == ("tanaka", "配配メール 顧客登録", "顧客一覧", "月次の登録")
+    assert (got.executor, got.integration, got.menu, got.memo) == (
+        "tanaka",
+        "配配メール 顧客登録",
+        "顧客一覧",
+        "月次の登録",
+    )
     assert (got.rows, got.bytes, got.requests, got.dry_run) == (1234, 56789, 1, True)
     assert got.started_at == "2026-11-29T23:32:01+09:00" and got.ended_at is None
     assert got.counts is None and got.result_csv is None and not got.has_result_csv
@@ -75,8 +104,7 @@ def test_round_trip(hist: History):
 
 
 def test_url_is_stored_without_query_or_user_info(hist: History):
-    run_id = hist.start(record(url="https://user:pw@a01.hm-f.jp:8443/api_sample/x?apitoken=CANARY-7f3a9c#f",
-                               host=""))
+    run_id = hist.start(record(url="https://user:pw@a01.hm-f.jp:8443/api_sample/x?apitoken=CANARY-7f3a9c#f", host=""))
     got = hist.get(run_id)
     assert got.url == "https://a01.hm-f.jp:8443/api_sample/x"
     assert got.host == "a01.hm-f.jp"
@@ -85,9 +113,15 @@ def test_url_is_stored_without_query_or_user_info(hist: History):
 
 def test_finish_updates_named_fields_and_sets_ended_at(hist: History):
     run_id = hist.start(record())
-    done = hist.finish(run_id, outcome=Outcome.DONE, http_status=200, import_ids=["20250401-000017"],
-                       counts={"success": 1200, "failure": 4, "other": 30, "stopped": 0},
-                       response_excerpt='{"result": "success"}', result_csv=b"category,email\r\n")
+    done = hist.finish(
+        run_id,
+        outcome=Outcome.DONE,
+        http_status=200,
+        import_ids=["20250401-000017"],
+        counts={"success": 1200, "failure": 4, "other": 30, "stopped": 0},
+        response_excerpt='{"result": "success"}',
+        result_csv=b"category,email\r\n",
+    )
     assert done.outcome is Outcome.DONE and done.http_status == 200
     assert done.import_ids == ["20250401-000017"]
     assert done.counts == {"success": 1200, "failure": 4, "other": 30, "stopped": 0}
@@ -103,9 +137,9 @@ def test_finish_updates_named_fields_and_sets_ended_at(hist: History):
 
 
 def test_list_is_newest_first_across_offsets(hist: History):
-    a = hist.start(record(started_at="2026-11-29T23:00:00+09:00", memo="a"))   # 14:00 UTC
-    b = hist.start(record(started_at="2026-11-29T14:30:00+00:00", memo="b"))   # 14:30 UTC
-    c = hist.start(record(started_at="2026-11-29T22:45:00+09:00", memo="c"))   # 13:45 UTC
+    a = hist.start(record(started_at="2026-11-29T23:00:00+09:00", memo="a"))  # 14:00 UTC
+    b = hist.start(record(started_at="2026-11-29T14:30:00+00:00", memo="b"))  # 14:30 UTC
+    c = hist.start(record(started_at="2026-11-29T22:45:00+09:00", memo="c"))  # 13:45 UTC
     hist.finish(b, result_csv=b"x" * 10)
     listed = hist.list()
     assert [r.run_id for r in listed] == [b, a, c]
@@ -116,20 +150,23 @@ def test_list_is_newest_first_across_offsets(hist: History):
 
 
 def _start_in_child(path: Path) -> int:
-    code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
-            "from haihai_tui.core.run.history import History, RunRecord;"
-            "from haihai_tui.core.events import Outcome;"
-            "r = RunRecord(None, '', None, 'cron', 'I', 'M', [], '', 1, 1, 1, 'h', 'https://h/x', None,"
-            " Outcome.RUNNING, None, '', [], None, {}, '');"
-            "print(History(Path(sys.argv[1])).start(r))")
-    out = subprocess.run([sys.executable, "-c", code, str(path), str(REPO)], check=True,
-                         capture_output=True, text=True, timeout=20)
+    code = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
+        "from haihai_tui.core.run.history import History, RunRecord;"
+        "from haihai_tui.core.events import Outcome;"
+        "r = RunRecord(None, '', None, 'cron', 'I', 'M', [], '', 1, 1, 1, 'h', 'https://h/x', None,"
+        " Outcome.RUNNING, None, '', [], None, {}, '');"
+        "print(History(Path(sys.argv[1])).start(r))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path), str(REPO)], check=True, capture_output=True, text=True, timeout=20
+    )
     return int(out.stdout)
 
 
 def test_mark_interrupted_dead_pid_only(hist: History):
-    dead = _start_in_child(hist.path)         # the child process has exited: its run is orphaned
-    alive = hist.start(record())              # this process is alive: its run stays RUNNING
+    dead = _start_in_child(hist.path)  # the child process has exited: its run is orphaned
+    alive = hist.start(record())  # this process is alive: its run stays RUNNING
     finished = hist.start(record())
     hist.finish(finished, outcome=Outcome.DONE)
     assert hist.mark_interrupted() == 1
@@ -156,22 +193,28 @@ def test_used_today_follows_the_jst_day(hist: History):
     host = "a01.hm-f.jp"
     hist.start(record(started_at="2026-11-29T23:59:59+09:00", requests=2))
     hist.start(record(started_at="2026-11-30T00:00:00+09:00", requests=3))
-    hist.start(record(started_at="2026-11-29T15:30:00+00:00", requests=4))     # 00:30 JST on the 30th
+    hist.start(record(started_at="2026-11-29T15:30:00+00:00", requests=4))  # 00:30 JST on the 30th
     hist.start(record(started_at="2026-11-30T01:00:00+09:00", requests=5, dry_run=True))
     hist.start(record(started_at="2026-11-30T01:00:00+09:00", requests=6, host="b02.hm-f.jp"))
     before = datetime(2026, 11, 29, 23, 59, 59, 500000, tzinfo=JST)
     after = datetime(2026, 11, 30, 8, 0, tzinfo=JST)
     assert hist.used_today(host, now=before) == 2
     assert hist.used_today(host, now=after) == 7
-    assert hist.used_today(host, now=after.astimezone(timezone.utc)) == 7
+    assert hist.used_today(host, now=after.astimezone(UTC)) == 7
     assert hist.used_today(host, now=after + timedelta(days=1)) == 0
     assert hist.used_today("b02.hm-f.jp", now=after) == 6
 
 
 def test_json_output(hist: History):
     run_id = hist.start(record())
-    hist.finish(run_id, outcome=Outcome.ERROR, http_status=422, code="UNKNOWN_GROUP",
-                message="gid 12 does not exist", result_csv=b"a,b\r\n")
+    hist.finish(
+        run_id,
+        outcome=Outcome.ERROR,
+        http_status=422,
+        code="UNKNOWN_GROUP",
+        message="gid 12 does not exist",
+        result_csv=b"a,b\r\n",
+    )
     data = to_json(hist.get(run_id))
     text = json.dumps(data, ensure_ascii=False)
     back = json.loads(text)
@@ -184,8 +227,9 @@ def test_json_output(hist: History):
 
 def test_table_aligns_japanese_by_display_width(hist: History):
     hist.start(record(executor="tanaka", integration="配配メール 顧客登録", memo="月次", rows=1234))
-    r2 = hist.start(record(executor="ops", integration="plain ascii", memo="weekly", rows=5,
-                           started_at="2026-11-30T09:00:00+09:00"))
+    r2 = hist.start(
+        record(executor="ops", integration="plain ascii", memo="weekly", rows=5, started_at="2026-11-30T09:00:00+09:00")
+    )
     hist.finish(r2, outcome=Outcome.UNKNOWN, http_status=None)
     r3 = hist.start(record(integration="ｶﾅ半角 and 全角", memo="改行\nあり", started_at="2026-11-30T10:00:00+09:00"))
     hist.finish(r3, outcome=Outcome.DONE, http_status=200)
@@ -195,18 +239,17 @@ def test_table_aligns_japanese_by_display_width(hist: History):
     assert {text_width(line) for line in lines} == {text_width(lines[0])}
     assert max(text_width(line) for line in lines) <= 100
     # every column starts (or, right-aligned, ends) at the same display cell on every line
-    state_cols = {text_width(line[:line.index(w)]) for line, w in
-                  zip(lines, ["state", "完了", "結果不明", "実行中"])}
+    state_cols = {text_width(line[: line.index(w)]) for line, w in zip(lines, ["state", "完了", "結果不明", "実行中"])}
     assert len(state_cols) == 1
-    rows_ends = {text_width(line[:line.rindex(w)]) + text_width(w) for line, w in
-                 zip(lines, ["rows", "1,234", "5", "1,234"])}
+    rows_ends = {
+        text_width(line[: line.rindex(w)]) + text_width(w) for line, w in zip(lines, ["rows", "1,234", "5", "1,234"])
+    }
     assert len(rows_ends) == 1
     assert "結果不明" in text and "実行中" in text and "完了" in text
 
 
 def test_table_truncates_to_width(hist: History):
-    hist.start(record(integration="配配メール 顧客登録 (とても長い名前の連携設定です)",
-                      memo="メモ " * 40))
+    hist.start(record(integration="配配メール 顧客登録 (とても長い名前の連携設定です)", memo="メモ " * 40))
     lines = format_table(hist.list(), width=80).splitlines()
     assert all(text_width(line) <= 80 for line in lines)
     assert ".." in lines[1]
@@ -230,14 +273,16 @@ def test_newer_schema_is_refused(tmp_path: Path):
 
 
 def test_several_processes_write_at_once(hist: History):
-    code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
-            "from haihai_tui.core.run.history import History, RunRecord;"
-            "from haihai_tui.core.events import Outcome;"
-            "h = History(Path(sys.argv[1]))\n"
-            "for i in range(25):\n"
-            "    r = RunRecord(None, '', None, 'cron', 'I', 'M', [], '', 1, 1, 1, 'h', 'https://h/x', None,"
-            " Outcome.RUNNING, None, '', [], None, {}, '')\n"
-            "    h.finish(h.start(r), outcome=Outcome.DONE)\n")
+    code = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
+        "from haihai_tui.core.run.history import History, RunRecord;"
+        "from haihai_tui.core.events import Outcome;"
+        "h = History(Path(sys.argv[1]))\n"
+        "for i in range(25):\n"
+        "    r = RunRecord(None, '', None, 'cron', 'I', 'M', [], '', 1, 1, 1, 'h', 'https://h/x', None,"
+        " Outcome.RUNNING, None, '', [], None, {}, '')\n"
+        "    h.finish(h.start(r), outcome=Outcome.DONE)\n"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(hist.path), str(REPO)]) for _ in range(4)]
     assert [p.wait(timeout=25) for p in procs] == [0, 0, 0, 0]
     assert hist.count() == 100
@@ -249,10 +294,11 @@ HOSTILE = "\x1b]52;c;ZXZpbA==\x07\x1b[2J\x9b31m\u202e"
 
 def test_table_measures_like_rich_and_escapes_outside_text(hist: History):
     from rich.cells import cell_len
+
     hist.start(record(memo="家族👨\u200d👩\u200d👧です", integration="連携" + HOSTILE, executor="ops" + HOSTILE))
     hist.start(record(memo="plain", integration="plain"))
     lines = format_table(hist.list(), width=100).splitlines()
-    assert len({cell_len(line) for line in lines}) == 1               # aligned as the terminal draws it
+    assert len({cell_len(line) for line in lines}) == 1  # aligned as the terminal draws it
     text = "\n".join(lines)
     for raw in ("\x1b", "\x07", "\x9b", "\u202e"):
         assert raw not in text
@@ -261,6 +307,7 @@ def test_table_measures_like_rich_and_escapes_outside_text(hist: History):
 
 def test_cli_history_table_and_json_never_print_raw_controls(tmp_path: Path, capsys):
     from haihai_tui.cli.main import main
+
     paths = Paths(tmp_path / "cfg", tmp_path / "data")
     h = History(paths.history_db)
     run_id = h.start(record(memo="メモ" + HOSTILE, integration="連携" + HOSTILE))
@@ -273,6 +320,6 @@ def test_cli_history_table_and_json_never_print_raw_controls(tmp_path: Path, cap
     for raw in ("\x1b", "\x07", "\x9b", "\u202e"):
         assert raw not in table and raw not in out
     assert "\\x1b]52" in table
-    row = json.loads(out)                                    # still JSON, and it decodes to the exact text
+    row = json.loads(out)  # still JSON, and it decodes to the exact text
     assert row["memo"] == "メモ" + HOSTILE and row["message"] == "server said " + HOSTILE
-    assert "連携" in out                                     # readable Japanese is kept
+    assert "連携" in out  # readable Japanese is kept

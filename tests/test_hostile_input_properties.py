@@ -20,18 +20,42 @@ from haihai_tui.core.records.store import RecordStore
 from haihai_tui.core.settings.model import Database, FieldDef
 from haihai_tui.core.text import safe
 
-DB = Database("people", "顧客管理", [FieldDef("email", "メールアドレス", "email"), FieldDef("company", "会社名"),
-                                     FieldDef("name", "お名前")])
+DB = Database(
+    "people",
+    "顧客管理",
+    [FieldDef("email", "メールアドレス", "email"), FieldDef("company", "会社名"), FieldDef("name", "お名前")],
+)
 IDS = ["email", "company", "name"]
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # --- db import: all or nothing ---------------------------------------------------------------------
 
-HEADERS = [b"", "メールアドレス,会社名\r\n".encode("cp932"), "メールアドレス,会社名,お名前\n".encode(),
-           b"\xef\xbb\xbfemail,name\r\n", b"email,company,name\n"]
+HEADERS = [
+    b"",
+    "メールアドレス,会社名\r\n".encode("cp932"),
+    "メールアドレス,会社名,お名前\n".encode(),
+    b"\xef\xbb\xbfemail,name\r\n",
+    b"email,company,name\n",
+]
 # pieces that steer random bytes towards the importer's interesting corners
-PIECES = [b",", b'"', b'""', b"\r\n", b"\n", b"\r", b"\x00", b"a@example.jp", "髙橋".encode("cp932"),
-          "髙橋".encode(), b"\x82", b"\xe3\x81", b"\xff", b"\xef\xbb\xbf", b" ", b"x" * 40]
+PIECES = [
+    b",",
+    b'"',
+    b'""',
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"\x00",
+    b"a@example.jp",
+    "髙橋".encode("cp932"),
+    "髙橋".encode(),
+    b"\x82",
+    b"\xe3\x81",
+    b"\xff",
+    b"\xef\xbb\xbf",
+    b" ",
+    b"x" * 40,
+]
 BODIES = st.lists(st.one_of(st.sampled_from(PIECES), st.binary(max_size=12)), max_size=25).map(b"".join)
 FILES = st.one_of(st.binary(max_size=200), st.tuples(st.sampled_from(HEADERS), BODIES).map(b"".join))
 
@@ -45,7 +69,7 @@ def test_db_import_of_arbitrary_bytes_is_all_or_nothing():
 
     @FAST
     @given(data=FILES, replace=st.booleans())
-    @example(data=b"email\n\"open", replace=True)
+    @example(data=b'email\n"open', replace=True)
     @example(data="メールアドレス,会社名\r\na@x.jp,波～\r\nb@x.jp,".encode("cp932") + b"\x82\r\n", replace=False)
     def check(data: bytes, replace: bool) -> None:
         src.write_bytes(data)
@@ -54,7 +78,7 @@ def test_db_import_of_arbitrary_bytes_is_all_or_nothing():
             res = store.import_csv(src, replace=replace)
         except RecordImportError as e:
             seen.add("refused")
-            assert list(store.iter_rows(Query(), IDS)) == rows_before   # nothing stored, nothing removed
+            assert list(store.iter_rows(Query(), IDS)) == rows_before  # nothing stored, nothing removed
             assert str(e)
             return
         seen.add(f"imported, replace={replace}")
@@ -62,7 +86,7 @@ def test_db_import_of_arbitrary_bytes_is_all_or_nothing():
         if replace:
             assert len(after) == res.rows
         else:
-            assert after[:len(rows_before)] == rows_before and len(after) == len(rows_before) + res.rows
+            assert after[: len(rows_before)] == rows_before and len(after) == len(rows_before) + res.rows
         if replace:  # back to the starting point for the next example
             store.import_csv(_csv_of(work, before), replace=True)
 
@@ -82,6 +106,7 @@ def _csv_of(work: Path, rows) -> Path:
 
 
 # --- pre-flight against the codec ------------------------------------------------------------------
+
 
 def _expected(text: str) -> dict[str, str]:
     """What pre-flight must say about each character of ``text``, by asking the codec itself."""
@@ -111,15 +136,16 @@ CELLS = st.text(alphabet=st.one_of(st.characters(), TRICKY), max_size=12)
 def test_preflight_flags_exactly_what_cp932_cannot_carry_or_changes(cells):
     with tempfile.TemporaryDirectory(prefix="prop-pf-") as d:
         rows = [(f"u{i}@example.jp", c) for i, c in enumerate(cells)]
-        built = build_csv(rows, ["メールアドレス", "備考"], encoding="cp932", header=True, dest_dir=Path(d),
-                          max_findings=10_000)
+        built = build_csv(
+            rows, ["メールアドレス", "備考"], encoding="cp932", header=True, dest_dir=Path(d), max_findings=10_000
+        )
         got: dict[tuple[int, str], str] = {}
         for f in built.findings:
             if f.code in CHAR_CODES:
                 assert f.column == "備考" and f.codepoint == f"U+{ord(f.char):04X}"
                 assert (f.row, f.char) not in got, f"{f.char!r} reported twice on row {f.row}"
                 got[(f.row, f.char)] = f.code
-            assert safe(str(f)) == str(f)          # no finding carries a raw control or bidi character
+            assert safe(str(f)) == str(f)  # no finding carries a raw control or bidi character
         want = {(i + 1, ch): code for i, c in enumerate(cells) for ch, code in _expected(c).items()}
         assert got == want
         errors = any(code != "changed_char" for code in want.values())
@@ -132,25 +158,62 @@ def test_preflight_flags_exactly_what_cp932_cannot_carry_or_changes(cells):
 
 # --- formula-like cells: the chunk-wide fast path agrees with the rule, cell by cell ------------------
 
-FORMULA_BITS = st.sampled_from(["=", "+", "-", "@", "SUM(", "A1", "1", "81", " ", ",", '"', "\n", "|", "*", "&",
-                                "^", "(", ")", "ー", "要確認", ".", "/", "%", "x"])
+FORMULA_BITS = st.sampled_from(
+    [
+        "=",
+        "+",
+        "-",
+        "@",
+        "SUM(",
+        "A1",
+        "1",
+        "81",
+        " ",
+        ",",
+        '"',
+        "\n",
+        "|",
+        "*",
+        "&",
+        "^",
+        "(",
+        ")",
+        "ー",
+        "要確認",
+        ".",
+        "/",
+        "%",
+        "x",
+    ]
+)
 FORMULA_CELLS = st.lists(FORMULA_BITS, max_size=6).map("".join)
 
 
 @FAST
-@given(rows=st.lists(st.tuples(FORMULA_CELLS, FORMULA_CELLS), min_size=1, max_size=12),
-       chunk=st.integers(min_value=1, max_value=5))
+@given(
+    rows=st.lists(st.tuples(FORMULA_CELLS, FORMULA_CELLS), min_size=1, max_size=12),
+    chunk=st.integers(min_value=1, max_value=5),
+)
 def test_formula_findings_match_the_rule_cell_by_cell(rows, chunk):
     old = csvbuild.CHUNK
     csvbuild.CHUNK = chunk
     try:
         with tempfile.TemporaryDirectory(prefix="prop-formula-") as d:
-            built = build_csv([(f"u{i}@example.jp", a, b) for i, (a, b) in enumerate(rows)],
-                              ["メールアドレス", "会社名", "備考"], encoding="cp932", header=True, dest_dir=Path(d),
-                              max_findings=10_000)
+            built = build_csv(
+                [(f"u{i}@example.jp", a, b) for i, (a, b) in enumerate(rows)],
+                ["メールアドレス", "会社名", "備考"],
+                encoding="cp932",
+                header=True,
+                dest_dir=Path(d),
+                max_findings=10_000,
+            )
             got = [(f.row, f.column) for f in built.findings if f.code == "formula"]
-            want = [(i + 1, label) for i, r in enumerate(rows) for label, v in zip(("会社名", "備考"), r, strict=True)
-                    if v[:1] in FORMULA_LEADS and FORMULA_RE.match(v)]
+            want = [
+                (i + 1, label)
+                for i, r in enumerate(rows)
+                for label, v in zip(("会社名", "備考"), r, strict=True)
+                if v[:1] in FORMULA_LEADS and FORMULA_RE.match(v)
+            ]
             assert got == want
             built.remove()
     finally:

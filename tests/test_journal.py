@@ -27,9 +27,9 @@ def test_accepted_upload_while_history_is_locked_is_done_and_replayed_once(env, 
     locker: list[sqlite3.Connection] = []
 
     async def send_then_lock(*args, **kwargs):
-        result = await real_send(*args, **kwargs)   # HaiHai has answered...
+        result = await real_send(*args, **kwargs)  # HaiHai has answered...
         db = sqlite3.connect(env.history_db, isolation_level=None)
-        db.execute("BEGIN EXCLUSIVE")               # ...and another process holds the history
+        db.execute("BEGIN EXCLUSIVE")  # ...and another process holds the history
         locker.append(db)
         return result
 
@@ -57,23 +57,47 @@ def test_accepted_upload_while_history_is_locked_is_done_and_replayed_once(env, 
     assert rows[0]["state"] == "完了" and rows[0]["outcome"] == "done" and rows[0]["import_ids"] == ids
     assert rows[0]["http_status"] == 200 and rows[0]["counts"]["success"] == 4
     h = History(env.history_db)
-    assert h.replay_journal() == 0 and h.count() == 1                 # replaying again adds nothing
-    assert env.history_journal.read_bytes() == b""                    # everything is in: the journal is emptied
+    assert h.replay_journal() == 0 and h.count() == 1  # replaying again adds nothing
+    assert env.history_journal.read_bytes() == b""  # everything is in: the journal is emptied
     assert h.mark_interrupted() == 0 and h.get(rows[0]["run_id"]).outcome is Outcome.DONE
     assert CANARY not in env.history_journal.read_text() + out.out + out.err
 
 
 def test_replay_matches_run_id_and_start_time_and_survives_a_torn_line(tmp_path):
     h = History(tmp_path / "history.sqlite3")
-    rec = history_mod.RunRecord(None, "2026-11-29T23:32:01+09:00", None, "cron", "I", "M", [], "", 1, 1, 1, "h",
-                                "https://h/x", None, Outcome.RUNNING, None, "", [], None, {}, "")
+    rec = history_mod.RunRecord(
+        None,
+        "2026-11-29T23:32:01+09:00",
+        None,
+        "cron",
+        "I",
+        "M",
+        [],
+        "",
+        1,
+        1,
+        1,
+        "h",
+        "https://h/x",
+        None,
+        Outcome.RUNNING,
+        None,
+        "",
+        [],
+        None,
+        {},
+        "",
+    )
     run_id = h.start(rec)
-    h.journal_outcome(run_id, rec.started_at, dict(outcome=Outcome.DONE, import_ids=["20261129-1"],
-                                                   http_status=200, ended_at="2026-11-29T23:33:00+09:00"))
+    h.journal_outcome(
+        run_id,
+        rec.started_at,
+        dict(outcome=Outcome.DONE, import_ids=["20261129-1"], http_status=200, ended_at="2026-11-29T23:33:00+09:00"),
+    )
     h.journal_outcome(run_id, "2020-01-01T00:00:00+09:00", dict(outcome=Outcome.ERROR))  # another file's run 1
     with open(h.journal, "a", encoding="utf-8") as f:
-        f.write('{"run_id": 1, "started_at": "2026-11-29T23:3')             # a crash mid-write
-    assert History(h.path).get(run_id).outcome is Outcome.DONE             # opening the history replays
+        f.write('{"run_id": 1, "started_at": "2026-11-29T23:3')  # a crash mid-write
+    assert History(h.path).get(run_id).outcome is Outcome.DONE  # opening the history replays
     got = h.get(run_id)
     assert got.import_ids == ["20261129-1"] and got.http_status == 200 and got.ended_at.endswith("23:33:00+09:00")
     assert h.replay_journal() == 0 and h.count() == 1
@@ -82,15 +106,17 @@ def test_replay_matches_run_id_and_start_time_and_survives_a_torn_line(tmp_path)
 def test_a_run_whose_process_died_after_the_answer_is_done_not_unknown(tmp_path):
     path = tmp_path / "history.sqlite3"
     History(path)
-    code = ("import sys; from pathlib import Path;"
-            "from haihai_tui.core.run.history import History, RunRecord;"
-            "from haihai_tui.core.events import Outcome;"
-            "h = History(Path(sys.argv[1]));"
-            "r = RunRecord(None, '', None, 'cron', 'I', 'M', [], '', 1, 1, 1, 'h', 'https://h/x', None,"
-            " Outcome.RUNNING, None, '', [], None, {}, '');"
-            "i = h.start(r);"
-            "h.journal_outcome(i, r.started_at, dict(outcome=Outcome.DONE, import_ids=['x-1'], http_status=200))")
-    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=30)   # then it is gone
+    code = (
+        "import sys; from pathlib import Path;"
+        "from haihai_tui.core.run.history import History, RunRecord;"
+        "from haihai_tui.core.events import Outcome;"
+        "h = History(Path(sys.argv[1]));"
+        "r = RunRecord(None, '', None, 'cron', 'I', 'M', [], '', 1, 1, 1, 'h', 'https://h/x', None,"
+        " Outcome.RUNNING, None, '', [], None, {}, '');"
+        "i = h.start(r);"
+        "h.journal_outcome(i, r.started_at, dict(outcome=Outcome.DONE, import_ids=['x-1'], http_status=200))"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=30)  # then it is gone
     # before anything replays, the run looks RUNNING with a dead pid: mark_interrupted alone would say 結果不明
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT outcome FROM runs").fetchall() == [("running",)]

@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 import textwrap
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ EMAIL = "メールアドレス"
 
 # ---------------------------------------------------------------- helpers
 
+
 def settings(**kw: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"login_id": "ops01", "import_type": "0"}
     base.update(kw)
@@ -39,8 +40,9 @@ def csv_bytes(rows: list[list[str]], encoding: str = "cp932") -> bytes:
     return "".join(",".join(r) + "\r\n" for r in rows).encode(encoding)
 
 
-def form(sett: Any = None, csv: bytes | None = None, charset: str | None = "Shift_JIS",
-         raw_settings: str | None = None) -> dict[str, Any]:
+def form(
+    sett: Any = None, csv: bytes | None = None, charset: str | None = "Shift_JIS", raw_settings: str | None = None
+) -> dict[str, Any]:
     files: dict[str, Any] = {}
     if sett is not None or raw_settings is not None:
         text = raw_settings if raw_settings is not None else json.dumps(sett, ensure_ascii=False)
@@ -51,9 +53,7 @@ def form(sett: Any = None, csv: bytes | None = None, charset: str | None = "Shif
     return files
 
 
-PEOPLE = [[EMAIL, "会社名", "お名前"],
-          ["a@example.jp", "髙﨑商事㈱", "髙橋 一郎"],
-          ["b@example.jp", "B社", "佐藤"]]
+PEOPLE = [[EMAIL, "会社名", "お名前"], ["a@example.jp", "髙﨑商事㈱", "髙橋 一郎"], ["b@example.jp", "B社", "佐藤"]]
 
 
 class Mock:
@@ -65,8 +65,9 @@ class Mock:
         self.state = running.state
         self.url = running.import_url("demo")
 
-    async def post(self, files: dict[str, Any] | None = None, headers: dict[str, str] | None = H,
-                   path: str = "demo", **kw: Any) -> httpx.Response:
+    async def post(
+        self, files: dict[str, Any] | None = None, headers: dict[str, str] | None = H, path: str = "demo", **kw: Any
+    ) -> httpx.Response:
         return await self.client.post(self.running.import_url(path), files=files, headers=headers, **kw)
 
     async def imp(self, sett: dict[str, Any], rows: list[list[str]]) -> dict[str, Any]:
@@ -127,6 +128,7 @@ def err(r: httpx.Response) -> tuple[int, str]:
 
 # ---------------------------------------------------------------- success and categories
 
+
 async def test_register_success_body_status_and_result_csv(mock: Mock) -> None:
     rows = PEOPLE + [["A@EXAMPLE.JP", "dup", ""], ["", "blank", ""], ["not-an-address", "x", ""]]
     r = await mock.post(form(settings(gid="12", report_option="2"), csv_bytes(rows)))
@@ -140,8 +142,12 @@ async def test_register_success_body_status_and_result_csv(mock: Mock) -> None:
     await mock.state.jobs[body["import_id"]].task
 
     s = await mock.client.get(f"{mock.url}/{body['import_id']}", headers=H)
-    assert s.json() == {"result": "success", "import_id": body["import_id"], "status": "completed",
-                        "counts": {"success": 2, "failure": 2, "other": 1, "stopped": 0}}
+    assert s.json() == {
+        "result": "success",
+        "import_id": body["import_id"],
+        "status": "completed",
+        "counts": {"success": 2, "failure": 2, "other": 1, "stopped": 0},
+    }
     result = await mock.result_rows(body["import_id"])
     assert [row[0] for row in result] == ["成功", "成功", "その他", "失敗", "失敗"]
     assert result[0][2:] == ["a@example.jp", "髙﨑商事㈱", "髙橋 一郎"]
@@ -159,15 +165,15 @@ async def test_register_existing_without_and_with_overwrite(mock: Mock) -> None:
     assert (await mock.account())["customers"][0]["会社名"] == "髙﨑商事㈱"
 
     # overwrite, blank cell keeps HaiHai's value (overwrite_type 1)
-    ow = await mock.imp(settings(is_overwrite="1", overwrite_type="1"),
-                        [[EMAIL, "会社名", "お名前"], ["a@example.jp", "新社名", ""]])
+    ow = await mock.imp(
+        settings(is_overwrite="1", overwrite_type="1"), [[EMAIL, "会社名", "お名前"], ["a@example.jp", "新社名", ""]]
+    )
     assert [r[0] for r in await mock.result_rows(ow["import_id"])] == ["成功"]
     cust = (await mock.account())["customers"][0]
     assert (cust["会社名"], cust["お名前"]) == ("新社名", "髙橋 一郎")
 
     # overwrite, blank cell blanks it (overwrite_type 2); integers are accepted too
-    await mock.imp(settings(import_type=0, is_overwrite=1, overwrite_type=2),
-                   [[EMAIL, "お名前"], ["A@Example.JP", ""]])
+    await mock.imp(settings(import_type=0, is_overwrite=1, overwrite_type=2), [[EMAIL, "お名前"], ["A@Example.JP", ""]])
     cust = (await mock.account())["customers"][0]
     assert (cust["会社名"], cust["お名前"]) == ("新社名", "")
 
@@ -186,13 +192,14 @@ async def test_register_into_group_where_stopped_counts_as_stopped(mock: Mock) -
 
 async def test_delete_with_group_only_leaves_group(mock: Mock) -> None:
     await mock.imp(settings(gid="12"), PEOPLE)
-    await mock.imp(settings(gid="13"), [[EMAIL], ["a@example.jp"]])   # a: existing -> その他, not added
-    body = await mock.imp(settings(import_type="1", gid="12"),
-                          [[EMAIL], ["a@example.jp"], ["zz@example.jp"], ["a@example.jp"]])
+    await mock.imp(settings(gid="13"), [[EMAIL], ["a@example.jp"]])  # a: existing -> その他, not added
+    body = await mock.imp(
+        settings(import_type="1", gid="12"), [[EMAIL], ["a@example.jp"], ["zz@example.jp"], ["a@example.jp"]]
+    )
     cats = [r[0] for r in await mock.result_rows(body["import_id"])]
     assert cats == ["成功", "失敗", "その他"]
     acc = await mock.account()
-    assert len(acc["customers"]) == 2                       # still in the database
+    assert len(acc["customers"]) == 2  # still in the database
     assert acc["groups"]["12"]["members"] == {"b@example.jp": "deliverable"}
     again = await mock.imp(settings(import_type="1", gid="12"), [[EMAIL], ["a@example.jp"]])
     result = await mock.result_rows(again["import_id"])
@@ -212,9 +219,10 @@ async def test_delete_without_target_drops_customer_and_history(mock: Mock) -> N
 
 @pytest.mark.parametrize("itype,state", [("2", "stopped"), ("3", "prohibited")])
 async def test_stop_and_prohibit_add_missing_customers(mock: Mock, itype: str, state: str) -> None:
-    await mock.imp(settings(), PEOPLE[:2])                  # a exists, not in group 13
-    body = await mock.imp(settings(import_type=itype, gid="13"),
-                          [[EMAIL], ["a@example.jp"], ["new@example.jp"], ["bad@"]])
+    await mock.imp(settings(), PEOPLE[:2])  # a exists, not in group 13
+    body = await mock.imp(
+        settings(import_type=itype, gid="13"), [[EMAIL], ["a@example.jp"], ["new@example.jp"], ["bad@"]]
+    )
     assert [r[0] for r in await mock.result_rows(body["import_id"])] == ["成功", "成功", "失敗"]
     acc = await mock.account()
     assert acc["groups"]["13"]["members"] == {"a@example.jp": state, "new@example.jp": state}
@@ -225,13 +233,15 @@ async def test_make_deliverable_applies_overwrite_rules(mock: Mock) -> None:
     await mock.imp(settings(spid="7"), PEOPLE)
     await mock.imp(settings(import_type="3", spid="7"), [[EMAIL], ["a@example.jp"], ["b@example.jp"]])
     await mock.imp(settings(import_type="5", spid="7"), [[EMAIL, "会社名"], ["a@example.jp", "無視"]])
-    body = await mock.imp(settings(import_type="5", spid="7", is_overwrite="1", overwrite_type="2"),
-                          [[EMAIL, "会社名", "お名前"], ["b@example.jp", "新B社", ""]])
+    body = await mock.imp(
+        settings(import_type="5", spid="7", is_overwrite="1", overwrite_type="2"),
+        [[EMAIL, "会社名", "お名前"], ["b@example.jp", "新B社", ""]],
+    )
     assert [r[0] for r in await mock.result_rows(body["import_id"])] == ["成功"]
     acc = await mock.account()
     assert acc["plans"]["7"]["members"] == {"a@example.jp": "deliverable", "b@example.jp": "deliverable"}
     by_mail = {c[EMAIL]: c for c in acc["customers"]}
-    assert by_mail["a@example.jp"]["会社名"] == "髙﨑商事㈱"          # is_overwrite 0: fields kept
+    assert by_mail["a@example.jp"]["会社名"] == "髙﨑商事㈱"  # is_overwrite 0: fields kept
     assert (by_mail["b@example.jp"]["会社名"], by_mail["b@example.jp"]["お名前"]) == ("新B社", "")
 
 
@@ -242,8 +252,9 @@ async def test_row_with_wrong_cell_count_fails(mock: Mock) -> None:
 
 async def test_utf8_with_multilang_option(make_mock) -> None:
     m = await make_mock(multilang=True)
-    r = await m.post(form(settings(), csv_bytes([[EMAIL, "お名前"], ["u@example.jp", "Zoë 😀"]], "utf-8"),
-                          charset="UTF-8"))
+    r = await m.post(
+        form(settings(), csv_bytes([[EMAIL, "お名前"], ["u@example.jp", "Zoë 😀"]], "utf-8"), charset="UTF-8")
+    )
     assert r.status_code == 200
     await m.state.jobs[r.json()["import_id"]].task
     assert (await m.account())["customers"][0]["お名前"] == "Zoë 😀"
@@ -267,7 +278,7 @@ BAD_SETTINGS = [
     (settings(is_overwrite="0", overwrite_type="2"), "PARAM_NOT_APPLICABLE", "overwrite_type"),
     (settings(import_type="2"), "TARGET_REQUIRED", "gid"),
     (settings(import_type="5"), "TARGET_REQUIRED", "gid"),
-    (settings(import_type="3", gid="", spid=""), "TARGET_REQUIRED", "gid"),      # blank = absent
+    (settings(import_type="3", gid="", spid=""), "TARGET_REQUIRED", "gid"),  # blank = absent
     (settings(gid="12", spid="7"), "TARGET_CONFLICT", "spid"),
     (settings(gid="99"), "UNKNOWN_GROUP", "gid"),
     (settings(import_type="3", spid="99"), "UNKNOWN_PLAN", "spid"),
@@ -284,11 +295,14 @@ async def test_settings_validation_422_uses_no_quota(mock: Mock, sett: dict, cod
     assert acc["customers"] == [] and acc["quota"]["used"] == 0 and acc["imports"] == []
 
 
-@pytest.mark.parametrize("sett", [
-    settings(import_type="2", gid="12", is_overwrite="0"),       # default values are harmless anywhere
-    settings(overwrite_type="1"),
-    settings(gid="", spid="7", report_option=""),                # blank values count as absent
-])
+@pytest.mark.parametrize(
+    "sett",
+    [
+        settings(import_type="2", gid="12", is_overwrite="0"),  # default values are harmless anywhere
+        settings(overwrite_type="1"),
+        settings(gid="", spid="7", report_option=""),  # blank values count as absent
+    ],
+)
 async def test_harmless_settings_are_accepted(mock: Mock, sett: dict) -> None:
     r = await mock.post(form(sett, csv_bytes(PEOPLE)))
     assert r.status_code == 200, r.text
@@ -322,8 +336,9 @@ async def test_csv_validation_422(mock: Mock, data: bytes, code: str) -> None:
 async def test_400_malformed_missing_invalid_json(mock: Mock) -> None:
     r = await mock.client.post(mock.url, json=settings(), headers=H)
     assert err(r) == (400, "MALFORMED_MULTIPART")
-    r = await mock.client.post(mock.url, content=b"no boundary here\r\n",
-                               headers={**H, "Content-Type": "multipart/form-data; boundary=xyz"})
+    r = await mock.client.post(
+        mock.url, content=b"no boundary here\r\n", headers={**H, "Content-Type": "multipart/form-data; boundary=xyz"}
+    )
     assert err(r) == (400, "MALFORMED_MULTIPART")
     r = await mock.post(form(settings(), None))
     assert err(r) == (400, "MISSING_PART") and r.json()["error"]["field"] == "customer_list"
@@ -352,7 +367,7 @@ async def test_413_file_too_large_and_too_many_rows(make_mock) -> None:
     rows = [[EMAIL]] + [[f"user{i}@example.jp"] for i in range(20)]
     r = await big.post(form(settings(), csv_bytes(rows)))
     assert err(r) == (413, "FILE_TOO_LARGE")
-    many = await make_mock(max_rows=3)                     # an account override of the server limit
+    many = await make_mock(max_rows=3)  # an account override of the server limit
     r = await many.post(form(settings(), csv_bytes(rows[:5])))
     assert err(r) == (413, "TOO_MANY_ROWS")
     assert (await many.post(form(settings(), csv_bytes(rows[:4])))).status_code == 200
@@ -362,11 +377,11 @@ async def test_415_unsupported_encoding(mock: Mock) -> None:
     utf8 = csv_bytes(PEOPLE, "utf-8")
     r = await mock.post(form(settings(), utf8, charset="UTF-8"))
     assert err(r) == (415, "UNSUPPORTED_ENCODING") and "multi-language" in r.json()["error"]["message"]
-    r = await mock.post(form(settings(), utf8, charset="Shift_JIS"))   # UTF-8 bytes declared as SJIS
+    r = await mock.post(form(settings(), utf8, charset="Shift_JIS"))  # UTF-8 bytes declared as SJIS
     assert err(r) == (415, "UNSUPPORTED_ENCODING") and "line 1" in r.json()["error"]["message"]
     r = await mock.post(form(settings(), csv_bytes(PEOPLE), charset="EUC-JP"))
     assert err(r) == (415, "UNSUPPORTED_ENCODING")
-    for name in ("Windows-31J", "cp932", None):             # accepted spellings; none = SJIS
+    for name in ("Windows-31J", "cp932", None):  # accepted spellings; none = SJIS
         assert (await mock.post(form(settings(), csv_bytes(PEOPLE), charset=name))).status_code == 200
 
 
@@ -382,7 +397,7 @@ async def test_429_daily_limit_and_retry_after(make_mock) -> None:
     assert err(r) == (429, "DAILY_LIMIT_EXCEEDED")
     assert r.headers["Retry-After"] == "60"
     assert err(await m.post(form(settings(gid="99"), csv_bytes(PEOPLE)))) == (422, "UNKNOWN_GROUP")
-    m.state.clock = lambda: datetime(2025, 4, 2, 0, 0, 1, tzinfo=JST)    # next JST day: quota is back
+    m.state.clock = lambda: datetime(2025, 4, 2, 0, 0, 1, tzinfo=JST)  # next JST day: quota is back
     again = await m.post(ok)
     assert again.status_code == 200 and again.json()["import_id"].startswith("20250402-")
 
@@ -390,8 +405,7 @@ async def test_429_daily_limit_and_retry_after(make_mock) -> None:
 def test_seconds_until_jst_midnight() -> None:
     assert seconds_until_jst_midnight(datetime(2025, 4, 1, 23, 59, 0, tzinfo=JST)) == 60
     assert seconds_until_jst_midnight(datetime(2025, 4, 1, 0, 0, 0, tzinfo=JST)) == 86400
-    from datetime import timezone
-    assert seconds_until_jst_midnight(datetime(2025, 4, 1, 14, 30, 0, tzinfo=timezone.utc)) == 1800
+    assert seconds_until_jst_midnight(datetime(2025, 4, 1, 14, 30, 0, tzinfo=UTC)) == 1800
 
 
 async def test_5xx_fail_next_then_recovers(mock: Mock) -> None:
@@ -407,6 +421,7 @@ async def test_5xx_fail_next_then_recovers(mock: Mock) -> None:
 
 # ---------------------------------------------------------------- status endpoint
 
+
 async def test_status_transitions_and_result_not_ready(make_mock) -> None:
     m = await make_mock(MockConfig.demo(TOKEN, processing_delay=60))
     iid = (await m.post(form(settings(gid="12"), csv_bytes(PEOPLE)))).json()["import_id"]
@@ -418,7 +433,7 @@ async def test_status_transitions_and_result_not_ready(make_mock) -> None:
     assert (await status())["status"] == "queued"
     assert err(await m.client.get(f"{m.url}/{iid}/result.csv", headers=H)) == (409, "NOT_READY")
     await m.control("advance", {"import_id": iid})
-    while job.status == "queued":           # the nudge is delivered on the server's next loop turn
+    while job.status == "queued":  # the nudge is delivered on the server's next loop turn
         await asyncio.sleep(0)
     assert (await status())["status"] == "processing"
     await m.control("advance", {"import_id": iid})
@@ -446,12 +461,13 @@ async def test_failed_processing_and_status_not_offered(make_mock) -> None:
 
 # ---------------------------------------------------------------- fault controls
 
+
 async def test_delay_before_response_gives_client_timeout_but_import_happened(mock: Mock) -> None:
     await mock.control("delay", {"seconds": 1.5, "when": "before_response"})
     with pytest.raises(httpx.ReadTimeout):
         await mock.post(form(settings(), csv_bytes(PEOPLE)), timeout=httpx.Timeout(5, read=0.2))
     acc = await mock.account()
-    assert acc["quota"]["used"] == 1 and len(acc["imports"]) == 1     # the outcome the client cannot know
+    assert acc["quota"]["used"] == 1 and len(acc["imports"]) == 1  # the outcome the client cannot know
 
 
 async def test_reset_mid_body_is_a_connection_error_and_nothing_is_accepted(mock: Mock) -> None:
@@ -492,6 +508,7 @@ async def test_quota_control(mock: Mock) -> None:
 
 # ---------------------------------------------------------------- request log and secrets
 
+
 async def test_request_log_redacts_token_everywhere(mock: Mock, caplog, capsys) -> None:
     caplog.set_level(logging.DEBUG)
     sent = csv_bytes(PEOPLE)
@@ -511,7 +528,7 @@ async def test_request_log_redacts_token_everywhere(mock: Mock, caplog, capsys) 
     assert first["csv"]["text"].startswith("メールアドレス,会社名")
     assert (first["status"], log[1]["code"], log[2]["status"]) == (200, "INVALID_TOKEN", 500)
     everything = caplog.text + "".join(caplog.messages) + str(capsys.readouterr())
-    assert "accepted import" in caplog.text                # the logger did run
+    assert "accepted import" in caplog.text  # the logger did run
     assert TOKEN not in everything and WRONG not in everything
     assert TOKEN not in repr(mock.state.config)
 
@@ -523,7 +540,7 @@ def test_thread_server_for_sync_code() -> None:
         r = httpx.post(m.import_url(), files=form(settings(), csv_bytes(PEOPLE)), headers=H)
         assert r.status_code == 200
         assert httpx.get(f"{url}/_mock/accounts/demo").json()["quota"]["used"] == 1
-    with pytest.raises(httpx.ConnectError):                # stopped: the port is closed
+    with pytest.raises(httpx.ConnectError):  # stopped: the port is closed
         httpx.get(f"{url}/_mock/requests", timeout=2)
 
 
@@ -532,8 +549,7 @@ def test_serve_prints_one_line_without_token() -> None:
         from haihai_tui.mock import MockConfig, serve
         serve(MockConfig.demo({TOKEN!r}), "127.0.0.1", 0)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline().strip()
         assert re.fullmatch(r"mock HaiHai server on http://127\.0\.0\.1:\d+ \(accounts: demo\)", line), line
@@ -552,10 +568,12 @@ def test_mock_package_never_imports_textual() -> None:
 
 # ---------------------------------------------------------------- config file
 
+
 def test_load_mock_config_toml(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MOCK_TOKEN_VAR", TOKEN)
     p = tmp_path / "mock.toml"
-    p.write_text(textwrap.dedent("""
+    p.write_text(
+        textwrap.dedent("""
         max_rows = 50
         processing_delay = 0
         [[accounts]]
@@ -571,7 +589,9 @@ def test_load_mock_config_toml(tmp_path: Path, monkeypatch) -> None:
         "メールアドレス" = "old@example.jp"
         "会社名" = "旧社"
         groups = { 12 = "stopped" }
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     cfg = load_mock_config(p)
     acc = cfg.account("acme")
     assert isinstance(acc, MockAccount) and acc.token == TOKEN and acc.multilang
@@ -582,13 +602,16 @@ def test_load_mock_config_toml(tmp_path: Path, monkeypatch) -> None:
         assert snap["groups"]["12"]["members"] == {"old@example.jp": "stopped"}
 
 
-@pytest.mark.parametrize("text,needle", [
-    ('[[accounts]]\npath = "x"\n', "token is required"),
-    ('[[accounts]]\npath = "x"\ntoken_env = "HAIHAI_MOCK_UNSET_VAR"\n', "HAIHAI_MOCK_UNSET_VAR is not set"),
-    ('quota = 5\n', "no [[accounts]]"),
-    ('[[accounts]]\npath = "x"\ntoken = "t"\ncolour = 1\n', "unknown key"),
-    ('quota = \n', ":1: TOML syntax"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ('[[accounts]]\npath = "x"\n', "token is required"),
+        ('[[accounts]]\npath = "x"\ntoken_env = "HAIHAI_MOCK_UNSET_VAR"\n', "HAIHAI_MOCK_UNSET_VAR is not set"),
+        ("quota = 5\n", "no [[accounts]]"),
+        ('[[accounts]]\npath = "x"\ntoken = "t"\ncolour = 1\n', "unknown key"),
+        ("quota = \n", ":1: TOML syntax"),
+    ],
+)
 def test_load_mock_config_errors(tmp_path: Path, text: str, needle: str) -> None:
     p = tmp_path / "mock.toml"
     p.write_text(text, encoding="utf-8")
@@ -598,6 +621,7 @@ def test_load_mock_config_errors(tmp_path: Path, text: str, needle: str) -> None
 
 
 # ---------------------------------------------------------------- address checks
+
 
 async def test_controls_refuse_non_loopback_callers() -> None:
     from unittest import mock as um
@@ -609,38 +633,46 @@ async def test_controls_refuse_non_loopback_callers() -> None:
 
     transport = um.Mock()
     transport.get_extra_info.side_effect = lambda key, default=None: (
-        ("203.0.113.5", 40000) if key == "peername" else default)
-    req = make_mocked_request("GET", "/_mock/requests", app=create_app(MockConfig.demo(TOKEN)),
-                              transport=transport)
+        ("203.0.113.5", 40000) if key == "peername" else default
+    )
+    req = make_mocked_request("GET", "/_mock/requests", app=create_app(MockConfig.demo(TOKEN)), transport=transport)
     resp = await _loopback_only(requests_log)(req)
     assert resp.status == 403
 
 
-@pytest.mark.parametrize("remote,allow,ok", [
-    ("127.0.0.1", ["127.0.0.0/8", "::1"], True),
-    ("::1", ["127.0.0.0/8", "::1"], True),
-    ("::ffff:192.0.2.7", ["192.0.2.0/24"], True),
-    ("192.0.2.7", ["198.51.100.1"], False),
-    ("192.0.2.7", ["not-an-address", "192.0.2.7"], True),
-    (None, ["0.0.0.0/0"], False),
-])
+@pytest.mark.parametrize(
+    "remote,allow,ok",
+    [
+        ("127.0.0.1", ["127.0.0.0/8", "::1"], True),
+        ("::1", ["127.0.0.0/8", "::1"], True),
+        ("::ffff:192.0.2.7", ["192.0.2.0/24"], True),
+        ("192.0.2.7", ["198.51.100.1"], False),
+        ("192.0.2.7", ["not-an-address", "192.0.2.7"], True),
+        (None, ["0.0.0.0/0"], False),
+    ],
+)
 def test_ip_allow_list(remote: str | None, allow: list[str], ok: bool) -> None:
     from haihai_tui.mock.routes import ip_allowed
+
     assert ip_allowed(remote, allow) is ok
 
 
 async def test_duplicate_part_is_malformed(mock: Mock) -> None:
     boundary = "b0undary"
-    part = ('--{b}\r\nContent-Disposition: form-data; name="import_settings"\r\n'
-            'Content-Type: application/json\r\n\r\n{{"login_id":"ops01","import_type":"0"}}\r\n')
+    part = (
+        '--{b}\r\nContent-Disposition: form-data; name="import_settings"\r\n'
+        'Content-Type: application/json\r\n\r\n{{"login_id":"ops01","import_type":"0"}}\r\n'
+    )
     body = (part.format(b=boundary) * 2 + f"--{boundary}--\r\n").encode()
-    r = await mock.client.post(mock.url, content=body,
-                               headers={**H, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    r = await mock.client.post(
+        mock.url, content=body, headers={**H, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
     assert err(r) == (400, "MALFORMED_MULTIPART") and "more than once" in r.json()["error"]["message"]
 
 
 def test_content_type_parameters_honour_quotes():
     from haihai_tui.mock.upload import parse_content_type
+
     assert parse_content_type('multipart/form-data; boundary="a;b=c"') == ("multipart/form-data", {"boundary": "a;b=c"})
     assert parse_content_type('Text/CSV;charset="Shift_JIS"') == ("text/csv", {"charset": "Shift_JIS"})
     assert parse_content_type("") == ("", {})

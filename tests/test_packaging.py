@@ -29,12 +29,18 @@ PACKAGE = ROOT / "haihai_tui"
 LOCK = ROOT / "requirements.lock"
 
 #: data files the installed package reads at run time (relative to haihai_tui/)
-DATA_FILES = ["tui/app.tcss", "samples/admin.toml", "samples/db.toml", "samples/tui.toml",
-              "samples/secrets.toml.example"]
+DATA_FILES = [
+    "tui/app.tcss",
+    "samples/admin.toml",
+    "samples/db.toml",
+    "samples/tui.toml",
+    "samples/secrets.toml.example",
+]
 
 
-def _run(cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120) \
-        -> subprocess.CompletedProcess[str]:
+def _run(
+    cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{cmd} exited {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     return done
@@ -61,8 +67,23 @@ def wheel(source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("wheel")
     src = source
     out = base / "dist"
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-          "-w", str(out), str(src)], cwd=base, timeout=180)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(out),
+            str(src),
+        ],
+        cwd=base,
+        timeout=180,
+    )
     wheels = list(out.glob("haihai_tui-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
@@ -74,20 +95,25 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("venv") / "v"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=venv.parent)
     py = venv / "bin" / "python"
-    purelib = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                        cwd=venv.parent).stdout.strip())
+    purelib = Path(
+        _run(
+            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=venv.parent
+        ).stdout.strip()
+    )
     # the dependencies from the running environment, after the venv's own site-packages: a plain path line,
     # so the .pth files there (an editable install of haihai_tui among them) are not run
     here = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     (purelib / "zz_haihai_test_deps.pth").write_text("".join(f"{p}\n" for p in sorted(here)))
-    _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-deps", "--no-index",
-          str(wheel)], cwd=venv.parent, timeout=180)
+    _run(
+        [sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+        cwd=venv.parent,
+        timeout=180,
+    )
     return venv / "bin"
 
 
 def _clean_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HAIHAI_", "PYTHON")) and k not in ("VIRTUAL_ENV",)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HAIHAI_", "PYTHON")) and k not in ("VIRTUAL_ENV",)}
     env["HOME"] = str(home)
     return env
 
@@ -113,10 +139,12 @@ def test_installed_command_runs_demo_and_init_from_another_folder(installed: Pat
     env = _clean_env(tmp_path / "home")
     cmd = str(installed / "haihai-tui")
 
-    where = _run([str(installed / "python"), "-c", "import haihai_tui, sys; print(haihai_tui.__file__)"],
-                 cwd=elsewhere, env=env).stdout.strip()
-    assert Path(where).resolve().is_relative_to(installed.parent.resolve()), \
+    where = _run(
+        [str(installed / "python"), "-c", "import haihai_tui, sys; print(haihai_tui.__file__)"], cwd=elsewhere, env=env
+    ).stdout.strip()
+    assert Path(where).resolve().is_relative_to(installed.parent.resolve()), (
         f"haihai_tui came from {where}, not from the installed wheel"
+    )
     assert not Path(where).resolve().is_relative_to(ROOT)
 
     demo_dir = tmp_path / "demo"
@@ -128,15 +156,26 @@ def test_installed_command_runs_demo_and_init_from_another_folder(installed: Pat
     config = tmp_path / "cfg"
     done = _run([cmd, "init", "--config-dir", str(config)], cwd=elsewhere, env=env)
     assert "wrote " in done.stdout, done.stdout
-    for sample, name in {"admin.toml": "admin.toml", "db.toml": "db.toml", "tui.toml": "tui.toml",
-                         "secrets.toml.example": "secrets.toml"}.items():
+    for sample, name in {
+        "admin.toml": "admin.toml",
+        "db.toml": "db.toml",
+        "tui.toml": "tui.toml",
+        "secrets.toml.example": "secrets.toml",
+    }.items():
         assert (config / name).read_bytes() == (source / "haihai_tui" / "samples" / sample).read_bytes(), name
     assert (config / "secrets.toml").stat().st_mode & 0o077 == 0
 
     # the stylesheet the TUI loads sits beside the installed app module
-    css = _run([str(installed / "python"), "-c",
-                "from importlib.resources import files; print(len(files('haihai_tui.tui').joinpath('app.tcss')"
-                ".read_bytes()))"], cwd=elsewhere, env=env).stdout.strip()
+    css = _run(
+        [
+            str(installed / "python"),
+            "-c",
+            "from importlib.resources import files; print(len(files('haihai_tui.tui').joinpath('app.tcss')"
+            ".read_bytes()))",
+        ],
+        cwd=elsewhere,
+        env=env,
+    ).stdout.strip()
     assert int(css) == (source / "haihai_tui" / "tui" / "app.tcss").stat().st_size
 
 
@@ -211,6 +250,8 @@ def test_the_code_imports_only_declared_packages():
             continue
         dists = {canonicalize_name(d) for d in providers.get(top, [])}
         if not dists & declared:
-            problems.append(f"{where} imports {top!r} (from {sorted(dists) or 'nothing installed'}), "
-                            f"which pyproject.toml's dependencies do not name")
+            problems.append(
+                f"{where} imports {top!r} (from {sorted(dists) or 'nothing installed'}), "
+                f"which pyproject.toml's dependencies do not name"
+            )
     assert not problems, "\n".join(problems)

@@ -17,8 +17,11 @@ from haihai_tui.core.settings.permissions import PermissionDenied, User
 
 
 def users():
-    return [User("boss", permissions=[perm.GRANT, perm.DB_SETTINGS, perm.INTEGRATION, perm.USER_SETTINGS]),
-            User("ops", permissions=[perm.DB_SETTINGS]), User("viewer")]
+    return [
+        User("boss", permissions=[perm.GRANT, perm.DB_SETTINGS, perm.INTEGRATION, perm.USER_SETTINGS]),
+        User("ops", permissions=[perm.DB_SETTINGS]),
+        User("viewer"),
+    ]
 
 
 def test_fifteen_permissions():
@@ -128,9 +131,12 @@ def test_users_add_edit_remove(paths):
 
 def test_save_integration_new_rename_delete(paths):
     s = load_settings(paths, {}).settings
-    g = Integration(name="新しい連携", url="https://a01.hm-f.jp/x/api/v1/custcsv/import",
-                    headers={"X-HM-apitoken": "${secret:配配メール 顧客登録}"},
-                    params={"login_id": "ops01", "import_type": "2", "spid": "7"})
+    g = Integration(
+        name="新しい連携",
+        url="https://a01.hm-f.jp/x/api/v1/custcsv/import",
+        headers={"X-HM-apitoken": "${secret:配配メール 顧客登録}"},
+        params={"login_id": "ops01", "import_type": "2", "spid": "7"},
+    )
     editing.save_integration(paths, "admin", g, environ={})
     loaded = load_settings(paths, {})
     assert loaded.settings.integration("新しい連携").params == g.params
@@ -148,8 +154,12 @@ def test_save_integration_new_rename_delete(paths):
 
 
 def test_save_integration_refuses_errors_and_non_configurers(paths):
-    g = Integration(name="bad", url="http://example.com/api/v1/custcsv/import",
-                    headers={"X-HM-apitoken": "${secret:配配メール 顧客登録}"}, params={"import_type": "4"})
+    g = Integration(
+        name="bad",
+        url="http://example.com/api/v1/custcsv/import",
+        headers={"X-HM-apitoken": "${secret:配配メール 顧客登録}"},
+        params={"import_type": "4"},
+    )
     with pytest.raises(EditRefused) as e:
         editing.save_integration(paths, "admin", g, environ={})
     assert any("https" in p for p in e.value.problems) and any("login_id" in p for p in e.value.problems)

@@ -6,8 +6,14 @@ import pytest
 
 from haihai_tui.core.settings.params import ParamIssue, describe_run, is_dangerous, param_findings
 
-BASE = {"login_id": "ops01", "import_type": "0", "is_overwrite": "1", "overwrite_type": "1", "gid": "12",
-        "report_option": "2"}
+BASE = {
+    "login_id": "ops01",
+    "import_type": "0",
+    "is_overwrite": "1",
+    "overwrite_type": "1",
+    "gid": "12",
+    "report_option": "2",
+}
 
 
 def issues(**changes):
@@ -48,7 +54,7 @@ def test_import_type_values():
 
 def test_is_overwrite_values_and_applicability():
     assert "is_overwrite 'yes' is not valid" in only(issues(is_overwrite="yes")).message
-    assert not issues(is_overwrite=None, overwrite_type=None)      # left out = default 0
+    assert not issues(is_overwrite=None, overwrite_type=None)  # left out = default 0
     assert not issues(import_type="5", is_overwrite="1")
     for t in ("1", "2", "3"):
         for v in ("1", "0"):  # HaiHai (and the mock) refuse the key itself for these types
@@ -58,7 +64,7 @@ def test_is_overwrite_values_and_applicability():
 
 def test_overwrite_type_values_and_dependency():
     assert "overwrite_type '3' is not valid" in only(issues(overwrite_type="3")).message
-    assert not issues(overwrite_type=None)                        # left out = default 1
+    assert not issues(overwrite_type=None)  # left out = default 1
     assert not issues(overwrite_type="2")
     for v in ("1", "2"):
         i = only(issues(is_overwrite="0", overwrite_type=v))
@@ -122,28 +128,39 @@ def test_delete_from_the_whole_database():
     assert not [i for i in param_findings(p) if i.severity == "error"]
     assert is_dangerous({**p, "gid": "12"}) is None
     assert is_dangerous({**p, "spid": "4"}) is None
-    assert is_dangerous({**p, "gid": " "}) is not None           # blank is no target (and itself an error)
+    assert is_dangerous({**p, "gid": " "}) is not None  # blank is no target (and itself an error)
     assert is_dangerous(BASE) is None
 
 
 def test_describe_run_examples():
-    assert describe_run(BASE, 1234) == ("register 1,234 customers into delivery group 12, overwrite existing "
-                                        "customers, keep HaiHai's value where a cell is blank; HaiHai report mail "
-                                        "only on error")
+    assert describe_run(BASE, 1234) == (
+        "register 1,234 customers into delivery group 12, overwrite existing "
+        "customers, keep HaiHai's value where a cell is blank; HaiHai report mail "
+        "only on error"
+    )
     assert describe_run({**BASE, "overwrite_type": "2"}, 1) == (
         "register 1 customer into delivery group 12, overwrite existing customers, blank HaiHai's value where a "
-        "cell is blank; HaiHai report mail only on error")
+        "cell is blank; HaiHai report mail only on error"
+    )
     assert describe_run({"login_id": "a", "import_type": "0", "spid": "3"}, 20_000, 2) == (
         "register 20,000 customers into step-mail plan 3 in 2 requests, keep existing customers unchanged "
-        "(they count as その他); HaiHai report mail always")
+        "(they count as その他); HaiHai report mail always"
+    )
     assert describe_run({"import_type": "1", "gid": "12", "report_option": "0"}, 5) == (
-        "remove 5 customers from delivery group 12; no HaiHai report mail")
+        "remove 5 customers from delivery group 12; no HaiHai report mail"
+    )
     assert describe_run({"import_type": "1"}, 5).startswith(
-        "DELETE 5 customers from the whole HaiHai customer database (their history is lost)")
-    assert describe_run({"import_type": "2", "gid": "12"}, 3).startswith("stop delivery to 3 customers in delivery group 12;")
-    assert describe_run({"import_type": "3", "spid": "9"}, 3).startswith("prohibit delivery to 3 customers in step-mail plan 9;")
+        "DELETE 5 customers from the whole HaiHai customer database (their history is lost)"
+    )
+    assert describe_run({"import_type": "2", "gid": "12"}, 3).startswith(
+        "stop delivery to 3 customers in delivery group 12;"
+    )
+    assert describe_run({"import_type": "3", "spid": "9"}, 3).startswith(
+        "prohibit delivery to 3 customers in step-mail plan 9;"
+    )
     assert describe_run({"import_type": "5", "gid": "1", "is_overwrite": "1"}, 2).startswith(
-        "make 2 customers deliverable again in delivery group 1, overwrite existing customers, keep HaiHai's value")
+        "make 2 customers deliverable again in delivery group 1, overwrite existing customers, keep HaiHai's value"
+    )
     assert "not valid" in describe_run({"import_type": "4"}, 1)
 
 

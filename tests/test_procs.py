@@ -15,11 +15,12 @@ def test_a_process_we_may_not_signal_exists_for_both_callers(tmp_path, monkeypat
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait(timeout=20)
     assert procs.pid_alive(os.getpid()) is True
-    assert procs.pid_alive(child.pid) is False          # exited and reaped
+    assert procs.pid_alive(child.pid) is False  # exited and reaped
     assert procs.pid_alive(0) is False and procs.pid_alive(-1) is False
 
     def not_ours(pid, sig):
         raise PermissionError(1, "Operation not permitted")
+
     monkeypatch.setattr(os, "kill", not_ours)
     assert procs.pid_alive(4242) is True
     # the history's check agrees (start time unknown: same process as far as we can tell)...

@@ -22,6 +22,7 @@ INTEG = "配配メール 顧客登録"
 def one_a_day(env):  # noqa: F811
     def quota(doc):
         doc["integrations"][0]["limits"]["daily_quota"] = 1
+
     store.update(env.db, quota)
     return AppContext(env)
 
@@ -35,8 +36,10 @@ def _run(ctx, prepared, cancel_first=False):
         cancel = asyncio.Event()
         if cancel_first:
             cancel.set()
-        return await execute(prepared, ctx.paths, ctx.settings, executor=ctx.login, cancel=cancel,
-                             poll_interval=0.05, poll_timeout=5)
+        return await execute(
+            prepared, ctx.paths, ctx.settings, executor=ctx.login, cancel=cancel, poll_interval=0.05, poll_timeout=5
+        )
+
     return asyncio.run(go())
 
 

@@ -12,18 +12,28 @@ from pathlib import Path
 import pytest
 
 from haihai_tui.core.records import store as records
-from haihai_tui.core.text import safe
-from haihai_tui.core.settings.model import Database, FieldDef
-from haihai_tui.core.records.query import Condition, Query, parse_condition
 from haihai_tui.core.records.importer import RecordImportError
+from haihai_tui.core.records.query import Condition, Query, parse_condition
 from haihai_tui.core.records.store import Cursor, RecordQueryError, RecordStore
+from haihai_tui.core.settings.model import Database, FieldDef
+from haihai_tui.core.text import safe
 
-DB = Database("people", "顧客管理", [FieldDef("email", "メールアドレス", "email"), FieldDef("company", "会社名"),
-                                     FieldDef("name", "お名前"), FieldDef("pref", "都道府県")])
+DB = Database(
+    "people",
+    "顧客管理",
+    [
+        FieldDef("email", "メールアドレス", "email"),
+        FieldDef("company", "会社名"),
+        FieldDef("name", "お名前"),
+        FieldDef("pref", "都道府県"),
+    ],
+)
 IDS = ["email", "company", "name", "pref"]
-SPECIAL = [("taka@example.jp", "㈱髙橋商事", "髙橋\u3000一郎", "東京都"),
-           ("saki@example.jp", "山﨑工業①", "山﨑\u3000陽子", "大阪府"),
-           ("wave@example.jp", "旬菜～いろどり～", " 前後に空白 ", "ｶﾅ県")]
+SPECIAL = [
+    ("taka@example.jp", "㈱髙橋商事", "髙橋\u3000一郎", "東京都"),
+    ("saki@example.jp", "山﨑工業①", "山﨑\u3000陽子", "大阪府"),
+    ("wave@example.jp", "旬菜～いろどり～", " 前後に空白 ", "ｶﾅ県"),
+]
 
 
 @pytest.fixture
@@ -48,6 +58,7 @@ def all_rows(s: RecordStore, q: Query = Query()) -> list[tuple[str, ...]]:
 
 # --- import ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("encoding, codec", [("cp932", "cp932"), ("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig")])
 def test_import_keeps_every_character(store, tmp_path, encoding, codec):
     f = write(tmp_path / "in.csv", csv_text(SPECIAL), encoding)
@@ -63,7 +74,7 @@ def test_shift_jis_cannot_hold_what_we_keep():
 
 
 def test_header_by_id_any_order_and_missing_columns_stored_empty(store, tmp_path):
-    text = "pref,email\r\n東京都,a@example.jp\r\n\"大阪\r\n府\",b@example.jp\r\n"
+    text = 'pref,email\r\n東京都,a@example.jp\r\n"大阪\r\n府",b@example.jp\r\n'
     res = store.import_csv(write(tmp_path / "in.csv", text, "utf-8"))
     assert (res.rows, res.columns, res.missing) == (2, ["pref", "email"], ["company", "name"])
     assert all_rows(store) == [("a@example.jp", "", "", "東京都"), ("b@example.jp", "", "", "大阪\r\n府")]
@@ -83,11 +94,14 @@ def test_unknown_header_lists_the_known_labels(store, tmp_path):
     assert e.value.file == str(f) and e.value.as_problem().line == 1
 
 
-@pytest.mark.parametrize("text, expect", [
-    ("", "line 1: the file is empty"),
-    ("email,email\nx,y\n", "line 1: column 'email' appears twice"),
-    ("email,,name\nx,y,z\n", "line 1: column 2 of the header has no name"),
-])
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("", "line 1: the file is empty"),
+        ("email,email\nx,y\n", "line 1: column 'email' appears twice"),
+        ("email,,name\nx,y,z\n", "line 1: column 2 of the header has no name"),
+    ],
+)
 def test_bad_headers(store, tmp_path, text, expect):
     with pytest.raises(RecordImportError, match="^" + expect):
         store.import_csv(write(tmp_path / "in.csv", text, "utf-8"))
@@ -95,12 +109,14 @@ def test_bad_headers(store, tmp_path, text, expect):
 
 def test_bad_row_names_its_physical_line_and_nothing_is_stored(store, tmp_path):
     store.insert_rows([("old@example.jp", "旧", "旧", "旧")], IDS)
-    text = ("メールアドレス,会社名,お名前,都道府県\n"
-            "a@example.jp,\"two\nlines\",名,県\n"      # lines 2-3: one record
-            "\n"                                      # line 4: blank, skipped
-            "b@example.jp,B社,名,県\n"                # line 5
-            "c@example.jp,C社,名\n"                   # line 6: one cell short
-            "d@example.jp,D社,名,県\n")
+    text = (
+        "メールアドレス,会社名,お名前,都道府県\n"
+        'a@example.jp,"two\nlines",名,県\n'  # lines 2-3: one record
+        "\n"  # line 4: blank, skipped
+        "b@example.jp,B社,名,県\n"  # line 5
+        "c@example.jp,C社,名\n"  # line 6: one cell short
+        "d@example.jp,D社,名,県\n"
+    )
     for replace in (False, True):
         with pytest.raises(RecordImportError) as e:
             store.import_csv(write(tmp_path / "in.csv", text, "cp932"), replace=replace)
@@ -117,14 +133,23 @@ def test_too_many_cells_after_many_good_rows(store, tmp_path, monkeypatch):
     assert store.count() == 0
 
 
-@pytest.mark.parametrize("text, expect", [
-    ('email,name\na@example.jp,"unclosed\nb@example.jp,ok\n',
-     'line 2: a quoted cell in the record starting on this line is never closed (a " is missing)'),
-    ('email,name\na@example.jp,ok\nb@example.jp,"x"y\n',
-     'line 3: text follows a closing quote; inside a quoted cell write a quote as ""'),
-    ('email,name\na@example.jp,"a\nb","c\n',
-     'line 2: a quoted cell in the record starting on this line is never closed'),
-])
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        (
+            'email,name\na@example.jp,"unclosed\nb@example.jp,ok\n',
+            'line 2: a quoted cell in the record starting on this line is never closed (a " is missing)',
+        ),
+        (
+            'email,name\na@example.jp,ok\nb@example.jp,"x"y\n',
+            'line 3: text follows a closing quote; inside a quoted cell write a quote as ""',
+        ),
+        (
+            'email,name\na@example.jp,"a\nb","c\n',
+            "line 2: a quoted cell in the record starting on this line is never closed",
+        ),
+    ],
+)
 def test_broken_quotes_are_errors_not_changed_cells(store, tmp_path, text, expect):
     with pytest.raises(RecordImportError) as e:
         store.import_csv(write(tmp_path / "in.csv", text, "utf-8"))
@@ -196,15 +221,35 @@ def test_a_field_added_later_gets_a_column(tmp_path):
         assert list(s.iter_rows(Query(), ["email", "phone"])) == [("a@example.jp", "")]
 
 
-@pytest.mark.parametrize("bad", ["../x", "..", ".", "/abs", "/tmp/x", "a/../../x", "x\0y", "x\x1b[2J", "", " ",
-                                 " x", "C:x", "a\\b", "x\n", "\u3000", "é" * 101, ".hidden"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "../x",
+        "..",
+        ".",
+        "/abs",
+        "/tmp/x",
+        "a/../../x",
+        "x\0y",
+        "x\x1b[2J",
+        "",
+        " ",
+        " x",
+        "C:x",
+        "a\\b",
+        "x\n",
+        "\u3000",
+        "é" * 101,
+        ".hidden",
+    ],
+)
 def test_database_id_that_would_leave_the_records_folder_is_refused(tmp_path, bad):
     with pytest.raises(records.DatabaseIdError, match="cannot be used as a file name") as e:
         RecordStore.open(tmp_path / "data" / "records", Database(bad, "x", DB.fields))
     assert isinstance(e.value, ValueError)
     msg = str(e.value)
     assert "db.toml" in msg and "\0" not in msg and "\x1b" not in msg and safe(msg) == msg
-    assert list(tmp_path.rglob("*")) == []   # nothing created anywhere, not even the records folder
+    assert list(tmp_path.rglob("*")) == []  # nothing created anywhere, not even the records folder
 
 
 @pytest.mark.parametrize("good", ["customers", "顧客-2024_v1", "a.b", "x" * 200])
@@ -215,11 +260,13 @@ def test_plain_database_ids_are_fine(tmp_path, good):
 
 # --- queries -----------------------------------------------------------------------------------
 
-ROWS = [("a.yamada@example.jp", "山田商事", "山田 太郎", "東京都"),
-        ("B.SATO@EXAMPLE.JP", "佐藤100%工業", "佐藤 花子", "大阪府"),
-        ("c_ito@example.jp", "伊藤_電機", "伊藤 一郎", "東京都"),
-        ("d@example.jp", "Yamada Trading", "Dan", "北海道"),
-        ("e@example.jp", "山田商事", "遠藤 健", "東京都 ")]
+ROWS = [
+    ("a.yamada@example.jp", "山田商事", "山田 太郎", "東京都"),
+    ("B.SATO@EXAMPLE.JP", "佐藤100%工業", "佐藤 花子", "大阪府"),
+    ("c_ito@example.jp", "伊藤_電機", "伊藤 一郎", "東京都"),
+    ("d@example.jp", "Yamada Trading", "Dan", "北海道"),
+    ("e@example.jp", "山田商事", "遠藤 健", "東京都 "),
+]
 
 
 @pytest.fixture
@@ -232,22 +279,25 @@ def emails(s: RecordStore, q: Query) -> list[str]:
     return [r[0] for r in s.iter_rows(q, ["email"])]
 
 
-@pytest.mark.parametrize("conds, search, fields, expect", [
-    ([("pref", "=", "東京都")], "", (), ["a.yamada@example.jp", "c_ito@example.jp"]),  # exact: not "東京都 "
-    ([("company", "=", "山田商事"), ("pref", "~", "東京")], "", (), ["a.yamada@example.jp", "e@example.jp"]),
-    ([("email", "~", "YAMADA")], "", (), ["a.yamada@example.jp"]),                   # ASCII case-insensitive
-    ([("email", "~", "b.sato")], "", (), ["B.SATO@EXAMPLE.JP"]),
-    ([("company", "~", "100%")], "", (), ["B.SATO@EXAMPLE.JP"]),                     # % is literal
-    ([("company", "~", "%")], "", (), ["B.SATO@EXAMPLE.JP"]),
-    ([("email", "~", "_")], "", (), ["c_ito@example.jp"]),                           # _ is literal
-    ([("company", "~", "o_d")], "", (), []),
-    ([("company", "=", "山田")], "", (), []),                                         # = is not contains
-    ([], "yamada", ("company",), ["d@example.jp"]),                                  # search: only its fields
-    ([], "yamada", ("email", "company"), ["a.yamada@example.jp", "d@example.jp"]),   # ORed over fields
-    ([], "yamada", (), ["a.yamada@example.jp", "d@example.jp"]),                     # no fields: all fields
-    ([("pref", "~", "東京")], "  山田  ", ("company",), ["a.yamada@example.jp", "e@example.jp"]),  # ANDed
-    ([], "   ", ("company",), [r[0] for r in ROWS]),                                 # blank search: all
-])
+@pytest.mark.parametrize(
+    "conds, search, fields, expect",
+    [
+        ([("pref", "=", "東京都")], "", (), ["a.yamada@example.jp", "c_ito@example.jp"]),  # exact: not "東京都 "
+        ([("company", "=", "山田商事"), ("pref", "~", "東京")], "", (), ["a.yamada@example.jp", "e@example.jp"]),
+        ([("email", "~", "YAMADA")], "", (), ["a.yamada@example.jp"]),  # ASCII case-insensitive
+        ([("email", "~", "b.sato")], "", (), ["B.SATO@EXAMPLE.JP"]),
+        ([("company", "~", "100%")], "", (), ["B.SATO@EXAMPLE.JP"]),  # % is literal
+        ([("company", "~", "%")], "", (), ["B.SATO@EXAMPLE.JP"]),
+        ([("email", "~", "_")], "", (), ["c_ito@example.jp"]),  # _ is literal
+        ([("company", "~", "o_d")], "", (), []),
+        ([("company", "=", "山田")], "", (), []),  # = is not contains
+        ([], "yamada", ("company",), ["d@example.jp"]),  # search: only its fields
+        ([], "yamada", ("email", "company"), ["a.yamada@example.jp", "d@example.jp"]),  # ORed over fields
+        ([], "yamada", (), ["a.yamada@example.jp", "d@example.jp"]),  # no fields: all fields
+        ([("pref", "~", "東京")], "  山田  ", ("company",), ["a.yamada@example.jp", "e@example.jp"]),  # ANDed
+        ([], "   ", ("company",), [r[0] for r in ROWS]),  # blank search: all
+    ],
+)
 def test_query_forms(filled, conds, search, fields, expect):
     q = Query(tuple(Condition(*c) for c in conds), search, fields)
     assert emails(filled, q) == expect
@@ -277,17 +327,25 @@ PREFS = ["東京都", "大阪府", "北海道", "", "沖縄県"]
 @pytest.fixture
 def big(store):
     """97 rows with many ties in pref and company (stability shows), plus empty cells."""
-    rows = [(f"u{i:03d}@example.jp", f"社{(i * 7) % 5}", f"名{(i * 31) % 97:02d}", PREFS[(i * 3) % 5]) for i in range(97)]
+    rows = [
+        (f"u{i:03d}@example.jp", f"社{(i * 7) % 5}", f"名{(i * 31) % 97:02d}", PREFS[(i * 3) % 5]) for i in range(97)
+    ]
     store.insert_rows(rows, IDS)
     return store
 
 
-QUERIES = [Query(), Query(descending=True), Query(sort_field="pref"), Query(sort_field="pref", descending=True),
-           Query(sort_field="name"), Query(sort_field="company", descending=True),
-           Query((Condition("company", "~", "社1"),), sort_field="pref"),
-           Query((Condition("pref", "=", "東京都"),), descending=True),
-           Query(search="u0", search_fields=("email",), sort_field="pref", descending=True),
-           Query((Condition("company", "=", "none"),), sort_field="pref")]
+QUERIES = [
+    Query(),
+    Query(descending=True),
+    Query(sort_field="pref"),
+    Query(sort_field="pref", descending=True),
+    Query(sort_field="name"),
+    Query(sort_field="company", descending=True),
+    Query((Condition("company", "~", "社1"),), sort_field="pref"),
+    Query((Condition("pref", "=", "東京都"),), descending=True),
+    Query(search="u0", search_fields=("email",), sort_field="pref", descending=True),
+    Query((Condition("company", "=", "none"),), sort_field="pref"),
+]
 
 
 def reference(s: RecordStore, q: Query, cols=("email", "pref"), limit=-1, offset=0) -> list[tuple]:
@@ -295,8 +353,10 @@ def reference(s: RecordStore, q: Query, cols=("email", "pref"), limit=-1, offset
     plan = records.QueryPlan(q, s.database)
     sel = ", ".join(records.column(c) for c in cols)
     with sqlite3.connect(s.path) as c:
-        return c.execute(f"SELECT {sel} FROM records WHERE {plan.where} ORDER BY {plan.order} LIMIT ? OFFSET ?",
-                         plan.params + [limit, offset]).fetchall()
+        return c.execute(
+            f"SELECT {sel} FROM records WHERE {plan.where} ORDER BY {plan.order} LIMIT ? OFFSET ?",
+            plan.params + [limit, offset],
+        ).fetchall()
 
 
 def python_order(s: RecordStore, q: Query) -> list[str]:
@@ -354,8 +414,9 @@ def test_row_index_of(big, q, monkeypatch):
     monkeypatch.setattr(records, "ANCHOR_EVERY", 7)
     with sqlite3.connect(big.path) as c:
         plan = records.QueryPlan(q, big.database)
-        order = [r[0] for r in c.execute(f"SELECT rid FROM records WHERE {plan.where} ORDER BY {plan.order}",
-                                         plan.params)]
+        order = [
+            r[0] for r in c.execute(f"SELECT rid FROM records WHERE {plan.where} ORDER BY {plan.order}", plan.params)
+        ]
     for pos, rid in enumerate(order):
         assert big.row_index_of(q, rid) == pos
     outside = set(range(1, 98)) - set(order)
@@ -378,6 +439,7 @@ def test_first_page_and_cursor(big):
 
 # --- caches follow writes ----------------------------------------------------------------------
 
+
 def test_counts_and_anchors_are_dropped_on_write(big, tmp_path, monkeypatch):
     monkeypatch.setattr(records, "ANCHOR_EVERY", 7)
     q = Query(sort_field="email", descending=True)
@@ -385,8 +447,11 @@ def test_counts_and_anchors_are_dropped_on_write(big, tmp_path, monkeypatch):
     big.insert_rows([("z@example.jp", "", "", "")], IDS)
     assert big.count(q) == 98 and big.rows_at(q, ["email"], 0, 1) == [("z@example.jp",)]
     big.import_csv(write(tmp_path / "in.csv", csv_text(SPECIAL), "utf-8"), replace=True)
-    assert big.count(q) == 3 and big.rows_at(q, ["email"], 0, 3) == [("wave@example.jp",), ("taka@example.jp",),
-                                                                      ("saki@example.jp",)]
+    assert big.count(q) == 3 and big.rows_at(q, ["email"], 0, 3) == [
+        ("wave@example.jp",),
+        ("taka@example.jp",),
+        ("saki@example.jp",),
+    ]
 
 
 def test_writes_by_another_process_are_seen(big):
@@ -412,7 +477,7 @@ def test_shared_between_threads(big):
     def reader():
         try:
             for start in range(0, 97, 9):
-                assert big.rows_at(Query(sort_field="name"), ["email"], start, 9) == want[start:start + 9]
+                assert big.rows_at(Query(sort_field="name"), ["email"], start, 9) == want[start : start + 9]
                 assert big.count(Query(sort_field="name")) == 97
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)

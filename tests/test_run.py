@@ -8,15 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from corefixtures import CANARY, make_settings
 from haihai_tui.cli.main import main
-from haihai_tui.core.settings import store
-from haihai_tui.core.run.history import History
-from haihai_tui.core.records.store import RecordStore
 from haihai_tui.core.records.samples import SAMPLE_DATABASE
+from haihai_tui.core.records.store import RecordStore
+from haihai_tui.core.run.history import History
+from haihai_tui.core.settings import store
 from haihai_tui.mock.config import MockConfig
 from haihai_tui.mock.server import MockServerThread
-
-from corefixtures import CANARY, make_settings
 
 ROWS = [
     ("takahashi@example.co.jp", "髙橋商事㈱", "髙橋 一郎", "タカハシ", "東京都", "03-0000-0001"),
@@ -57,8 +56,9 @@ def env(tmp_path, mock):
 
 
 def cli(paths, *args):
-    return main(["run", "--config-dir", str(paths.config_dir), "--data-dir", str(paths.data_dir),
-                 "--menu", "顧客一覧", *args])
+    return main(
+        ["run", "--config-dir", str(paths.config_dir), "--data-dir", str(paths.data_dir), "--menu", "顧客一覧", *args]
+    )
 
 
 def received(mock):
@@ -80,17 +80,31 @@ def everything_written(paths, capsys) -> str:
     return "\n".join(blobs)
 
 
+def _csv_cell(value: str) -> str:
+    """A cell as csv.writer's minimal quoting writes it (quotes doubled inside quotes)."""
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
 def test_run_sends_exact_bytes_and_records_history(env, mock, capsys):
     assert cli(env, "--integration", "配配メール 顧客登録", "--memo", "定例") == 0
     reqs = received(mock)
     assert len(reqs) == 1
     r = reqs[0]
-    assert r["settings"] == {"login_id": "ops01", "import_type": "0", "is_overwrite": "1", "overwrite_type": "1",
-                             "gid": "12", "report_option": "2"}
-    expected = ("メールアドレス,会社名,お名前\r\n" + "".join(
-        f'{a},{b if "," not in b else chr(34) + b + chr(34)},{c if chr(34) not in c else chr(34) + c.replace(chr(34), chr(34) * 2) + chr(34)}\r\n'
-        for a, b, c, *_ in ROWS)).encode("cp932")
+    assert r["settings"] == {
+        "login_id": "ops01",
+        "import_type": "0",
+        "is_overwrite": "1",
+        "overwrite_type": "1",
+        "gid": "12",
+        "report_option": "2",
+    }
+    expected = (
+        "メールアドレス,会社名,お名前\r\n" + "".join(f"{a},{_csv_cell(b)},{_csv_cell(c)}\r\n" for a, b, c, *_ in ROWS)
+    ).encode("cp932")
     import base64
+
     assert base64.b64decode(r["csv"]["raw_b64"]) == expected
     assert "Shift_JIS" in r["csv"]["content_type"]
     assert r["headers"].get("X-HM-apitoken") == "***"
@@ -144,7 +158,10 @@ def test_preflight_error_blocks(env, mock, capsys):
     # narrowing the result with --where leaves the bad row out
     assert cli(env, "--integration", "配配メール 顧客登録", "--where", "会社名~株") == 0
     # ㈱ is its own character, not 株: only 波～株式会社 matches, and it arrives unchanged
-    assert received(mock)[0]["csv"]["text"] == "メールアドレス,会社名,お名前\r\nnami@example.co.jp,波～株式会社,波 次郎\r\n"
+    assert (
+        received(mock)[0]["csv"]["text"]
+        == "メールアドレス,会社名,お名前\r\nnami@example.co.jp,波～株式会社,波 次郎\r\n"
+    )
 
 
 def test_dangerous_run_needs_yes(env, mock, capsys):
@@ -152,6 +169,7 @@ def test_dangerous_run_needs_yes(env, mock, capsys):
         p = doc["integrations"][1]["params"]
         p["import_type"] = "1"
         del p["gid"]
+
     store.update(env.db, delete_all)
     assert cli(env, "--integration", "配配メール 配信停止") == 1
     assert "--yes" in capsys.readouterr().err
@@ -170,5 +188,5 @@ def test_history_json(env, mock, capsys):
     cli(env, "--integration", "配配メール 顧客登録")
     capsys.readouterr()
     assert main(["history", "--json", "--data-dir", str(env.data_dir), "--config-dir", str(env.config_dir)]) == 0
-    rows = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows[0]["integration"] == "配配メール 顧客登録" and rows[0]["state"] == "完了"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from haihai_tui.core.run.history import History
 from haihai_tui.core.settings import store
-
 from test_run import cli, env, mock, received  # noqa: F401  (fixtures)
 
 
 def test_wrong_typed_param_blocks_the_run(env, mock, capsys):
     def bad(doc):
         doc["integrations"][0]["params"]["gid"] = 12.0
+
     store.update(env.db, bad)
     assert cli(env, "--integration", "配配メール 顧客登録", "--dry-run") == 1
     err = capsys.readouterr().err
@@ -22,6 +22,7 @@ def test_wrong_typed_param_blocks_the_run(env, mock, capsys):
 def test_bad_report_address_does_not_fail_the_run(env, mock, capsys):
     def bad(doc):
         doc["users"][0]["email"] = "not an address"
+
     store.update(env.admin, bad)
     assert cli(env, "--integration", "配配メール 顧客登録") == 0
     assert History(env.history_db).list()[0].outcome.value == "done"
@@ -33,6 +34,7 @@ def test_result_fetch_failure_after_upload_keeps_done(env, mock, monkeypatch, ca
 
     async def boom(*a, **k):
         raise ClientError("result.csv: the server stopped answering")
+
     monkeypatch.setattr(status, "fetch_result_csv", boom)
     assert cli(env, "--integration", "配配メール 顧客登録") == 0
     rec = History(env.history_db).list()[0]

@@ -9,9 +9,17 @@ from pathlib import Path
 import pytest
 
 from haihai_tui.core.records.query import Query
+from haihai_tui.core.records.samples import (
+    DEFAULT_ROWS,
+    EMOJI,
+    FIELD_IDS,
+    MIN_FOR_SPECIALS,
+    SAMPLE_DATABASE,
+    SpecialRows,
+    generate,
+    write_csv,
+)
 from haihai_tui.core.records.store import RecordStore
-from haihai_tui.core.records.samples import (DEFAULT_ROWS, EMOJI, FIELD_IDS, MIN_FOR_SPECIALS, SAMPLE_DATABASE,
-                                       SpecialRows, generate, write_csv)
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 KANA = re.compile(r"[ァ-ヶー]+\u3000[ァ-ヶー]+")
@@ -42,8 +50,13 @@ def sample():
 
 def test_schema():
     assert [(f.id, f.label) for f in SAMPLE_DATABASE.fields] == [
-        ("email", "メールアドレス"), ("company", "会社名"), ("name", "お名前"), ("kana", "フリガナ"),
-        ("pref", "都道府県"), ("phone", "電話番号")]
+        ("email", "メールアドレス"),
+        ("company", "会社名"),
+        ("name", "お名前"),
+        ("kana", "フリガナ"),
+        ("pref", "都道府県"),
+        ("phone", "電話番号"),
+    ]
     assert SAMPLE_DATABASE.id == "customers" and SAMPLE_DATABASE.field("email").type == "email"
     assert FIELD_IDS == ("email", "company", "name", "kana", "pref", "phone")
 
@@ -112,7 +125,7 @@ def test_write_csv_cp932_skips_the_emoji_row(tmp_path: Path, sample):
     with RecordStore.open(tmp_path / "records", SAMPLE_DATABASE) as store:
         imp = store.import_csv(tmp_path / "c.csv")
         assert (imp.rows, imp.codec) == (DEFAULT_ROWS - 1, "cp932")
-        assert list(store.iter_rows(Query(), FIELD_IDS)) == sample[:sp.emoji] + sample[sp.emoji + 1:]
+        assert list(store.iter_rows(Query(), FIELD_IDS)) == sample[: sp.emoji] + sample[sp.emoji + 1 :]
 
 
 def test_write_csv_utf8_keeps_every_row(tmp_path: Path, sample):

@@ -48,25 +48,34 @@ def test_samples_load_clean(paths):
     assert CANARY not in repr(s)
 
 
-@pytest.mark.parametrize("old,new,pattern,needle", [
-    ('login_id = "ops01"                         # HaiHai', "#", r"login_id is required", "[integrations.params]"),
-    ('import_type = "0"', 'import_type = "4"', r"there is no 4", 'import_type = "4"'),
-    ('import_type = "0"', 'import_type = "x"', r"import_type", 'import_type = "x"'),
-    ('import_type = "0"', 'import_type = "2"', r"is_overwrite", 'is_overwrite = "1"'),
-    ('is_overwrite = "1"', 'is_overwrite = "0"', r"overwrite_type", 'overwrite_type = "1"'),
-    ('gid = "12"                                 #', 'spid = "7"\ngid = "12" #', r"(both|not both|together)", "gid = "),
-    ('report_option = "2"', 'report_option = "9"', r"report_option", 'report_option = "9"'),
-    ("report_mail = 2", "report_mail = 7", r"report_mail must be", "report_mail = 7"),
-    ('report_to = "executor"', 'report_to = "boss"', r"report_to must be", 'report_to = "boss"'),
-    ('csv_encoding = "sjis"', 'csv_encoding = "shift_jis"', r"csv_encoding must be", 'csv_encoding = "shift_jis"'),
-    ('url = "https://a01', 'url = "http://a01', r"must use https", 'url = "http://a01'),
-])
+@pytest.mark.parametrize(
+    "old,new,pattern,needle",
+    [
+        ('login_id = "ops01"                         # HaiHai', "#", r"login_id is required", "[integrations.params]"),
+        ('import_type = "0"', 'import_type = "4"', r"there is no 4", 'import_type = "4"'),
+        ('import_type = "0"', 'import_type = "x"', r"import_type", 'import_type = "x"'),
+        ('import_type = "0"', 'import_type = "2"', r"is_overwrite", 'is_overwrite = "1"'),
+        ('is_overwrite = "1"', 'is_overwrite = "0"', r"overwrite_type", 'overwrite_type = "1"'),
+        (
+            'gid = "12"                                 #',
+            'spid = "7"\ngid = "12" #',
+            r"(both|not both|together)",
+            "gid = ",
+        ),
+        ('report_option = "2"', 'report_option = "9"', r"report_option", 'report_option = "9"'),
+        ("report_mail = 2", "report_mail = 7", r"report_mail must be", "report_mail = 7"),
+        ('report_to = "executor"', 'report_to = "boss"', r"report_to must be", 'report_to = "boss"'),
+        ('csv_encoding = "sjis"', 'csv_encoding = "shift_jis"', r"csv_encoding must be", 'csv_encoding = "shift_jis"'),
+        ('url = "https://a01', 'url = "http://a01', r"must use https", 'url = "http://a01'),
+    ],
+)
 def test_rules(paths, old, new, pattern, needle):
     edit(paths.db, old, new)
     p = only(paths, pattern)
     assert p.file == "db.toml"
     assert p.line == line_of(paths.db, needle.split("\n")[0]) or (
-        needle == "[integrations.params]" and p.line is not None)
+        needle == "[integrations.params]" and p.line is not None
+    )
 
 
 def test_type_2_needs_gid_or_spid(paths):
@@ -126,6 +135,7 @@ def test_literal_token_is_error_and_never_shown(paths, capsys):
     assert p.line == line_of(paths.db, '"X-HM-apitoken"')
     assert all(CANARY not in str(x) for x in problems(paths))
     from haihai_tui.cli.main import main
+
     assert main(["check", "--config-dir", str(paths.config_dir), "--data-dir", str(paths.data_dir)]) == 1
     out = capsys.readouterr()
     assert CANARY not in out.out + out.err
@@ -193,6 +203,7 @@ def test_every_problem_at_once(paths):
 
 def test_check_command(paths, capsys):
     from haihai_tui.cli.main import main
+
     args = ["check", "--config-dir", str(paths.config_dir), "--data-dir", str(paths.data_dir)]
     assert main(args) == 0
     assert "0 error(s)" in capsys.readouterr().out
@@ -204,10 +215,12 @@ def test_check_command(paths, capsys):
 
 
 def test_core_does_not_import_textual():
-    code = ("import sys, pkgutil, importlib, haihai_tui.core, haihai_tui.mock, haihai_tui.cli\n"
-            "for pkg in (haihai_tui.core, haihai_tui.mock, haihai_tui.cli):\n"
-            "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
-            "        importlib.import_module(m.name)\n"
-            "assert 'textual' not in sys.modules, 'textual imported'\nprint('clean')")
+    code = (
+        "import sys, pkgutil, importlib, haihai_tui.core, haihai_tui.mock, haihai_tui.cli\n"
+        "for pkg in (haihai_tui.core, haihai_tui.mock, haihai_tui.cli):\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        importlib.import_module(m.name)\n"
+        "assert 'textual' not in sys.modules, 'textual imported'\nprint('clean')"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.strip() == "clean", r.stderr

@@ -17,7 +17,7 @@ from haihai_tui.core.problems import SettingsFileError
 from haihai_tui.core.settings import editing, store, trust
 from haihai_tui.core.settings.load import load_settings
 
-OTHER = 1000   # another account (tests run as root, which may chown)
+OTHER = 1000  # another account (tests run as root, which may chown)
 EVIL = "https://evil.example/api/v1/custcsv/import"
 
 
@@ -42,14 +42,17 @@ def other_users_folder(tmp_path: Path) -> Path:
 
 
 def test_a_folder_others_can_write_holding_a_link_into_their_folder_is_neither_read_nor_written(
-        tmp_path, other_users_folder, capsys):
+    tmp_path, other_users_folder, capsys
+):
     paths = make_settings(tmp_path)
-    paths.config_dir.chmod(0o777)               # the defect: another account could write the settings folder...
-    paths.secrets.unlink()                      # ...and made secrets.toml a link into its own folder
+    paths.config_dir.chmod(0o777)  # the defect: another account could write the settings folder...
+    paths.secrets.unlink()  # ...and made secrets.toml a link into its own folder
     paths.secrets.symlink_to(other_users_folder / "secrets.toml")
     os.chown(paths.secrets, OTHER, OTHER, follow_symlinks=False)
-    paths.db.write_text(paths.db.read_text(encoding="utf-8").replace(
-        "https://a01.hm-f.jp/api_sample/api/v1/custcsv/import", EVIL), encoding="utf-8")
+    paths.db.write_text(
+        paths.db.read_text(encoding="utf-8").replace("https://a01.hm-f.jp/api_sample/api/v1/custcsv/import", EVIL),
+        encoding="utf-8",
+    )
     loaded = load_settings(paths, {})
     cfg = paths.config_dir
     assert {p.file for p in loaded.errors} == {"admin.toml", "db.toml", "secrets.toml", "tui.toml"}
@@ -65,7 +68,7 @@ def test_a_folder_others_can_write_holding_a_link_into_their_folder_is_neither_r
     out = capsys.readouterr().out
     assert f"secrets.toml: not read: {paths.secrets} is a symbolic link owned by " in out and f"uid {OTHER}" in out
     assert "replace it with a file of your own" in out and "theirs" not in out
-    with pytest.raises(store.StoreError, match="never writes through a link"):   # nor goes the token through it
+    with pytest.raises(store.StoreError, match="never writes through a link"):  # nor goes the token through it
         editing.set_token(paths, "admin", "配配メール 顧客登録", CANARY)
     assert CANARY not in (other_users_folder / "secrets.toml").read_text(encoding="utf-8")
 
@@ -102,7 +105,7 @@ def test_a_folder_above_the_settings_writable_by_others_is_refused_unless_sticky
     problems = load_settings(paths, {}).problems
     assert len(problems) == 4 and all(f"folder {above} above" in p.message for p in problems)
     assert f"could replace config; run: chmod go-w {above}" in problems[0].message
-    above.chmod(0o1777)   # like /tmp: nobody but an entry's owner may rename it
+    above.chmod(0o1777)  # like /tmp: nobody but an entry's owner may rename it
     assert load_settings(paths, {}).problems == []
     assert trust.refusal(paths.db) is None
 

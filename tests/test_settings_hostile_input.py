@@ -25,7 +25,7 @@ def run_cli(paths, *argv: str) -> int:
 
 def test_out_of_range_unicode_escape_in_a_key_is_a_message(paths):
     text = 'a = 1\na = 2\n"\\U00110000" = 3\n'
-    assert scan(text).dups[0].line == 2     # the position scanner keeps going
+    assert scan(text).dups[0].line == 2  # the position scanner keeps going
     paths.db.write_text(text, encoding="utf-8")
     [p] = load_settings(paths, {}).problems
     assert (p.file, p.line, p.message) == ("db.toml", 2, "duplicate key a (first defined at line 1)")
@@ -33,7 +33,7 @@ def test_out_of_range_unicode_escape_in_a_key_is_a_message(paths):
 
 @pytest.mark.parametrize("text", DEEP.values(), ids=DEEP.keys())
 def test_values_nested_500_deep_are_a_message_in_check_run_and_the_store(paths, text, capsys):
-    paths.db.write_text("[[databases]]\nid = \"c\"\n" + text if text.startswith("x") else text, encoding="utf-8")
+    paths.db.write_text('[[databases]]\nid = "c"\n' + text if text.startswith("x") else text, encoding="utf-8")
     problems = load_settings(paths, {}).problems
     assert [p.file for p in problems] == ["db.toml"], problems
     assert "nested more than 32 levels deep" in problems[0].message
@@ -54,15 +54,17 @@ def test_nesting_a_settings_file_may_need_still_loads(paths):
 @pytest.mark.parametrize("bad", ["../../x", "a\\u0000b", "", "x" * 65, "顧客", "a b"])
 def test_database_ids_that_could_name_another_file_are_refused_with_file_and_line(paths, bad, capsys):
     text = paths.db.read_text(encoding="utf-8")
-    paths.db.write_text(text.replace('id = "customers"', f'id = "{bad}"', 1)
-                            .replace('database = "customers"', f'database = "{bad}"'), encoding="utf-8")
+    paths.db.write_text(
+        text.replace('id = "customers"', f'id = "{bad}"', 1).replace('database = "customers"', f'database = "{bad}"'),
+        encoding="utf-8",
+    )
     rows = paths.db.read_text(encoding="utf-8").splitlines()
     line = next(i for i, row in enumerate(rows, 1) if row.startswith("id ="))
     loaded = load_settings(paths, {})
     first = loaded.errors[0]
     assert (first.file, first.line) == ("db.toml", line)
     assert "may hold only letters A-Z a-z, digits, '_' and '-'" in first.message and "\x00" not in str(first)
-    assert loaded.settings.databases == []          # nothing downstream ever sees the id
+    assert loaded.settings.databases == []  # nothing downstream ever sees the id
     assert run_cli(paths, "check") == 1
     assert run_cli(paths, "db", "import", bad, str(paths.db)) == 2
     assert run_cli(paths, "run", "--menu", "顧客一覧", "--integration", "配配メール 顧客登録", "--dry-run") != 0
@@ -73,8 +75,10 @@ def test_database_ids_that_could_name_another_file_are_refused_with_file_and_lin
 
 def _point_header_at(paths, value: str, header: str = "X-HM-apitoken") -> None:
     text = paths.db.read_text(encoding="utf-8")
-    paths.db.write_text(text.replace('"X-HM-apitoken" = "${secret:配配メール 顧客登録}"', f'"{header}" = "{value}"', 1),
-                        encoding="utf-8")
+    paths.db.write_text(
+        text.replace('"X-HM-apitoken" = "${secret:配配メール 顧客登録}"', f'"{header}" = "{value}"', 1),
+        encoding="utf-8",
+    )
 
 
 @pytest.mark.parametrize("bad", ["\\u007f", "\\n", "\\r", "\\u0000", "\\t"])
@@ -97,28 +101,38 @@ def test_an_environment_token_with_a_control_character_is_refused(paths):
     assert not load_settings(paths, {"HAIHAI_API_TOKEN": CANARY}).errors
 
 
-@pytest.mark.parametrize(("header", "value", "words"), [
-    ("X-Extra", "a\\u007fb", "header X-Extra: its value contains a control character"),
-    ("X-Extra", "line\\r\\nX-Injected: 1", "header X-Extra: its value contains a control character"),
-    ("X Bad", "v", "is not a valid HTTP header name"),
-    ("X-Bad\\u0000", "v", "is not a valid HTTP header name"),
-])
+@pytest.mark.parametrize(
+    ("header", "value", "words"),
+    [
+        ("X-Extra", "a\\u007fb", "header X-Extra: its value contains a control character"),
+        ("X-Extra", "line\\r\\nX-Injected: 1", "header X-Extra: its value contains a control character"),
+        ("X Bad", "v", "is not a valid HTTP header name"),
+        ("X-Bad\\u0000", "v", "is not a valid HTTP header name"),
+    ],
+)
 def test_any_header_with_a_control_character_or_a_bad_name_is_refused_at_load(paths, header, value, words):
     text = paths.db.read_text(encoding="utf-8")
-    paths.db.write_text(text.replace('"X-HM-apitoken" = "${secret:配配メール 顧客登録}"',
-                                     f'"X-HM-apitoken" = "${{secret:配配メール 顧客登録}}"\n"{header}" = "{value}"', 1),
-                        encoding="utf-8")
-    line = next(i for i, row in enumerate(paths.db.read_text(encoding="utf-8").splitlines(), 1)
-                if row.startswith(f'"{header}"'))
+    paths.db.write_text(
+        text.replace(
+            '"X-HM-apitoken" = "${secret:配配メール 顧客登録}"',
+            f'"X-HM-apitoken" = "${{secret:配配メール 顧客登録}}"\n"{header}" = "{value}"',
+            1,
+        ),
+        encoding="utf-8",
+    )
+    line = next(
+        i for i, row in enumerate(paths.db.read_text(encoding="utf-8").splitlines(), 1) if row.startswith(f'"{header}"')
+    )
     loaded = load_settings(paths, {})
     [p] = loaded.errors
     assert (p.file, p.line) == ("db.toml", line) and words in p.message
     assert "\x00" not in str(p) and "\x7f" not in str(p) and "X-Injected" not in str(p)
-    assert list(loaded.settings.integrations[0].headers) == ["X-HM-apitoken"]   # the bad header is never sent
+    assert list(loaded.settings.integrations[0].headers) == ["X-HM-apitoken"]  # the bad header is never sent
 
 
 def test_the_integration_form_cannot_save_a_header_with_a_control_character(paths):
     from haihai_tui.core.settings import editing
+
     g = load_settings(paths, {}).settings.integrations[0]
     g.headers["X-Extra"] = "a\x7fb"
     with pytest.raises(editing.EditRefused, match="header X-Extra: its value contains a control character") as e:

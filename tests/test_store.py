@@ -99,6 +99,7 @@ def line_of(text: str, needle: str) -> int:
 
 # --- round trip --------------------------------------------------------------------------------------
 
+
 def test_round_trip_is_byte_identical(tmp_path):
     p = write(tmp_path / "admin.toml", RICH)
     tf = store.load(p)
@@ -145,6 +146,7 @@ def test_edit_inside_array_of_tables_keeps_its_comment(tmp_path):
 
 # --- strict reading ----------------------------------------------------------------------------------
 
+
 def test_missing_file(tmp_path):
     tf = store.load(tmp_path / "nope.toml")
     assert tf.fingerprint is None and tf.text == "" and dict(tf.doc) == {}
@@ -155,13 +157,16 @@ def test_missing_file(tmp_path):
     assert ei.value.file == "cfg"
 
 
-@pytest.mark.parametrize("text, line, column, words", [
-    ('a = 1\n\n[t]\nport = \nx = 2\n', 4, 8, "invalid value"),
-    ('[system]\nfrom = rakuraku@example\n', 2, 8, "needs quotes"),
-    ('a = 1\nb = "never closed\n', 2, 18, "not closed"),
-    ('ok = true\n顧客 = 1\n', 2, 1, '"顧客"'),
-    ('x = 1\ny 2\n', 2, 3, "expected '='"),
-])
+@pytest.mark.parametrize(
+    "text, line, column, words",
+    [
+        ("a = 1\n\n[t]\nport = \nx = 2\n", 4, 8, "invalid value"),
+        ("[system]\nfrom = rakuraku@example\n", 2, 8, "needs quotes"),
+        ('a = 1\nb = "never closed\n', 2, 18, "not closed"),
+        ("ok = true\n顧客 = 1\n", 2, 1, '"顧客"'),
+        ("x = 1\ny 2\n", 2, 3, "expected '='"),
+    ],
+)
 def test_syntax_error_line_and_column(tmp_path, text, line, column, words):
     p = write(tmp_path / "db.toml", text)
     with pytest.raises(SettingsFileError) as ei:
@@ -185,8 +190,9 @@ def test_bom_is_refused_with_the_fix(tmp_path):
     with pytest.raises(SettingsFileError) as ei:
         store.load(p)
     assert (ei.value.file, ei.value.line) == ("admin.toml", 1)
-    assert ei.value.message == ("file starts with a UTF-8 BOM; save it as UTF-8 without BOM, e.g. "
-                                f"`sed -i '1s/^\\xEF\\xBB\\xBF//' {p}`")
+    assert ei.value.message == (
+        f"file starts with a UTF-8 BOM; save it as UTF-8 without BOM, e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' {p}`"
+    )
 
 
 def test_cp932_file_gets_the_iconv_command(tmp_path):
@@ -215,15 +221,24 @@ def test_utf16_is_named(tmp_path):
         store.load(p)
 
 
-@pytest.mark.parametrize("text, line, words", [
-    ('a = 1\nb = 2\na = 3\n', 3, "duplicate key a (first defined at line 1)"),
-    ('[system.smtp]\nport = 1\n\n[system.smtp]\nhost = "x"\n', 4,
-     "table [system.smtp] is defined twice (first at line 1)"),
-    ('[[users]]\nlogin = "a"\n[[users]]\nlogin = "b"\nname = "x"\nlogin = "c"\n', 6,
-     "duplicate key users[1].login (first defined at line 4)"),
-    ('[x]\nf = { a = 1, a = 2 }\n', 2, "duplicate key x.f.a"),
-    ('[a]\nb = 1\n[a.b]\n', 3, "[a.b] conflicts with a.b"),
-])
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ("a = 1\nb = 2\na = 3\n", 3, "duplicate key a (first defined at line 1)"),
+        (
+            '[system.smtp]\nport = 1\n\n[system.smtp]\nhost = "x"\n',
+            4,
+            "table [system.smtp] is defined twice (first at line 1)",
+        ),
+        (
+            '[[users]]\nlogin = "a"\n[[users]]\nlogin = "b"\nname = "x"\nlogin = "c"\n',
+            6,
+            "duplicate key users[1].login (first defined at line 4)",
+        ),
+        ("[x]\nf = { a = 1, a = 2 }\n", 2, "duplicate key x.f.a"),
+        ("[a]\nb = 1\n[a.b]\n", 3, "[a.b] conflicts with a.b"),
+    ],
+)
 def test_duplicates(tmp_path, text, line, words):
     p = write(tmp_path / "admin.toml", text)
     with pytest.raises(SettingsFileError) as ei:
@@ -234,8 +249,12 @@ def test_duplicates(tmp_path, text, line, words):
 
 def test_errors_never_show_a_secret(tmp_path):
     canary = "CANARY-7f3a9c"
-    for text in (f'[tokens]\n"x" = "{canary}\n', f'[tokens]\n"x" = {canary}\n',
-                 f'[tokens]\nx = "{canary}"\nx = "{canary}"\n', f'[tokens]\nx = "{canary}" junk\n'):
+    for text in (
+        f'[tokens]\n"x" = "{canary}\n',
+        f'[tokens]\n"x" = {canary}\n',
+        f'[tokens]\nx = "{canary}"\nx = "{canary}"\n',
+        f'[tokens]\nx = "{canary}" junk\n',
+    ):
         p = write(tmp_path / "secrets.toml", text)
         with pytest.raises(SettingsFileError) as ei:
             store.load(p)
@@ -244,6 +263,7 @@ def test_errors_never_show_a_secret(tmp_path):
 
 # --- saving ------------------------------------------------------------------------------------------
 
+
 def test_conflict_when_changed_on_disk(tmp_path):
     p = write(tmp_path / "admin.toml", RICH)
     tf = store.load(p)
@@ -251,8 +271,10 @@ def test_conflict_when_changed_on_disk(tmp_path):
     write(p, RICH.replace("tanaka", "tanaka2"))  # another session saved in between
     with pytest.raises(store.ConflictError) as ei:
         store.save(tf)
-    assert str(ei.value) == (f"{p} was changed on disk since it was loaded (by another session or an editor); "
-                             "reload and apply your change again")
+    assert str(ei.value) == (
+        f"{p} was changed on disk since it was loaded (by another session or an editor); "
+        "reload and apply your change again"
+    )
     assert "tanaka2" in p.read_text()
     store.save(tf, force=True)
     assert "port = 2525" in p.read_text() and "tanaka2" not in p.read_text()
@@ -346,7 +368,7 @@ def test_a_symlinked_settings_file_of_your_own_is_read_but_never_written_through
             write_it()
         assert f"cp --remove-destination {real} {cfg / 'admin.toml'}" in str(e.value)
     assert (cfg / "admin.toml").is_symlink() and real.read_text() == "a = 1\n"
-    assert sorted(p.name for p in cfg.iterdir()) == ["admin.toml"]   # no temp file, no .bak, no lock left behind
+    assert sorted(p.name for p in cfg.iterdir()) == ["admin.toml"]  # no temp file, no .bak, no lock left behind
 
 
 def test_update_that_raises_writes_nothing_and_releases_the_lock(tmp_path):
@@ -365,6 +387,7 @@ def test_update_that_raises_writes_nothing_and_releases_the_lock(tmp_path):
 
 def test_lock_timeout_names_the_holder(tmp_path):
     import fcntl
+
     p = write(tmp_path / "db.toml", "n = 1\n")
     fd = os.open(tmp_path / ".db.toml.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -388,6 +411,7 @@ def test_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
 
 def test_disk_full_leaves_the_file_and_no_temp(tmp_path, monkeypatch):
     import errno
+
     p = write(tmp_path / "db.toml", "n = 1  # keep\n")
 
     def full(fd):
@@ -417,9 +441,11 @@ def test_unwritable_folder_is_a_clear_error(tmp_path):
 
 # --- concurrency and crashes -------------------------------------------------------------------------
 
+
 def _worker(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(WORKER), *map(str, args)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), *map(str, args)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
 
 
 def test_two_processes_lose_no_update(tmp_path):
@@ -489,25 +515,29 @@ def test_kill_right_before_replace_keeps_the_old_file(tmp_path):
 
 # --- locate ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("keypath, needle", [
-    (("system", "smtp", "port"), "port = 587"),
-    (("system", "admin_emails"), "admin_emails"),
-    (("system",), "[system]"),
-    (("users",), 'login = "tanaka"'),  # the first [[users]] header is one line above
-    (("users", 2, "permissions"), "permissions = []"),
-    (("users", 1, "permissions", 1), '  "システム連携",'),
-    (("users", -1, "login"), 'login = "sato"'),
-    (("integrations", 0, "params", "gid"), 'gid = "12"'),
-    (("integrations", 0, "options", "report_mail"), "options.report_mail"),
-    (("integrations", 2, "params", "gid"), 'params.gid = "3"'),
-    (("integrations", 0, "limits", "gid"), 'limits = { rows'),
-    (("integrations", 1, "params", "gid"), 'params = { gid = "1"'),
-    (("integrations", 0, "headers", "X-HM-apitoken"), '"X-HM-apitoken"'),
-    (("databases", 0, "fields", 1), '{ id = "company"'),
-    (("databases", 0, "fields", 2, "label"), '{ id = "name"'),
-    (("databases", 0, "fields", 9), "fields = ["),
-    (("integrations", 0, "nope"), 'name = "配配メール 顧客登録"'),
-])
+
+@pytest.mark.parametrize(
+    "keypath, needle",
+    [
+        (("system", "smtp", "port"), "port = 587"),
+        (("system", "admin_emails"), "admin_emails"),
+        (("system",), "[system]"),
+        (("users",), 'login = "tanaka"'),  # the first [[users]] header is one line above
+        (("users", 2, "permissions"), "permissions = []"),
+        (("users", 1, "permissions", 1), '  "システム連携",'),
+        (("users", -1, "login"), 'login = "sato"'),
+        (("integrations", 0, "params", "gid"), 'gid = "12"'),
+        (("integrations", 0, "options", "report_mail"), "options.report_mail"),
+        (("integrations", 2, "params", "gid"), 'params.gid = "3"'),
+        (("integrations", 0, "limits", "gid"), "limits = { rows"),
+        (("integrations", 1, "params", "gid"), 'params = { gid = "1"'),
+        (("integrations", 0, "headers", "X-HM-apitoken"), '"X-HM-apitoken"'),
+        (("databases", 0, "fields", 1), '{ id = "company"'),
+        (("databases", 0, "fields", 2, "label"), '{ id = "name"'),
+        (("databases", 0, "fields", 9), "fields = ["),
+        (("integrations", 0, "nope"), 'name = "配配メール 顧客登録"'),
+    ],
+)
 def test_locate(keypath, needle):
     expected = line_of(RICH, needle) - (1 if keypath == ("users",) else 0)
     if keypath == ("integrations", 0, "nope"):
@@ -528,6 +558,7 @@ def test_locate_is_not_fooled_by_comments_and_strings():
 
 
 # --- file permissions --------------------------------------------------------------------------------
+
 
 def test_check_private_file(tmp_path):
     p = tmp_path / "secrets.toml"
@@ -572,6 +603,7 @@ def _leaves(node, path=()):
 
 def test_locate_finds_every_value_of_the_document():
     import tomllib
+
     lines = RICH.splitlines()
     leaves = list(_leaves(tomllib.loads(RICH)))
     assert len(leaves) >= 40
@@ -584,11 +616,12 @@ def test_locate_finds_every_value_of_the_document():
 
 def test_scanner_survives_any_truncation_or_damage():
     import random
+
     rng = random.Random(7)
     for i in range(0, len(RICH) + 1, 3):
         store.locate(RICH[:i], ("integrations", 0, "params", "gid"))
     for _ in range(300):
         chars = list(RICH)
         for _ in range(5):
-            chars[rng.randrange(len(chars))] = rng.choice('[]{}"\'#=.,\n \\')
+            chars[rng.randrange(len(chars))] = rng.choice("[]{}\"'#=.,\n \\")
         store.locate("".join(chars), ("users", 1, "permissions", 0))

@@ -5,13 +5,13 @@ import pytest
 from haihai_tui.core.text import cell_width, describe_char, fit_cells, one_line, safe
 
 HOSTILE = [
-    ("\x1b[2J", "\\x1b[2J"),                                   # screen wipe
-    ("\x1b]52;c;aGk=\x07", "\\x1b]52;c;aGk=\\x07"),            # OSC 52 clipboard write
+    ("\x1b[2J", "\\x1b[2J"),  # screen wipe
+    ("\x1b]52;c;aGk=\x07", "\\x1b]52;c;aGk=\\x07"),  # OSC 52 clipboard write
     ("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", "\\x1b]8;;http://x\\x1b\\link\\x1b]8;;\\x1b\\"),
     ("a\x00b", "a\\x00b"),
     ("bell\x07", "bell\\x07"),
-    ("\x9b31m", "\\x9b31m"),                                   # C1 CSI
-    ("abc\u202edef", "abc\\u202edef"),                         # bidi override
+    ("\x9b31m", "\\x9b31m"),  # C1 CSI
+    ("abc\u202edef", "abc\\u202edef"),  # bidi override
     ("a\rb", "a\\x0db"),
     ("a\tb", "a\\x09b"),
     ("del\x7f", "del\\x7f"),

@@ -16,13 +16,15 @@ from haihai_tui.core.settings.tomlpos import TomlScan
 SAMPLES = sorted((Path(__file__).resolve().parent.parent / "haihai_tui" / "samples").glob("*.toml*"))
 TEXTS = [p.read_text(encoding="utf-8") for p in SAMPLES]
 #: what TOML is made of, plus what trips scanners: escapes, quotes, brackets, control characters, wide text
-TOMLISH = st.sampled_from(list('[]{}"\'#=.,\n\r\t \\uU0123456789abcxyz_-+:') +
-                          ["\\U00110000", "\\uD800", '"""', "'''", "[[", "]]", "\x00", "\x7f", "\u2028", "顧客", "＠"])
+TOMLISH = st.sampled_from(
+    list("[]{}\"'#=.,\n\r\t \\uU0123456789abcxyz_-+:")
+    + ["\\U00110000", "\\uD800", '"""', "'''", "[[", "]]", "\x00", "\x7f", "\u2028", "顧客", "＠"]
+)
 QUICK = settings(max_examples=150, deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow])
 
 
 def strict_parse_is_calm(text: str) -> None:
-    scan = TomlScan(text)   # uncached: every example is really scanned
+    scan = TomlScan(text)  # uncached: every example is really scanned
     for path in list(scan.lines)[:50] + [("integrations", -1, "params", "gid"), ("users", 0, "permissions", -1)]:
         line = scan.locate(path)
         assert line is None or 1 <= line <= text.count("\n") + 1
@@ -41,8 +43,8 @@ def test_arbitrary_text(text):
 
 @QUICK
 @given(st.lists(TOMLISH, max_size=200).map("".join))
-@example('a = 1\na = 2\n"\\U00110000" = 3\n')    # found by hand: chr() out of range in the scanner
-@example("x = " + "[" * 500 + "]" * 500)               # RecursionError in tomllib, tomlkit and the scanner
+@example('a = 1\na = 2\n"\\U00110000" = 3\n')  # found by hand: chr() out of range in the scanner
+@example("x = " + "[" * 500 + "]" * 500)  # RecursionError in tomllib, tomlkit and the scanner
 def test_arbitrary_toml_like_text(text):
     strict_parse_is_calm(text)
 
@@ -57,9 +59,9 @@ def mutated_sample(draw) -> str:
         if kind == "insert":
             text = text[:at] + piece + text[at:]
         elif kind == "delete":
-            text = text[:at] + text[at + draw(st.integers(1, 20)):]
+            text = text[:at] + text[at + draw(st.integers(1, 20)) :]
         elif kind == "replace":
-            text = text[:at] + piece + text[at + 1:]
+            text = text[:at] + piece + text[at + 1 :]
         else:
             text = text[:at]
     return text

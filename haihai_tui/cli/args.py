@@ -16,50 +16,71 @@ You act as the account running this program; no flag acts as someone else."""
 def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
     # On subcommands the default is SUPPRESS, so a --config-dir given before the command is not reset to None.
     default = None if top else argparse.SUPPRESS
-    p.add_argument("--config-dir", metavar="DIR", default=default,
-                   help="settings folder (admin.toml, db.toml, secrets.toml)")
-    p.add_argument("--data-dir", metavar="DIR", default=default,
-                   help="data folder (records, history, report-mail outbox)")
+    p.add_argument(
+        "--config-dir", metavar="DIR", default=default, help="settings folder (admin.toml, db.toml, secrets.toml)"
+    )
+    p.add_argument(
+        "--data-dir", metavar="DIR", default=default, help="data folder (records, history, report-mail outbox)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="haihai-tui", formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description="Keyboard-driven console for the 楽楽販売 -> 配配メール customer\n"
-                                            "sync. Without a command it opens the TUI.", epilog=EPILOG)
+    p = argparse.ArgumentParser(
+        prog="haihai-tui",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Keyboard-driven console for the 楽楽販売 -> 配配メール customer\n"
+        "sync. Without a command it opens the TUI.",
+        epilog=EPILOG,
+    )
     _common(p, top=True)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("tui", help="open the TUI (the default)")
     _common(t)
 
-    d = sub.add_parser("demo", help="sample settings and customers in a scratch folder, the local mock "
-                                    "HaiHai server, and the TUI pointed at it")
+    d = sub.add_parser(
+        "demo",
+        help="sample settings and customers in a scratch folder, the local mock "
+        "HaiHai server, and the TUI pointed at it",
+    )
     _common(d)
     d.add_argument("--dir", metavar="DIR", help="scratch folder to use (default: a new temporary folder)")
     d.add_argument("--rows", type=int, default=5000, help="sample customers to generate (default 5000)")
     d.add_argument("--no-tui", action="store_true", help="set everything up, print the check and stop")
 
-    r = sub.add_parser("run", help="run one integration without screens (for cron)",
-                       description="Run an integration attached to a record-list menu on the rows matching the "
-                                   "conditions. Exit 0 done, 1 error, 2 bad usage, 3 outcome unknown.")
+    r = sub.add_parser(
+        "run",
+        help="run one integration without screens (for cron)",
+        description="Run an integration attached to a record-list menu on the rows matching the "
+        "conditions. Exit 0 done, 1 error, 2 bad usage, 3 outcome unknown.",
+    )
     _common(r)
     r.add_argument("--menu", required=True, help="record-list menu name (メニュー)")
     r.add_argument("--integration", required=True, help="システム連携名 attached to that menu")
-    r.add_argument("--where", action="append", default=[], metavar="COND",
-                   help="LABEL=VALUE (equals) or LABEL~TEXT (contains); repeat to AND")
+    r.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="COND",
+        help="LABEL=VALUE (equals) or LABEL~TEXT (contains); repeat to AND",
+    )
     r.add_argument("--search", default="", help="free text over the menu's columns")
     r.add_argument("--memo", default="", help="メモ recorded in the history")
     r.add_argument("--dry-run", action="store_true", help="print the exact request (token masked), send nothing")
     r.add_argument("--yes", action="store_true", help="confirm a dangerous run (delete from the whole HaiHai database)")
     r.add_argument("--split", action="store_true", help="over the per-request limit: send several requests")
-    r.add_argument("--allow-warnings", action="store_true",
-                   help="send although pre-flight found warnings (duplicates); errors always block")
+    r.add_argument(
+        "--allow-warnings",
+        action="store_true",
+        help="send although pre-flight found warnings (duplicates); errors always block",
+    )
 
     c = sub.add_parser("check", help="validate every settings file; file:line: message per problem")
     _common(c)
 
-    i = sub.add_parser("init", help="write the commented sample settings into the settings folder "
-                                    "(never overwrites a file)")
+    i = sub.add_parser(
+        "init", help="write the commented sample settings into the settings folder (never overwrites a file)"
+    )
     _common(i)
 
     db = sub.add_parser("db", help="record databases")
@@ -80,8 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(m)
     m.add_argument("--host", default="127.0.0.1")
     m.add_argument("--port", type=int, default=8787)
-    m.add_argument("--config", metavar="FILE", type=Path,
-                   help="mock accounts (TOML); default: the demo account, token from $HAIHAI_MOCK_TOKEN")
+    m.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help="mock accounts (TOML); default: the demo account, token from $HAIHAI_MOCK_TOKEN",
+    )
     return p
 
 

@@ -22,8 +22,11 @@ def check_report(ctx: AppContext) -> list[Problem]:
 def cmd_check(args) -> int:
     paths = paths_of(args)
     if not paths.config_dir.exists():
-        print(f"{paths.config_dir}: no settings folder; write the commented samples there with: "
-              f"haihai-tui init --config-dir {paths.config_dir}", file=sys.stderr)
+        print(
+            f"{paths.config_dir}: no settings folder; write the commented samples there with: "
+            f"haihai-tui init --config-dir {paths.config_dir}",
+            file=sys.stderr,
+        )
         return 1
     ctx = AppContext(paths)
     problems = check_report(ctx)
@@ -32,7 +35,9 @@ def cmd_check(args) -> int:
     errors = sum(p.is_error for p in problems)
     warnings = len(problems) - errors
     s = ctx.settings
-    summary = (f"{errors} error(s), {warnings} warning(s) in {paths.config_dir} - {len(s.users)} users, "
-               f"{len(s.databases)} databases, {len(s.integrations)} integrations, {len(s.menus)} menus")
+    summary = (
+        f"{errors} error(s), {warnings} warning(s) in {paths.config_dir} - {len(s.users)} users, "
+        f"{len(s.databases)} databases, {len(s.integrations)} integrations, {len(s.menus)} menus"
+    )
     print(summary, file=sys.stderr if problems else sys.stdout)
     return 1 if errors else 0

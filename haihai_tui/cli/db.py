@@ -12,6 +12,7 @@ from haihai_tui.core.text import one_line
 def cmd_db_import(args) -> int:
     from haihai_tui.core.records.importer import RecordImportError
     from haihai_tui.core.records.store import DatabaseIdError, RecordFileError, RecordStore
+
     paths = paths_of(args)
     ctx = AppContext(paths)
     db = ctx.settings.database(args.database)
@@ -31,8 +32,10 @@ def cmd_db_import(args) -> int:
         print(f"{e}\nnothing was imported", file=sys.stderr)
         return 1
     except OSError as e:
-        print(f"cannot open the record database in {paths.records_dir}: {e.strerror or e}\nnothing was imported",
-              file=sys.stderr)
+        print(
+            f"cannot open the record database in {paths.records_dir}: {e.strerror or e}\nnothing was imported",
+            file=sys.stderr,
+        )
         return 1
     try:
         res = rs.import_csv(args.file, replace=args.replace)
@@ -42,6 +45,8 @@ def cmd_db_import(args) -> int:
         return 1
     finally:
         rs.close()
-    print(f"imported {res.rows:,} records into {one_line(db.name)} ({one_line(db.id)}) from {args.file} "
-          f"({res.encoding}); the database now holds {total:,}")
+    print(
+        f"imported {res.rows:,} records into {one_line(db.name)} ({one_line(db.id)}) from {args.file} "
+        f"({res.encoding}); the database now holds {total:,}"
+    )
     return 0

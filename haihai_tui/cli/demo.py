@@ -15,7 +15,7 @@ from haihai_tui.core.settings import store
 from haihai_tui.core.settings.permissions import PERMISSION_NAMES, current_login
 from haihai_tui.samples import sample_bytes
 
-DEMO_PATH = "demo"   # the mock account's PATH segment
+DEMO_PATH = "demo"  # the mock account's PATH segment
 
 
 def lay_demo(base: Path, *, login: str, token: str, mock_url: str, rows: int = 5000) -> Paths:
@@ -55,6 +55,7 @@ def lay_demo(base: Path, *, login: str, token: str, mock_url: str, rows: int = 5
 def _load_customers(paths: Paths, rows: int) -> int:
     from haihai_tui.core.records.samples import SAMPLE_DATABASE, generate
     from haihai_tui.core.records.store import RecordStore
+
     rs = RecordStore.open(paths.records_dir, SAMPLE_DATABASE)
     try:
         if rs.count() == 0:
@@ -82,11 +83,13 @@ def cmd_demo(args) -> int:
             for p in check_report(ctx):
                 print(p)
             from haihai_tui.core.records.store import RecordStore
+
             db = ctx.settings.database("customers")
             rs = RecordStore.open(paths.records_dir, db)
             print(f"{note}\n{rs.count():,} customers in {db.name}; you are {ctx.who()}")
             rs.close()
             return 0
         from haihai_tui.tui.launch import run_tui
+
         print(note, file=sys.stderr)
         return run_tui(ctx, mock_note=note)

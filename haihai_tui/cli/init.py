@@ -25,6 +25,8 @@ def cmd_init(args) -> int:
         print(f"wrote {', '.join(made)} to {folder}")
     if kept:
         print(f"kept the existing {', '.join(kept)} (init never overwrites)", file=sys.stderr)
-    print(f"next: edit {folder / 'admin.toml'} (your login under [[users]]) and {folder / 'db.toml'}, "
-          f"put the API token into {folder / 'secrets.toml'}, then run: haihai-tui check")
+    print(
+        f"next: edit {folder / 'admin.toml'} (your login under [[users]]) and {folder / 'db.toml'}, "
+        f"put the API token into {folder / 'secrets.toml'}, then run: haihai-tui check"
+    )
     return 0

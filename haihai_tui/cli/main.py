@@ -20,6 +20,7 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from haihai_tui.core.run.history import HistoryError
     from haihai_tui.core.run.mail import MailError
     from haihai_tui.core.settings.store import StoreError
+
     return (ClientError, HistoryError, MailError, StoreError, RecordFileError, DatabaseIdError)
 
 
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return _reader_went_away()
     except Exception as e:  # a user's file or the machine said no: one clear line, never a traceback
         from haihai_tui.core.problems import SettingsFileError
+
         known = (SettingsFileError, OSError) + _known_errors()
         if not isinstance(e, known):
             raise

@@ -79,7 +79,7 @@ class Printer:
 @contextmanager
 def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
     """While inside, SIGINT and SIGTERM call ``stop`` (once each time) instead of ending the process."""
-    if threading.current_thread() is not threading.main_thread():   # signals reach the main thread only
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         yield
         return
     before = {s: signal.getsignal(s) for s in STOP_SIGNALS}
@@ -101,8 +101,10 @@ def cmd_run(args) -> int:
     s = ctx.settings
     menu = s.menu(args.menu)
     if menu is None and s.load_errors:
-        err(f"no menu {one_line(repr(args.menu))}, and the settings have errors: {one_line(s.load_errors[0])} "
-            f"(run `haihai-tui check`)")
+        err(
+            f"no menu {one_line(repr(args.menu))}, and the settings have errors: {one_line(s.load_errors[0])} "
+            f"(run `haihai-tui check`)"
+        )
         return 1
     if menu is None:
         err(f"no menu {one_line(repr(args.menu))}; menus: {one_line(', '.join(m.name for m in s.menus)) or '(none)'}")
@@ -115,11 +117,12 @@ def cmd_run(args) -> int:
         return 2
     target = Target(args.menu, args.integration, conds, args.search)
     printer = Printer()
-    stopped = threading.Event()   # set by SIGINT/SIGTERM during pre-flight: the build stops, nothing is sent
+    stopped = threading.Event()  # set by SIGINT/SIGTERM during pre-flight: the build stops, nothing is sent
     try:
         with _stop_on_signals(stopped.set):
-            prepared = prepare(s, ctx.paths, target, environ=ctx.environ, split=args.split, on_event=printer,
-                               cancel=stopped)
+            prepared = prepare(
+                s, ctx.paths, target, environ=ctx.environ, split=args.split, on_event=printer, cancel=stopped
+            )
     except BuildCancelled:
         err("stopped before anything was sent: pre-flight was interrupted; nothing was sent")
         return 1
@@ -132,11 +135,16 @@ def cmd_run(args) -> int:
             return 1
         for f in prepared.built.findings:
             err(f"{f.severity}: {one_line(f)}")
-        err(f"{one_line(prepared.summary)}; {prepared.requests} request(s), daily quota left "
-            f"{prepared.quota_left} of {prepared.integration.limits.daily_quota}")
+        err(
+            f"{one_line(prepared.summary)}; {prepared.requests} request(s), daily quota left "
+            f"{prepared.quota_left} of {prepared.integration.limits.daily_quota}"
+        )
         if prepared.blocked:
-            hint = " (or --split to send several requests)" if any(
-                f.code in ("over_rows", "over_bytes") for f in prepared.built.errors) else ""
+            hint = (
+                " (or --split to send several requests)"
+                if any(f.code in ("over_rows", "over_bytes") for f in prepared.built.errors)
+                else ""
+            )
             err(f"not sent: pre-flight found {prepared.built.error_count} error(s){hint}")
             return 1
         if args.dry_run:
@@ -144,8 +152,10 @@ def cmd_run(args) -> int:
             err("dry run: nothing was sent")
             return 0
         if prepared.built.warnings and not args.allow_warnings:
-            err(f"not sent: pre-flight found {prepared.built.warning_count} warning(s); "
-                f"re-run with --allow-warnings to send anyway")
+            err(
+                f"not sent: pre-flight found {prepared.built.warning_count} warning(s); "
+                f"re-run with --allow-warnings to send anyway"
+            )
             return 1
         if prepared.dangerous and not args.yes:
             err(f"refused: {one_line(prepared.dangerous)}. This is a dangerous run; add --yes to confirm it.")
@@ -166,8 +176,10 @@ async def _execute(prepared, ctx: AppContext, args, printer: Printer) -> int:
     def stop(signum: int) -> None:
         if not told:
             told.append(signum)
-            err(f"{signal.Signals(signum).name}: stopping the run like the TUI's cancel; "
-                "waiting for the current step to end (it is recorded as it stands)")
+            err(
+                f"{signal.Signals(signum).name}: stopping the run like the TUI's cancel; "
+                "waiting for the current step to end (it is recorded as it stands)"
+            )
         cancel.set()
 
     installed = []
@@ -175,12 +187,20 @@ async def _execute(prepared, ctx: AppContext, args, printer: Printer) -> int:
         try:
             loop.add_signal_handler(s, stop, s)
             installed.append(s)
-        except (NotImplementedError, RuntimeError, ValueError):   # not the main thread, or no signals here
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
             pass
     try:
-        rec = await execute(prepared, ctx.paths, ctx.settings, executor=ctx.login, memo=args.memo,
-                            confirm_dangerous=args.yes, accept_warnings=args.allow_warnings,
-                            on_event=printer, cancel=cancel)
+        rec = await execute(
+            prepared,
+            ctx.paths,
+            ctx.settings,
+            executor=ctx.login,
+            memo=args.memo,
+            confirm_dangerous=args.yes,
+            accept_warnings=args.allow_warnings,
+            on_event=printer,
+            cancel=cancel,
+        )
     except RunRefused as e:
         err(f"refused: {one_line(e)}")
         return 1
@@ -193,6 +213,6 @@ async def _execute(prepared, ctx: AppContext, args, printer: Printer) -> int:
     ids = f" import_id {one_line(', '.join(rec.import_ids))}" if rec.import_ids else ""
     status = f" HTTP {rec.http_status}" if rec.http_status else ""
     print(f"{rec.outcome.label} ({rec.outcome.value}): run #{rec.run_id}, {rec.rows:,} rows{status}{ids}{counts}")
-    if rec.message:   # what came of it in words (an accepted upload: where its row results are, or why not fetched)
+    if rec.message:  # what came of it in words (an accepted upload: where its row results are, or why not fetched)
         err(safe(rec.message, multiline=True))
     return EXIT.get(rec.outcome, 1)

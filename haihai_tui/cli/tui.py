@@ -8,5 +8,6 @@ from haihai_tui.core.settings.context import AppContext
 
 def cmd_tui(args) -> int:
     from haihai_tui.tui.launch import run_tui
+
     paths = paths_of(args)
     return run_tui(AppContext(paths))

@@ -21,14 +21,18 @@ EMAIL_FAST = re.compile(rf"(?:{_ADDR_A}\n)*+{_ADDR_A}")  # a whole chunk of ASCI
 EMAIL_RE = re.compile(rf"{_LOCAL}@{_ULABEL}(?:\.{_ULABEL})++")
 _LOCAL_CHAR = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]")
 
+
 def email_problem(v: str) -> str | None:
     """Why ``v`` is not an address we accept (see EMAIL_RE above), or None when it is fine."""
     if len(v) > EMAIL_MAX:
         return f"it is longer than {EMAIL_MAX} characters"
     sp = next((c for c in v if c.isspace()), None)
     if sp is not None:
-        return "it contains a full-width space (U+3000)" if sp == "\u3000" else \
-            f"it contains a space or line break (U+{ord(sp):04X})"
+        return (
+            "it contains a full-width space (U+3000)"
+            if sp == "\u3000"
+            else f"it contains a space or line break (U+{ord(sp):04X})"
+        )
     if v.count("@") != 1:
         if "@" in v:
             return "it has more than one @"

@@ -6,18 +6,19 @@ the TUI turns them into messages. They never carry a secret.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Literal
+from typing import Literal
 
 
 class Stage(str, Enum):
-    QUERY = "query"          # reading rows from the record database
+    QUERY = "query"  # reading rows from the record database
     PREFLIGHT = "preflight"  # checking and building the CSV
-    CONFIRM = "confirm"      # waiting for the user's say
-    SEND = "send"            # multipart upload
-    RESPONSE = "response"    # waiting for / reading the server's answer
-    POLL = "poll"            # polling the (optional) status endpoint
+    CONFIRM = "confirm"  # waiting for the user's say
+    SEND = "send"  # multipart upload
+    RESPONSE = "response"  # waiting for / reading the server's answer
+    POLL = "poll"  # polling the (optional) status endpoint
     HISTORY = "history"
     MAIL = "mail"
     DONE = "done"
@@ -25,12 +26,13 @@ class Stage(str, Enum):
 
 class Outcome(str, Enum):
     """The run's final state, with the product's Japanese words."""
-    RUNNING = "running"      # 実行中
-    DONE = "done"            # 完了
-    ERROR = "error"          # エラー
-    UNKNOWN = "unknown"      # 結果不明: the body was sent, the answer never came
+
+    RUNNING = "running"  # 実行中
+    DONE = "done"  # 完了
+    ERROR = "error"  # エラー
+    UNKNOWN = "unknown"  # 結果不明: the body was sent, the answer never came
     CANCELLED = "cancelled"  # 中止: stopped by the user before anything was sent, or part-way through
-                             # the upload (the body never completed; HaiHai rejects incomplete uploads)
+    # the upload (the body never completed; HaiHai rejects incomplete uploads)
 
     @property
     def label(self) -> str:
@@ -59,8 +61,12 @@ STAGE_WORDS = {
     Stage.DONE: "finished",
 }
 #: HaiHai's four result categories of a finished import
-COUNT_WORDS = {"success": "成功 success", "failure": "失敗 failure", "other": "その他 other",
-               "stopped": "配信停止 stopped"}
+COUNT_WORDS = {
+    "success": "成功 success",
+    "failure": "失敗 failure",
+    "other": "その他 other",
+    "stopped": "配信停止 stopped",
+}
 #: where HaiHai's own screens show an import's result
 REPORT_PLACE = "レポート > 一括登録・削除の処理結果"
 #: what to do after 結果不明, one sentence a line (the command line joins them, the TUI lists them)
@@ -71,8 +77,10 @@ UNKNOWN_ADVICE_LINES = (
     "The run is recorded as 結果不明 in システム連携状況確認 (history).",
 )
 #: the short form appended to a 結果不明 message
-UNKNOWN_ADVICE = (f"The upload may or may not have been processed: check {REPORT_PLACE} and the import "
-                  "history in HaiHai before sending again. It was NOT re-sent.")
+UNKNOWN_ADVICE = (
+    f"The upload may or may not have been processed: check {REPORT_PLACE} and the import "
+    "history in HaiHai before sending again. It was NOT re-sent."
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,7 @@ class RowsProgress:
 class BytesProgress:
     sent: int
     total: int
-    part: int = 1      # 1-based request number when a run is split into several requests
+    part: int = 1  # 1-based request number when a run is split into several requests
     parts: int = 1
 
 
@@ -104,13 +112,14 @@ class LogLine:
 @dataclass(frozen=True)
 class ServerResponse:
     status: int | None
-    summary: str        # one line: "200 success import_id=... rows=120"
-    body_excerpt: str   # at most a few hundred characters, secrets never in it
+    summary: str  # one line: "200 success import_id=... rows=120"
+    body_excerpt: str  # at most a few hundred characters, secrets never in it
 
 
 @dataclass(frozen=True)
 class RunStarted:
     """The run has its number in the history (システム連携状況確認)."""
+
     run_id: int
 
 

@@ -59,8 +59,11 @@ class Paths:
         return self.data_dir / "runs"
 
 
-def resolve(config_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
-            environ: dict[str, str] | None = None) -> Paths:
+def resolve(
+    config_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
+    environ: dict[str, str] | None = None,
+) -> Paths:
     env = os.environ if environ is None else environ
     home = Path(env.get("HOME") or Path.home())
     if config_dir is None:
@@ -99,7 +102,7 @@ def create_file(path: Path, data: bytes, mode: int) -> Path:
         os.fchmod(fd, mode)
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
     return path

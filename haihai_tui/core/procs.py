@@ -29,7 +29,7 @@ def start_time(pid: int) -> str:
     """The process start time in clock ticks since boot (Linux), '' where unknown."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat[stat.rindex(")") + 2:].split()[19]
+        return stat[stat.rindex(")") + 2 :].split()[19]
     except (OSError, ValueError, IndexError):
         return ""
 

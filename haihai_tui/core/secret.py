@@ -14,12 +14,18 @@ MASK = "********"
 
 #: header names (lower case) whose value is a credential, whoever sends or receives them
 SECRET_HEADERS: tuple[str, ...] = (
-    "x-hm-apitoken", "authorization", "proxy-authorization", "cookie", "set-cookie",
-    "x-api-key", "x-auth-token", "x-csrf-token", "x-xsrf-token",
+    "x-hm-apitoken",
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+    "x-csrf-token",
+    "x-xsrf-token",
 )
 #: a header whose name contains one of these words is treated as secret too (``X-My-Api-Token``)
-SECRET_HEADER_WORDS: tuple[str, ...] = ("token", "authorization", "secret", "password", "apikey", "api-key",
-                                        "cookie")
+SECRET_HEADER_WORDS: tuple[str, ...] = ("token", "authorization", "secret", "password", "apikey", "api-key", "cookie")
 
 
 def is_secret_header(name: str) -> bool:

@@ -32,7 +32,7 @@ def is_loopback_host(host: str) -> bool:
         h = h[1:-1]
     try:
         addr = ipaddress.ip_address(h)
-    except ValueError:          # a name: only LOOPBACK_NAMES mean this machine
+    except ValueError:  # a name: only LOOPBACK_NAMES mean this machine
         return False
     return addr.is_loopback
 
@@ -61,8 +61,10 @@ def split_url(url: str) -> tuple[SplitResult | None, str | None]:
     if not host:
         return None, f"URL has no host; write {URL_SHAPE}"
     if scheme == "http" and not is_loopback_host(host):
-        return None, (f"URL must use https:// (plain http:// is allowed only to this machine: 127.0.0.1, ::1 or "
-                      f"localhost), not {text!r}")
+        return None, (
+            f"URL must use https:// (plain http:// is allowed only to this machine: 127.0.0.1, ::1 or "
+            f"localhost), not {text!r}"
+        )
     return parts, None
 
 

@@ -3,5 +3,13 @@
 from haihai_tui.mock.config import MockAccount, MockConfig, load_mock_config
 from haihai_tui.mock.server import MockServerThread, RunningMock, create_app, serve, start
 
-__all__ = ["MockAccount", "MockConfig", "load_mock_config", "MockServerThread", "RunningMock",
-           "create_app", "serve", "start"]
+__all__ = [
+    "MockAccount",
+    "MockConfig",
+    "load_mock_config",
+    "MockServerThread",
+    "RunningMock",
+    "create_app",
+    "serve",
+    "start",
+]

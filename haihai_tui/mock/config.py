@@ -33,7 +33,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields as dc_fields
+from dataclasses import dataclass, field
+from dataclasses import fields as dc_fields
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,37 @@ LOOPBACK = ["127.0.0.0/8", "::1"]
 
 #: HaiHai customer-database labels accepted as CSV columns unless an account lists its own.
 DEFAULT_FIELDS = [
-    EMAIL_LABEL, "会社名", "部署名", "役職", "お名前", "姓", "名", "フリガナ", "セイ", "メイ",
-    "電話番号", "携帯電話番号", "FAX番号", "郵便番号", "都道府県", "市区町村", "住所", "住所1", "住所2",
-    "番地", "建物名", "性別", "生年月日", "業種", "URL", "顧客ID", "顧客コード", "会員ランク",
-    "担当者", "登録日", "備考",
+    EMAIL_LABEL,
+    "会社名",
+    "部署名",
+    "役職",
+    "お名前",
+    "姓",
+    "名",
+    "フリガナ",
+    "セイ",
+    "メイ",
+    "電話番号",
+    "携帯電話番号",
+    "FAX番号",
+    "郵便番号",
+    "都道府県",
+    "市区町村",
+    "住所",
+    "住所1",
+    "住所2",
+    "番地",
+    "建物名",
+    "性別",
+    "生年月日",
+    "業種",
+    "URL",
+    "顧客ID",
+    "顧客コード",
+    "会員ランク",
+    "担当者",
+    "登録日",
+    "備考",
 ]
 
 
@@ -59,8 +87,8 @@ class MockAccount:
     path: str
     token: str = field(repr=False)
     login_ids: list[str] = field(default_factory=list)
-    groups: dict[str, str] = field(default_factory=dict)      # gid -> name
-    plans: dict[str, str] = field(default_factory=dict)       # spid -> name
+    groups: dict[str, str] = field(default_factory=dict)  # gid -> name
+    plans: dict[str, str] = field(default_factory=dict)  # spid -> name
     multilang: bool = False
     ip_allow: list[str] = field(default_factory=lambda: list(LOOPBACK))
     fields: list[str] = field(default_factory=lambda: list(DEFAULT_FIELDS))
@@ -84,12 +112,12 @@ class MockConfig:
     quota: int = 240
     max_rows: int = 10_000
     max_bytes: int = 3_000_000
-    offer_status: bool = True            # the mock-only status / result.csv endpoints
-    processing_delay: float = 0.3        # seconds in each of "queued" and "processing"
+    offer_status: bool = True  # the mock-only status / result.csv endpoints
+    processing_delay: float = 0.3  # seconds in each of "queued" and "processing"
     token_header: str = "X-HM-apitoken"
     json_part: str = "import_settings"
     csv_part: str = "customer_list"
-    request_log_limit: int = 200         # how many received requests /_mock/requests keeps
+    request_log_limit: int = 200  # how many received requests /_mock/requests keeps
 
     def account(self, path: str) -> MockAccount | None:
         for acc in self.accounts:
@@ -170,7 +198,9 @@ def _account(raw: Any, index: int, name: str) -> MockAccount:
         raise SettingsFileError(name, None, f"{where} must be a table")
     unknown = set(raw) - _ACCOUNT_KEYS
     if unknown:
-        raise SettingsFileError(name, None, f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_ACCOUNT_KEYS)}")
+        raise SettingsFileError(
+            name, None, f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_ACCOUNT_KEYS)}"
+        )
     values = dict(raw)
     if not isinstance(values.get("path"), str) or not values["path"]:
         raise SettingsFileError(name, None, f"{where}: path is required (the PATH segment of the account URL)")
@@ -183,11 +213,11 @@ def _account(raw: Any, index: int, name: str) -> MockAccount:
             raise SettingsFileError(name, None, f"{where}: environment variable {env} is not set or empty; export it")
         values["token"] = token
     if not isinstance(values.get("token"), str) or not values["token"]:
-        raise SettingsFileError(name, None, f"{where}: token is required (token = \"...\" or token_env = \"VAR\")")
+        raise SettingsFileError(name, None, f'{where}: token is required (token = "..." or token_env = "VAR")')
     for key in ("groups", "plans"):
         if key in values and not isinstance(values[key], dict):
-            raise SettingsFileError(name, None, f"{where}: {key} must be a table of ID = \"name\"")
+            raise SettingsFileError(name, None, f'{where}: {key} must be a table of ID = "name"')
     for cust in values.get("customers", []):
         if not isinstance(cust, dict) or EMAIL_LABEL not in cust:
-            raise SettingsFileError(name, None, f"{where}: every [[accounts.customers]] needs \"{EMAIL_LABEL}\"")
+            raise SettingsFileError(name, None, f'{where}: every [[accounts.customers]] needs "{EMAIL_LABEL}"')
     return MockAccount(**values)

@@ -1,23 +1,24 @@
 """Test controls under ``/_mock/`` — loopback callers only, no token.
 
-    POST /_mock/fail-next          {"count":1, "status":500, "retry_after":S?, "code":C?, "target":"import"|"any"}
-    POST /_mock/delay              {"seconds":S, "when":"before_response"|"before_body", "count":1}
-    POST /_mock/reset-mid-body     {"count":1}     read part of the body, then abort the TCP connection
-    POST /_mock/maintenance        {"on":true}     every API call answers 200 text/html
-    POST /_mock/no-status-endpoint {"on":true}     status and result.csv answer 404
-    POST /_mock/fail-processing    {"count":1}     the next accepted imports end "failed"
-    POST /_mock/advance            {"import_id":X} move a job on one step (queued->processing->done) now
-    POST /_mock/accounts/{PATH}/quota {"used":N}   set today's used quota
-    GET  /_mock/requests           {"requests":[...]} received API calls, token shown as "***"
-    GET  /_mock/accounts/{PATH}    customers, group/plan states, quota, imports
-    POST /_mock/reset              back to the configured start (state, faults, log)
+POST /_mock/fail-next          {"count":1, "status":500, "retry_after":S?, "code":C?, "target":"import"|"any"}
+POST /_mock/delay              {"seconds":S, "when":"before_response"|"before_body", "count":1}
+POST /_mock/reset-mid-body     {"count":1}     read part of the body, then abort the TCP connection
+POST /_mock/maintenance        {"on":true}     every API call answers 200 text/html
+POST /_mock/no-status-endpoint {"on":true}     status and result.csv answer 404
+POST /_mock/fail-processing    {"count":1}     the next accepted imports end "failed"
+POST /_mock/advance            {"import_id":X} move a job on one step (queued->processing->done) now
+POST /_mock/accounts/{PATH}/quota {"used":N}   set today's used quota
+GET  /_mock/requests           {"requests":[...]} received API calls, token shown as "***"
+GET  /_mock/accounts/{PATH}    customers, group/plan states, quota, imports
+POST /_mock/reset              back to the configured start (state, faults, log)
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -44,6 +45,7 @@ def _loopback_only(handler: Handler) -> Handler:
             return await handler(request)
         except ControlError as exc:
             return json_ok({"ok": False, "error": str(exc)}, status=400)
+
     return wrapped
 
 
@@ -141,7 +143,7 @@ async def set_quota(request: web.Request) -> web.StreamResponse:
     if acc is None:
         raise web.HTTPNotFound()
     used = _int(await _body(request), "used", 0) or 0
-    acc.quota_status(state.config.quota_for(acc.account), state.clock())   # roll the day over first
+    acc.quota_status(state.config.quota_for(acc.account), state.clock())  # roll the day over first
     acc.quota_used = used
     return json_ok({"ok": True, "used": used})
 
@@ -156,8 +158,11 @@ async def account(request: web.Request) -> web.StreamResponse:
     if acc is None:
         raise web.HTTPNotFound()
     snap = acc.snapshot()
-    snap["imports"] = [{"import_id": j.import_id, "status": j.status, "counts": j.counts()}
-                       for j in state.jobs.values() if j.path == acc.account.path]
+    snap["imports"] = [
+        {"import_id": j.import_id, "status": j.status, "counts": j.counts()}
+        for j in state.jobs.values()
+        if j.path == acc.account.path
+    ]
     return json_ok(snap)
 
 
@@ -167,9 +172,16 @@ async def reset(request: web.Request) -> web.StreamResponse:
 
 
 def add_control_routes(app: web.Application) -> None:
-    post = {"fail-next": fail_next, "delay": delay, "reset-mid-body": reset_mid_body,
-            "maintenance": maintenance, "no-status-endpoint": no_status_endpoint,
-            "fail-processing": fail_processing, "advance": advance, "reset": reset}
+    post = {
+        "fail-next": fail_next,
+        "delay": delay,
+        "reset-mid-body": reset_mid_body,
+        "maintenance": maintenance,
+        "no-status-endpoint": no_status_endpoint,
+        "fail-processing": fail_processing,
+        "advance": advance,
+        "reset": reset,
+    }
     for name, handler in post.items():
         app.router.add_post(f"/_mock/{name}", _loopback_only(handler))
     app.router.add_get("/_mock/requests", _loopback_only(requests_log))

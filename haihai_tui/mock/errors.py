@@ -14,8 +14,9 @@ dumps = functools.partial(json.dumps, ensure_ascii=False)
 class ApiError(Exception):
     """Raised anywhere while handling a request; turned into the error body by the route."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
@@ -35,9 +36,16 @@ def json_ok(body: dict[str, Any], status: int = 200) -> web.Response:
 
 
 #: the code a fault-injected status answers with, unless the control names one
-DEFAULT_CODE_FOR_STATUS = {400: "MALFORMED_MULTIPART", 401: "INVALID_TOKEN", 403: "IP_NOT_ALLOWED",
-                           404: "NOT_FOUND", 413: "FILE_TOO_LARGE", 415: "UNSUPPORTED_ENCODING",
-                           422: "INVALID_PARAMETER", 429: "DAILY_LIMIT_EXCEEDED"}
+DEFAULT_CODE_FOR_STATUS = {
+    400: "MALFORMED_MULTIPART",
+    401: "INVALID_TOKEN",
+    403: "IP_NOT_ALLOWED",
+    404: "NOT_FOUND",
+    413: "FILE_TOO_LARGE",
+    415: "UNSUPPORTED_ENCODING",
+    422: "INVALID_PARAMETER",
+    429: "DAILY_LIMIT_EXCEEDED",
+}
 
 
 def code_for_status(status: int) -> str:

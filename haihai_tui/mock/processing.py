@@ -17,8 +17,10 @@ from haihai_tui.mock.state import FAILURE, OTHER, STOPPED, SUCCESS, AccountState
 
 log = logging.getLogger("haihai_tui.mock")
 
-EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 
 Result = tuple[str, str, list[str]]
 
@@ -43,8 +45,7 @@ def target_of(settings: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
-def process_rows(acc: AccountState, settings: dict[str, str], header: list[str],
-                 rows: list[list[str]]) -> list[Result]:
+def process_rows(acc: AccountState, settings: dict[str, str], header: list[str], rows: list[list[str]]) -> list[Result]:
     """Apply one import to ``acc`` and return the per-row results, in file order."""
     itype = settings["import_type"]
     overwrite = settings.get("is_overwrite", "0") == "1"
@@ -115,11 +116,11 @@ def process_rows(acc: AccountState, settings: dict[str, str], header: list[str],
                 else:
                     out.append((FAILURE, R_NOT_MEMBER, row))
             else:
-                del acc.customers[key]           # from the whole database, history (states) included
+                del acc.customers[key]  # from the whole database, history (states) included
                 for table in (*acc.groups.values(), *acc.plans.values()):
                     table.pop(key, None)
                 out.append((SUCCESS, "", row))
-        else:                                     # 2 stop, 3 prohibit, 5 deliverable: need a target
+        else:  # 2 stop, 3 prohibit, 5 deliverable: need a target
             assert members is not None
             if not exists:
                 acc.customers[key] = fields_of(row, email)

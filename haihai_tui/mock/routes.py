@@ -31,9 +31,11 @@ log = logging.getLogger("haihai_tui.mock")
 
 STATE: web.AppKey[ServerState] = web.AppKey("haihai_mock_state", ServerState)
 REDACT = "***"
-MAINTENANCE_HTML = ("<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>メンテナンス中"
-                    "</title></head><body><h1>ただいまメンテナンス中です</h1><p>HaiHai Mail is under "
-                    "maintenance. Please try again later.</p></body></html>")
+MAINTENANCE_HTML = (
+    '<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>メンテナンス中'
+    "</title></head><body><h1>ただいまメンテナンス中です</h1><p>HaiHai Mail is under "
+    "maintenance. Please try again later.</p></body></html>"
+)
 _record_ids = itertools.count(1)
 
 
@@ -46,10 +48,18 @@ def new_record(request: web.Request, state: ServerState) -> dict[str, Any]:
     token = state.config.token_header.lower()
     headers = {k: (REDACT if is_secret_header(k) or k.lower() == token else v) for k, v in request.headers.items()}
     entry: dict[str, Any] = {
-        "id": next(_record_ids), "time": state.clock().isoformat(), "method": request.method,
-        "path": request.path, "query": request.query_string, "remote": request.remote,
-        "headers": headers, "settings": None, "settings_text": None, "csv": None,
-        "status": None, "code": None,
+        "id": next(_record_ids),
+        "time": state.clock().isoformat(),
+        "method": request.method,
+        "path": request.path,
+        "query": request.query_string,
+        "remote": request.remote,
+        "headers": headers,
+        "settings": None,
+        "settings_text": None,
+        "csv": None,
+        "status": None,
+        "code": None,
     }
     state.log_request(entry)
     return entry
@@ -91,20 +101,26 @@ def authenticate(request: web.Request, state: ServerState, path: str) -> MockAcc
     if acc is None:
         raise ApiError(404, "NOT_FOUND", f"no HaiHai account at /{path}/; check the PATH part of the URL")
     if not ip_allowed(request.remote, acc.ip_allow):
-        raise ApiError(403, "IP_NOT_ALLOWED", f"the caller address {request.remote} is not on this account's "
-                       "API IP allow-list; add it in HaiHai's API settings")
+        raise ApiError(
+            403,
+            "IP_NOT_ALLOWED",
+            f"the caller address {request.remote} is not on this account's "
+            "API IP allow-list; add it in HaiHai's API settings",
+        )
     header = state.config.token_header
     given = request.headers.get(header)
     if not given:
         raise ApiError(401, "INVALID_TOKEN", f"the {header} header is missing", header)
     if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), acc.token.encode("utf-8")):
-        raise ApiError(401, "INVALID_TOKEN", "the API token is not valid for this account "
-                       "(was it regenerated or deleted?)", header)
+        raise ApiError(
+            401, "INVALID_TOKEN", "the API token is not valid for this account (was it regenerated or deleted?)", header
+        )
     return acc
 
 
-async def faults_before(request: web.Request, state: ServerState,
-                        is_import: bool) -> tuple[web.StreamResponse, str] | None:
+async def faults_before(
+    request: web.Request, state: ServerState, is_import: bool
+) -> tuple[web.StreamResponse, str] | None:
     """Maintenance page and fail-next; the request body is read first, as a real server would."""
     if state.faults.maintenance:
         await drain(request)
@@ -129,7 +145,7 @@ async def import_handler(request: web.Request) -> web.StreamResponse:
         log.info("mock: aborting %s %s mid-body (fault control)", request.method, request.path)
         assert request.transport is not None
         request.transport.abort()
-        return web.Response(status=500)       # never reaches the client: the connection is gone
+        return web.Response(status=500)  # never reaches the client: the connection is gone
     delay = state.take_delay("before_body")
     if delay:
         await asyncio.sleep(delay)
@@ -159,23 +175,36 @@ async def _accept_import(request: web.Request, state: ServerState, record: dict[
     used, remaining = acc_state.quota_status(limit, now)
     if remaining <= 0:
         wait = seconds_until_jst_midnight(now)
-        raise ApiError(429, "DAILY_LIMIT_EXCEEDED",
-                       f"the daily limit of {limit} imports is used up; it resets at 00:00 JST (in {wait} s)",
-                       headers={"Retry-After": str(wait)})
+        raise ApiError(
+            429,
+            "DAILY_LIMIT_EXCEEDED",
+            f"the daily limit of {limit} imports is used up; it resets at 00:00 JST (in {wait} s)",
+            headers={"Retry-After": str(wait)},
+        )
     acc_state.quota_used += 1
     job = ImportJob(state.next_import_id(), acc.path, settings, header, rows, fail=state.take_fail_processing())
     state.jobs[job.import_id] = job
     job.task = asyncio.get_running_loop().create_task(run_job(state, job))
-    log.info("mock: accepted import %s for /%s/ (%d rows, import_type %s)",
-             job.import_id, acc.path, len(rows), settings["import_type"])
+    log.info(
+        "mock: accepted import %s for /%s/ (%d rows, import_type %s)",
+        job.import_id,
+        acc.path,
+        len(rows),
+        settings["import_type"],
+    )
 
     delay = state.take_delay("before_response")
     if delay:
         await asyncio.sleep(delay)
-    return json_ok({
-        "result": "success", "import_id": job.import_id, "rows_received": len(rows), "warnings": warnings,
-        "quota": {"limit": limit, "used": used + 1, "remaining": max(0, limit - used - 1)},
-    })
+    return json_ok(
+        {
+            "result": "success",
+            "import_id": job.import_id,
+            "rows_received": len(rows),
+            "warnings": warnings,
+            "quota": {"limit": limit, "used": used + 1, "remaining": max(0, limit - used - 1)},
+        }
+    )
 
 
 async def _find_job(request: web.Request, state: ServerState) -> ImportJob:
@@ -205,8 +234,12 @@ async def _job_endpoint(request: web.Request, answer, *, ready: bool = False) ->
 
 
 async def status_handler(request: web.Request) -> web.StreamResponse:
-    return await _job_endpoint(request, lambda job: json_ok({
-        "result": "success", "import_id": job.import_id, "status": job.status, "counts": job.counts()}))
+    return await _job_endpoint(
+        request,
+        lambda job: json_ok(
+            {"result": "success", "import_id": job.import_id, "status": job.status, "counts": job.counts()}
+        ),
+    )
 
 
 async def result_csv_handler(request: web.Request) -> web.StreamResponse:
@@ -225,10 +258,13 @@ def result_csv_response(job: ImportJob) -> web.Response:
         body, charset = text.encode("cp932"), "Shift_JIS"
     except UnicodeEncodeError:
         body, charset = text.encode("utf-8"), "UTF-8"
-    return web.Response(body=body, headers={
-        "Content-Type": f"text/csv; charset={charset}",
-        "Content-Disposition": f'attachment; filename="result_{job.import_id}.csv"',
-    })
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": f"text/csv; charset={charset}",
+            "Content-Disposition": f'attachment; filename="result_{job.import_id}.csv"',
+        },
+    )
 
 
 def add_api_routes(app: web.Application) -> None:

@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -189,6 +190,7 @@ class MockServerThread:
 
 def serve(config: MockConfig, host: str = "127.0.0.1", port: int = 8787) -> None:
     """Run until interrupted (Ctrl+C); prints one line with the address and account PATHs, never a token."""
+
     async def main() -> None:
         running = await start(config, host, port)
         names = ", ".join(a.path for a in config.accounts) or "none"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 from haihai_tui.mock.config import EMAIL_LABEL, STATES, MockAccount, MockConfig
 
@@ -34,9 +35,9 @@ class AccountState:
     """One account's customer database and its group / step-mail plan memberships."""
 
     account: MockAccount
-    customers: dict[str, dict[str, str]] = field(default_factory=dict)      # lower(email) -> {label: value}
-    groups: dict[str, dict[str, str]] = field(default_factory=dict)         # gid -> {lower(email): state}
-    plans: dict[str, dict[str, str]] = field(default_factory=dict)          # spid -> {lower(email): state}
+    customers: dict[str, dict[str, str]] = field(default_factory=dict)  # lower(email) -> {label: value}
+    groups: dict[str, dict[str, str]] = field(default_factory=dict)  # gid -> {lower(email): state}
+    plans: dict[str, dict[str, str]] = field(default_factory=dict)  # spid -> {lower(email): state}
     quota_day: date | None = None
     quota_used: int = 0
 
@@ -65,9 +66,13 @@ class AccountState:
 
     def snapshot(self) -> dict[str, Any]:
         """What ``GET /_mock/accounts/{PATH}`` returns."""
+
         def table(names: dict[str, str], members: dict[str, dict[str, str]]) -> dict[str, Any]:
-            return {tid: {"name": names.get(tid, ""), "members": dict(sorted(members.get(tid, {}).items()))}
-                    for tid in names}
+            return {
+                tid: {"name": names.get(tid, ""), "members": dict(sorted(members.get(tid, {}).items()))}
+                for tid in names
+            }
+
         return {
             "path": self.account.path,
             "customers": [self.customers[k] for k in sorted(self.customers)],
@@ -86,9 +91,9 @@ class ImportJob:
     settings: dict[str, str]
     header: list[str]
     rows: list[list[str]]
-    status: str = "queued"                       # queued | processing | completed | failed
-    results: list[tuple[str, str, list[str]]] = field(default_factory=list)   # (category, reason, row)
-    fail: bool = False                           # end in "failed" (fault control)
+    status: str = "queued"  # queued | processing | completed | failed
+    results: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (category, reason, row)
+    fail: bool = False  # end in "failed" (fault control)
     nudge: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
@@ -104,7 +109,7 @@ class FailRule:
     status: int
     code: str
     retry_after: int | None
-    target: str                                  # "import" | "any"
+    target: str  # "import" | "any"
 
 
 @dataclass
@@ -113,7 +118,7 @@ class Faults:
 
     fail_next: deque[FailRule] = field(default_factory=deque)
     delay_seconds: float = 0.0
-    delay_when: str = "before_response"          # | "before_body"
+    delay_when: str = "before_response"  # | "before_body"
     delay_count: int = 0
     reset_mid_body: int = 0
     maintenance: bool = False

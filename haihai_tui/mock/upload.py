@@ -19,8 +19,19 @@ from haihai_tui.mock.errors import ApiError
 
 CHUNK = 64 * 1024
 MAX_JSON_BYTES = 64 * 1024
-SJIS_NAMES = {"shift_jis", "shift-jis", "sjis", "x-sjis", "s-jis", "windows-31j", "cp932", "ms932",
-              "ms_kanji", "csshiftjis", "cswindows31j"}
+SJIS_NAMES = {
+    "shift_jis",
+    "shift-jis",
+    "sjis",
+    "x-sjis",
+    "s-jis",
+    "windows-31j",
+    "cp932",
+    "ms932",
+    "ms_kanji",
+    "csshiftjis",
+    "cswindows31j",
+}
 UTF8_NAMES = {"utf-8", "utf8"}
 
 
@@ -30,7 +41,7 @@ class Upload:
     csv_bytes: bytes
     csv_content_type: str
     csv_filename: str | None
-    encoding: str = ""          # "cp932" | "utf-8"
+    encoding: str = ""  # "cp932" | "utf-8"
     text: str = ""
 
 
@@ -57,19 +68,26 @@ async def _read_part(part: BodyPartReader, limit: int, on_over: ApiError) -> byt
             raise on_over
 
 
-async def read_upload(request: web.Request, json_name: str, csv_name: str, max_bytes: int,
-                      record: dict[str, Any]) -> Upload:
+async def read_upload(
+    request: web.Request, json_name: str, csv_name: str, max_bytes: int, record: dict[str, Any]
+) -> Upload:
     """Stream the form; fill ``record`` (the /_mock/requests entry) with what arrived."""
     ctype, params = parse_content_type(request.headers.get("Content-Type", ""))
     if ctype != "multipart/form-data" or not params.get("boundary"):
-        raise ApiError(400, "MALFORMED_MULTIPART",
-                       f"Content-Type must be multipart/form-data with a boundary, got {ctype or 'none'!r}")
+        raise ApiError(
+            400,
+            "MALFORMED_MULTIPART",
+            f"Content-Type must be multipart/form-data with a boundary, got {ctype or 'none'!r}",
+        )
     raw_json: bytes | None = None
     json_ctype = ""
     csv: tuple[bytes, str, str | None] | None = None
-    too_big = ApiError(413, "FILE_TOO_LARGE",
-                       f"{csv_name} is larger than {max_bytes:,} bytes; split the list into smaller runs",
-                       csv_name)
+    too_big = ApiError(
+        413,
+        "FILE_TOO_LARGE",
+        f"{csv_name} is larger than {max_bytes:,} bytes; split the list into smaller runs",
+        csv_name,
+    )
     try:
         reader = await request.multipart()
         while True:
@@ -83,8 +101,11 @@ async def read_upload(request: web.Request, json_name: str, csv_name: str, max_b
                 raise ApiError(400, "MALFORMED_MULTIPART", f"part {name!r} appears more than once", name)
             if name == json_name:
                 json_ctype = part.headers.get("Content-Type", "")
-                raw_json = await _read_part(part, MAX_JSON_BYTES, ApiError(
-                    400, "INVALID_JSON", f"{json_name} is larger than {MAX_JSON_BYTES:,} bytes", json_name))
+                raw_json = await _read_part(
+                    part,
+                    MAX_JSON_BYTES,
+                    ApiError(400, "INVALID_JSON", f"{json_name} is larger than {MAX_JSON_BYTES:,} bytes", json_name),
+                )
             elif name == csv_name:
                 ctype_csv = part.headers.get("Content-Type", "")
                 record["csv"] = {"content_type": ctype_csv, "filename": part.filename, "size": None}
@@ -101,8 +122,7 @@ async def read_upload(request: web.Request, json_name: str, csv_name: str, max_b
     if csv is not None:
         record["csv"] = csv_record(*csv)
     if raw_json is None:
-        raise ApiError(400, "MISSING_PART", f"the form has no part named {json_name!r} (the JSON settings)",
-                       json_name)
+        raise ApiError(400, "MISSING_PART", f"the form has no part named {json_name!r} (the JSON settings)", json_name)
     settings = parse_settings(raw_json, json_ctype, json_name, record)
     if csv is None:
         raise ApiError(400, "MISSING_PART", f"the form has no part named {csv_name!r} (the CSV file)", csv_name)
@@ -119,8 +139,13 @@ def csv_record(data: bytes, ctype: str, filename: str | None) -> dict[str, Any]:
             break
         except (UnicodeDecodeError, LookupError):
             continue
-    return {"content_type": ctype, "filename": filename, "size": len(data),
-            "raw_b64": base64.b64encode(data).decode("ascii"), "text": text}
+    return {
+        "content_type": ctype,
+        "filename": filename,
+        "size": len(data),
+        "raw_b64": base64.b64encode(data).decode("ascii"),
+        "text": text,
+    }
 
 
 def parse_settings(raw: bytes, ctype: str, name: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -133,8 +158,9 @@ def parse_settings(raw: bytes, ctype: str, name: str, record: dict[str, Any]) ->
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ApiError(400, "INVALID_JSON", f"{name} is not valid JSON: {exc.msg} at line {exc.lineno} "
-                       f"column {exc.colno}", name) from None
+        raise ApiError(
+            400, "INVALID_JSON", f"{name} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", name
+        ) from None
     record["settings"] = value
     if not isinstance(value, dict):
         raise ApiError(400, "INVALID_JSON", f"{name} must be a JSON object of KEY: VALUE pairs", name)
@@ -144,7 +170,7 @@ def parse_settings(raw: bytes, ctype: str, name: str, record: dict[str, Any]) ->
 def codec_for(charset: str | None, multilang: bool) -> str | None:
     """Python codec for a declared charset; None when the account cannot take it."""
     if charset is None:
-        return "cp932"                               # HaiHai's default is SJIS (Windows-31J)
+        return "cp932"  # HaiHai's default is SJIS (Windows-31J)
     low = charset.strip().lower()
     if low in SJIS_NAMES:
         return "cp932"
@@ -168,7 +194,11 @@ def decode_csv(upload: Upload, csv_name: str, multilang: bool) -> None:
     except UnicodeDecodeError as exc:
         line = upload.csv_bytes.count(b"\n", 0, exc.start) + 1
         shown = "Shift_JIS (Windows-31J)" if codec == "cp932" else "UTF-8"
-        raise ApiError(415, "UNSUPPORTED_ENCODING",
-                       f"{csv_name} is not valid {shown}: bad bytes {upload.csv_bytes[exc.start:exc.end]!r} "
-                       f"at line {line} (byte offset {exc.start})", csv_name) from None
+        raise ApiError(
+            415,
+            "UNSUPPORTED_ENCODING",
+            f"{csv_name} is not valid {shown}: bad bytes {upload.csv_bytes[exc.start : exc.end]!r} "
+            f"at line {line} (byte offset {exc.start})",
+            csv_name,
+        ) from None
     upload.encoding = "cp932" if codec == "cp932" else "utf-8"

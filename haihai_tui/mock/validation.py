@@ -71,28 +71,34 @@ def validate_settings(raw: dict[str, Any], acc: MockAccount, warnings: list[str]
             raise _bad(key, f"{key} = {out[key]!r} must be a number (the ID shown in HaiHai)")
 
     if out["login_id"] not in acc.login_ids:
-        raise ApiError(422, "UNKNOWN_LOGIN_ID", f"login_id {out['login_id']!r} is not a login of this account",
-                       "login_id")
+        raise ApiError(
+            422, "UNKNOWN_LOGIN_ID", f"login_id {out['login_id']!r} is not a login of this account", "login_id"
+        )
     itype = out["import_type"]
     if "gid" in out and "spid" in out:
-        raise ApiError(422, "TARGET_CONFLICT", "give gid (delivery group) or spid (step-mail plan), not both",
-                       "spid")
+        raise ApiError(422, "TARGET_CONFLICT", "give gid (delivery group) or spid (step-mail plan), not both", "spid")
     if itype in ("2", "3", "5") and "gid" not in out and "spid" not in out:
-        raise ApiError(422, "TARGET_REQUIRED",
-                       f"import_type {itype} needs gid (delivery group) or spid (step-mail plan)", "gid")
+        raise ApiError(
+            422, "TARGET_REQUIRED", f"import_type {itype} needs gid (delivery group) or spid (step-mail plan)", "gid"
+        )
     if out.get("is_overwrite") == "1" and itype in ("1", "2", "3"):
-        raise ApiError(422, "PARAM_NOT_APPLICABLE",
-                       f"is_overwrite = 1 applies only to import_type 0 and 5, not {itype}; set 0 or remove it",
-                       "is_overwrite")
+        raise ApiError(
+            422,
+            "PARAM_NOT_APPLICABLE",
+            f"is_overwrite = 1 applies only to import_type 0 and 5, not {itype}; set 0 or remove it",
+            "is_overwrite",
+        )
     if out.get("overwrite_type") == "2" and out.get("is_overwrite") != "1":
-        raise ApiError(422, "PARAM_NOT_APPLICABLE",
-                       "overwrite_type = 2 applies only when is_overwrite = 1; set 1 or remove it", "overwrite_type")
+        raise ApiError(
+            422,
+            "PARAM_NOT_APPLICABLE",
+            "overwrite_type = 2 applies only when is_overwrite = 1; set 1 or remove it",
+            "overwrite_type",
+        )
     if "gid" in out and out["gid"] not in acc.groups:
-        raise ApiError(422, "UNKNOWN_GROUP", f"delivery group gid {out['gid']} does not exist in this account",
-                       "gid")
+        raise ApiError(422, "UNKNOWN_GROUP", f"delivery group gid {out['gid']} does not exist in this account", "gid")
     if "spid" in out and out["spid"] not in acc.plans:
-        raise ApiError(422, "UNKNOWN_PLAN", f"step-mail plan spid {out['spid']} does not exist in this account",
-                       "spid")
+        raise ApiError(422, "UNKNOWN_PLAN", f"step-mail plan spid {out['spid']} does not exist in this account", "spid")
     return out
 
 
@@ -103,12 +109,17 @@ def parse_csv(text: str, acc: MockAccount, csv_name: str, max_rows: int) -> tupl
     except csv.Error as exc:
         raise _bad(csv_name, f"{csv_name} is not readable CSV: {exc}") from None
     if not rows:
-        raise ApiError(422, "EMPTY_FILE", f"{csv_name} is empty; it needs a header row and at least one customer",
-                       csv_name)
+        raise ApiError(
+            422, "EMPTY_FILE", f"{csv_name} is empty; it needs a header row and at least one customer", csv_name
+        )
     header, data = rows[0], rows[1:]
     if EMAIL_LABEL not in header:
-        raise ApiError(422, "EMAIL_COLUMN_MISSING",
-                       f"the header row has no {EMAIL_LABEL} column (the customer key); add it", EMAIL_LABEL)
+        raise ApiError(
+            422,
+            "EMAIL_COLUMN_MISSING",
+            f"the header row has no {EMAIL_LABEL} column (the customer key); add it",
+            EMAIL_LABEL,
+        )
     seen: set[str] = set()
     for i, label in enumerate(header, 1):
         if label == "":
@@ -117,13 +128,20 @@ def parse_csv(text: str, acc: MockAccount, csv_name: str, max_rows: int) -> tupl
             raise ApiError(422, "UNKNOWN_COLUMN", f"column {label!r} appears twice in the header row", label)
         seen.add(label)
         if label not in acc.fields:
-            raise ApiError(422, "UNKNOWN_COLUMN",
-                           f"column {label!r} (column {i}) is not a field of this HaiHai account; "
-                           f"use the field labels exactly as HaiHai shows them", label)
+            raise ApiError(
+                422,
+                "UNKNOWN_COLUMN",
+                f"column {label!r} (column {i}) is not a field of this HaiHai account; "
+                f"use the field labels exactly as HaiHai shows them",
+                label,
+            )
     if not data:
         raise ApiError(422, "EMPTY_FILE", f"{csv_name} has a header row but no customers", csv_name)
     if len(data) > max_rows:
-        raise ApiError(413, "TOO_MANY_ROWS",
-                       f"{csv_name} has {len(data):,} rows; at most {max_rows:,} per request — split the run",
-                       csv_name)
+        raise ApiError(
+            413,
+            "TOO_MANY_ROWS",
+            f"{csv_name} has {len(data):,} rows; at most {max_rows:,} per request — split the run",
+            csv_name,
+        )
     return header, data

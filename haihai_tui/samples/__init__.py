@@ -5,8 +5,12 @@ from __future__ import annotations
 from importlib.resources import files
 
 #: sample file name -> the name it takes in a settings folder
-SAMPLE_FILES = {"admin.toml": "admin.toml", "db.toml": "db.toml", "tui.toml": "tui.toml",
-                "secrets.toml.example": "secrets.toml"}
+SAMPLE_FILES = {
+    "admin.toml": "admin.toml",
+    "db.toml": "db.toml",
+    "tui.toml": "tui.toml",
+    "secrets.toml.example": "secrets.toml",
+}
 
 
 def sample_bytes(name: str) -> bytes:

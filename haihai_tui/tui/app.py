@@ -26,6 +26,7 @@ from haihai_tui.tui.screens.base import AppScreen
 
 class _PlainScrollBarRender(ScrollBarRender):
     """Scrollbars drawn with colour only: the 1/8-block glyphs are ambiguous-width on CJK terminals."""
+
     VERTICAL_BARS = [" "] * 8
     HORIZONTAL_BARS = [" "] * 8
 
@@ -69,6 +70,7 @@ class HaiHaiApp(App):
     # --- start ----------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
         from haihai_tui.tui.screens.start import StartScreen
+
         return StartScreen()
 
     def on_mount(self) -> None:
@@ -77,14 +79,22 @@ class HaiHaiApp(App):
         for msg in kb.unknown_ids(self.ctx.settings.keys):
             self.notify(one_line(msg), severity="warning", timeout=10, markup=False)
 
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = True) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
         """Every notification of the app: shown literally (never parsed as markup) and terminal-safe.
 
         Messages quote names, values and server text; ``markup`` is ignored on purpose.
         """
-        super().notify(safe(message, multiline=True), title=one_line(title), severity=severity, timeout=timeout,
-                       markup=False)
+        super().notify(
+            safe(message, multiline=True), title=one_line(title), severity=severity, timeout=timeout, markup=False
+        )
 
     def on_run_finished(self, message: RunFinished) -> None:
         """Every run's end is announced here, whatever screen is showing."""
@@ -96,8 +106,12 @@ class HaiHaiApp(App):
         if key not in self._clash_seen:
             self._clash_seen.add(key)
             ids = one_line(", ".join(sorted({str(b.id) for b in clashed_bindings})))
-            self.notify(f"tui.toml [keys]: the new keys clash with {ids}; one of them wins. "
-                        f"Choose another key in tui.toml.", severity="warning", timeout=10, markup=False)
+            self.notify(
+                f"tui.toml [keys]: the new keys clash with {ids}; one of them wins. Choose another key in tui.toml.",
+                severity="warning",
+                timeout=10,
+                markup=False,
+            )
 
     def get_key_display(self, binding: Binding) -> str:
         return binding.key_display or kb.key_label(binding.key)
@@ -121,9 +135,13 @@ class HaiHaiApp(App):
             return self._go(target)
         if self.dirty_screens():
             from haihai_tui.tui.dialogs.common import ConfirmScreen
-            self.push_screen(ConfirmScreen("A screen has unsaved changes. Leave it and discard them?",
-                                           yes="discard and go", no="stay"),
-                             lambda yes: self._go(target) if yes else None)
+
+            self.push_screen(
+                ConfirmScreen(
+                    "A screen has unsaved changes. Leave it and discard them?", yes="discard and go", no="stay"
+                ),
+                lambda yes: self._go(target) if yes else None,
+            )
         else:
             self._go(target)
 
@@ -148,6 +166,7 @@ class HaiHaiApp(App):
         from haihai_tui.tui.screens.permissions import PermissionsScreen
         from haihai_tui.tui.screens.record_list import RecordListScreen
         from haihai_tui.tui.screens.users import UsersScreen
+
         kind, _, arg = target.partition(":")
         if kind == "permissions":
             return PermissionsScreen()
@@ -169,18 +188,22 @@ class HaiHaiApp(App):
     # --- global actions ------------------------------------------------------------------------------
     def action_help(self) -> None:
         from haihai_tui.tui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen.for_screen(self.screen))
 
     def action_command_palette(self) -> None:
         from textual.command import CommandPalette
+
         if self.use_command_palette and not CommandPalette.is_open(self):
-            self.push_screen(CommandPalette(id="--command-palette",
-                                            placeholder="Go to a screen or menu, or run a command..."))
+            self.push_screen(
+                CommandPalette(id="--command-palette", placeholder="Go to a screen or menu, or run a command...")
+            )
 
     def action_progress(self) -> None:
         from haihai_tui.tui.screens.progress import ProgressScreen
+
         if not isinstance(self.screen, ProgressScreen):
             self.push_screen(ProgressScreen())
 
@@ -191,10 +214,16 @@ class HaiHaiApp(App):
             self.exit()
             return
         from haihai_tui.tui.dialogs.common import ConfirmScreen
-        why = ("A run is in progress; quitting now leaves its outcome unknown (it is recorded as interrupted)."
-               if busy else "A screen has unsaved changes; quitting discards them.")
-        self.push_screen(ConfirmScreen(f"{why}\nQuit anyway?", title="Quit / 終了", yes="quit", no="stay"),
-                         lambda yes: self.exit() if yes else None)
+
+        why = (
+            "A run is in progress; quitting now leaves its outcome unknown (it is recorded as interrupted)."
+            if busy
+            else "A screen has unsaved changes; quitting discards them."
+        )
+        self.push_screen(
+            ConfirmScreen(f"{why}\nQuit anyway?", title="Quit / 終了", yes="quit", no="stay"),
+            lambda yes: self.exit() if yes else None,
+        )
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("Keys / help", "List every key of this screen, with binding ids", self.action_help)

@@ -212,11 +212,32 @@ def clean_keymap(keys: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in cleaned.items() if v}
 
 
-_NAMES = {"question_mark": "?", "colon": ":", "slash": "/", "escape": "Esc", "enter": "Enter", "space": "Space",
-          "tab": "Tab", "shift+tab": "S-Tab", "pageup": "PgUp", "pagedown": "PgDn", "home": "Home", "end": "End",
-          "up": "Up", "down": "Down", "left": "Left", "right": "Right", "delete": "Del", "backspace": "BkSp",
-          "left_square_bracket": "[", "right_square_bracket": "]", "plus": "+", "minus": "-",
-          "full_stop": ".", "comma": ","}
+_NAMES = {
+    "question_mark": "?",
+    "colon": ":",
+    "slash": "/",
+    "escape": "Esc",
+    "enter": "Enter",
+    "space": "Space",
+    "tab": "Tab",
+    "shift+tab": "S-Tab",
+    "pageup": "PgUp",
+    "pagedown": "PgDn",
+    "home": "Home",
+    "end": "End",
+    "up": "Up",
+    "down": "Down",
+    "left": "Left",
+    "right": "Right",
+    "delete": "Del",
+    "backspace": "BkSp",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "plus": "+",
+    "minus": "-",
+    "full_stop": ".",
+    "comma": ",",
+}
 
 
 def key_label(key: str) -> str:

@@ -23,11 +23,11 @@ if TYPE_CHECKING:
 class Host(Protocol):
     """The app as its screens see it: who is at the keyboard, the run service, navigation, settings."""
 
-    ctx: AppContext                 # the login, the settings folder and what it says
-    runs: RunService              # the one integration run that may be going
-    mock_note: str                  # a line for the start screen when the demo's mock server is used
-    settings_version: int           # bumped by every reload; screens refresh when it changed
-    keymap: dict[str, str]          # tui.toml [keys] as applied when the app started: binding id -> keys
+    ctx: AppContext  # the login, the settings folder and what it says
+    runs: RunService  # the one integration run that may be going
+    mock_note: str  # a line for the start screen when the demo's mock server is used
+    settings_version: int  # bumped by every reload; screens refresh when it changed
+    keymap: dict[str, str]  # tui.toml [keys] as applied when the app started: binding id -> keys
 
     def open(self, target: str) -> None:
         """Go to a screen by name ("menu:顧客一覧", "history" ...), asking first about unsaved changes."""

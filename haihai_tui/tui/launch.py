@@ -7,11 +7,13 @@ from haihai_tui.core.settings.context import AppContext
 
 def run_tui(ctx: AppContext, mock_note: str = "") -> int:
     from haihai_tui.core.run.history import History, HistoryError
+
     try:
         # runs left 実行中 by a process that died become 結果不明, so nobody re-sends them blindly
         History(ctx.paths.history_db).mark_interrupted()
     except (HistoryError, OSError):
         pass  # the history screen shows what is wrong with the file
     from haihai_tui.tui.app import HaiHaiApp
+
     HaiHaiApp(ctx, mock_note=mock_note).run()
     return 0

@@ -34,8 +34,9 @@ def destinations(app: Host) -> list[tuple[str, str, str]]:
     out = list(STATIC_DESTINATIONS)
     s = app.ctx.settings
     for m in s.menus:
-        out.append((f"menu:{m.name}", f"{one_line(m.name)} record list / レコード一覧",
-                    f"database {one_line(m.database)}"))
+        out.append(
+            (f"menu:{m.name}", f"{one_line(m.name)} record list / レコード一覧", f"database {one_line(m.database)}")
+        )
     for g in s.integrations:
         out.append((f"integration:{g.name}", f"Edit integration {one_line(g.name)}", "システム連携設定"))
     for m in s.menus:
@@ -73,5 +74,6 @@ class Jump(Provider):
         for target, label, help_text in destinations(app):
             score = max(matcher.match(label), matcher.match(help_text) * 0.8)
             if score > 0:
-                yield Hit(score, highlight(matcher, label), partial(app.open, target), text=label,
-                          help=plain(help_text))
+                yield Hit(
+                    score, highlight(matcher, label), partial(app.open, target), text=label, help=plain(help_text)
+                )

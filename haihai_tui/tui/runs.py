@@ -44,13 +44,14 @@ if TYPE_CHECKING:
 
     from haihai_tui.core.run.history import RunRecord
 
-MAX_LOG = 500          # log lines kept in memory for the progress panel
-PUBLISH_EVERY = 0.1    # seconds between progress publications (stage, log and the end are immediate)
+MAX_LOG = 500  # log lines kept in memory for the progress panel
+PUBLISH_EVERY = 0.1  # seconds between progress publications (stage, log and the end are immediate)
 
 
 @dataclass
 class RunState:
     """Everything known about the current (or last) run; mutated only on the event loop."""
+
     number: int
     menu: str
     integration: str
@@ -70,16 +71,16 @@ class RunState:
     bytes_total: int = 0
     part: int = 1
     parts: int = 1
-    log: list[tuple[str, str, str]] = field(default_factory=list)   # (HH:MM:SS, level, text)
-    log_seq: int = 0                    # lines ever added (the list keeps the last MAX_LOG)
+    log: list[tuple[str, str, str]] = field(default_factory=list)  # (HH:MM:SS, level, text)
+    log_seq: int = 0  # lines ever added (the list keeps the last MAX_LOG)
     response: ServerResponse | None = None
     outcome: Outcome = Outcome.RUNNING
     record: RunRecord | None = None
-    error: str | None = None            # a refusal or crash, in plain words
+    error: str | None = None  # a refusal or crash, in plain words
     cancel_requested: bool = False
-    run_id_hint: int | None = None      # the history's run number, as soon as execute() logs it
+    run_id_hint: int | None = None  # the history's run number, as soon as execute() logs it
     _send_start: float = 0.0
-    rate: float = 0.0                   # bytes per second of the current request
+    rate: float = 0.0  # bytes per second of the current request
 
     @property
     def running(self) -> bool:
@@ -108,8 +109,9 @@ class RunState:
             del self.log[: len(self.log) - MAX_LOG]
 
 
-def prepare_for_run(ctx, target: Target, *, split: bool = False, on_event=None,
-                    cancel: threading.Event | None = None) -> Prepared:
+def prepare_for_run(
+    ctx, target: Target, *, split: bool = False, on_event=None, cancel: threading.Event | None = None
+) -> Prepared:
     """``core.run.prepare`` plus the warm-up the send needs. Blocking: call it from a thread worker.
 
     The warm-up imports the HTTP client and builds its TLS context here, in the thread, so that
@@ -122,13 +124,22 @@ def prepare_for_run(ctx, target: Target, *, split: bool = False, on_event=None,
 
 
 #: what a run imports lazily on its first use (the client, httpx's transport, the report mail)
-WARM_MODULES = ("haihai_tui.core.haihai.client", "haihai_tui.core.run.report", "httpcore", "h11", "anyio",
-                "anyio._backends._asyncio", "email.generator", "smtplib")
+WARM_MODULES = (
+    "haihai_tui.core.haihai.client",
+    "haihai_tui.core.run.report",
+    "httpcore",
+    "h11",
+    "anyio",
+    "anyio._backends._asyncio",
+    "email.generator",
+    "smtplib",
+)
 
 
 def warm_up(ca_bundle: str = "") -> None:
     """Import what the send needs and fill the TLS-context cache (blocking: call from a thread)."""
     import importlib
+
     for name in WARM_MODULES:
         try:
             importlib.import_module(name)
@@ -136,6 +147,7 @@ def warm_up(ca_bundle: str = "") -> None:
             pass
     try:
         from haihai_tui.core.haihai.transport import ssl_context
+
         ssl_context(ca_bundle)
     except Exception:  # an unreadable CA file is reported by the send itself, in plain words
         pass
@@ -143,6 +155,7 @@ def warm_up(ca_bundle: str = "") -> None:
 
 class RunFinished(Message):
     """Posted to the App when a run ends (any outcome); the App announces it."""
+
     def __init__(self, state: RunState) -> None:
         super().__init__()
         self.state = state
@@ -156,8 +169,12 @@ def announcement(state: RunState, progress_key: str = "F6") -> tuple[str, str, S
     if state.outcome is Outcome.DONE:
         return f"{text} - {state.rows:,} rows sent", "run finished", "information", 5
     if state.outcome is Outcome.UNKNOWN:
-        return (f"{text}: check HaiHai before doing anything else ({progress_key} shows what to check)",
-                "outcome unknown", "warning", 15)
+        return (
+            f"{text}: check HaiHai before doing anything else ({progress_key} shows what to check)",
+            "outcome unknown",
+            "warning",
+            15,
+        )
     if state.outcome is Outcome.CANCELLED:
         return (f"{text}: nothing was sent" if not state.bytes_sent else text), "run cancelled", "information", 5
     why = state.error or (state.record.message if state.record else "")
@@ -190,8 +207,10 @@ class RunService:
         s = self.state
         if s is None or not s.running:
             return ""
-        return (f"a run is going: {one_line(s.integration)} ({STAGE_WORDS.get(s.stage, s.stage.value)}); "
-                f"{self.progress_key()} shows it")
+        return (
+            f"a run is going: {one_line(s.integration)} ({STAGE_WORDS.get(s.stage, s.stage.value)}); "
+            f"{self.progress_key()} shows it"
+        )
 
     def progress_key(self) -> str:
         """The key(s) of the global 'progress' binding (remappable in tui.toml), for hints."""
@@ -199,39 +218,75 @@ class RunService:
 
     # -- starting --------------------------------------------------------------------------------
 
-    def start(self, prepared: Prepared, *, memo: str = "", confirm_dangerous: bool = False,
-              accept_warnings: bool = False, executor: str | None = None) -> RunState:
+    def start(
+        self,
+        prepared: Prepared,
+        *,
+        memo: str = "",
+        confirm_dangerous: bool = False,
+        accept_warnings: bool = False,
+        executor: str | None = None,
+    ) -> RunState:
         """Begin sending ``prepared``; raises RunRefused when a run is already going (then it is discarded)."""
         if self.busy:
             prepared.discard()
             raise RunRefused(self.busy_text() + "; wait for it to end, or cancel it first")
         ctx = self.ctx
         self._count += 1
-        state = RunState(self._count, prepared.menu.name, prepared.integration.name, prepared.summary, memo,
-                         prepared.rows, prepared.requests, prepared.dangerous, parts=max(prepared.requests, 1))
+        state = RunState(
+            self._count,
+            prepared.menu.name,
+            prepared.integration.name,
+            prepared.summary,
+            memo,
+            prepared.rows,
+            prepared.requests,
+            prepared.dangerous,
+            parts=max(prepared.requests, 1),
+        )
         self.state = state
         self._cancel = asyncio.Event()
         self._done = asyncio.Event()
         self._loop_thread = threading.get_ident()
-        self.app.run_worker(self._run(state, prepared, ctx, memo, confirm_dangerous, accept_warnings,
-                                      executor or ctx.login),
-                            name=f"run #{state.number}", group="integration-run", exit_on_error=False)
+        self.app.run_worker(
+            self._run(state, prepared, ctx, memo, confirm_dangerous, accept_warnings, executor or ctx.login),
+            name=f"run #{state.number}",
+            group="integration-run",
+            exit_on_error=False,
+        )
         self._publish(force=True)
         return state
 
-    async def _run(self, state: RunState, prepared: Prepared, ctx, memo: str, confirm_dangerous: bool,
-                   accept_warnings: bool, executor: str) -> None:
+    async def _run(
+        self,
+        state: RunState,
+        prepared: Prepared,
+        ctx,
+        memo: str,
+        confirm_dangerous: bool,
+        accept_warnings: bool,
+        executor: str,
+    ) -> None:
         cancel, done = self._cancel, self._done
         try:
-            rec = await execute(prepared, ctx.paths, ctx.settings, executor=executor, memo=memo,
-                                confirm_dangerous=confirm_dangerous, accept_warnings=accept_warnings,
-                                on_event=lambda ev: self._on_event(state, ev), cancel=cancel,
-                                **self.execute_options)
+            rec = await execute(
+                prepared,
+                ctx.paths,
+                ctx.settings,
+                executor=executor,
+                memo=memo,
+                confirm_dangerous=confirm_dangerous,
+                accept_warnings=accept_warnings,
+                on_event=lambda ev: self._on_event(state, ev),
+                cancel=cancel,
+                **self.execute_options,
+            )
             state.record = rec
             state.outcome = rec.outcome
             if rec.http_status is not None and state.response is None:
-                state.response = ServerResponse(rec.http_status, f"{rec.http_status} {rec.code or ''} {rec.message}",
-                                                rec.response_excerpt)
+                state.response = ServerResponse(
+                    rec.http_status, f"{rec.http_status} {rec.code or ''} {rec.message}", rec.response_excerpt
+                )
         except RunRefused as e:
             state.error = str(e)
             state.outcome = Outcome.ERROR
@@ -323,4 +378,5 @@ class RunService:
             def later() -> None:
                 self._publish_scheduled = False
                 self._publish(force=True)
+
             self.app.set_timer(PUBLISH_EVERY, later)

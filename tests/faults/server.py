@@ -26,21 +26,23 @@ from dataclasses import dataclass, field
 
 IMPORT_ID = "FAULT-20261201-0042"
 #: what a hostile server says: ANSI colour, OSC 52 (set the clipboard), BEL, NUL, a window title, markup
-HOSTILE_TEXT = ("bad\x1b[31mRED\x1b[0m \x1b]52;c;ZWNobyBwd25lZA==\x07 bell\x07 nul\x00 "
-                "\x1b]0;pwned-title\x07 [bold]loud[/bold] [@click=app.quit]quit[/] [link=https://evil.example]x[/link]")
+HOSTILE_TEXT = (
+    "bad\x1b[31mRED\x1b[0m \x1b]52;c;ZWNobyBwd25lZA==\x07 bell\x07 nul\x00 "
+    "\x1b]0;pwned-title\x07 [bold]loud[/bold] [@click=app.quit]quit[/] [link=https://evil.example]x[/link]"
+)
 #: raw bytes that must never reach a terminal
 RAW_ESCAPES = ("\x1b", "\x07", "\x00", "\x9b")
 
 
 @dataclass
 class Script:
-    import_mode: str = "ok"            # ok | drip | hostile
-    status_mode: str = "processing"    # processing | drip | 404
-    drip_interval: float = 0.05        # seconds between two bytes of a dripped answer
-    drip_bytes: int = 4000             # a dripped answer is this long (then it ends, if nobody stopped first)
+    import_mode: str = "ok"  # ok | drip | hostile
+    status_mode: str = "processing"  # processing | drip | 404
+    drip_interval: float = 0.05  # seconds between two bytes of a dripped answer
+    drip_bytes: int = 4000  # a dripped answer is this long (then it ends, if nobody stopped first)
     error_status: int = 422
-    max_seconds: float = 60.0          # no connection lives longer
-    max_requests: int = 50             # per connection
+    max_seconds: float = 60.0  # no connection lives longer
+    max_requests: int = 50  # per connection
 
 
 @dataclass
@@ -54,19 +56,29 @@ class Seen:
 @dataclass
 class Stats:
     requests: list[Seen] = field(default_factory=list)
-    dripped: int = 0                   # bytes sent by drips so far
-    drips_cut: int = 0                 # drips that ended before all their bytes were sent (client hung up)
+    dripped: int = 0  # bytes sent by drips so far
+    drips_cut: int = 0  # drips that ended before all their bytes were sent (client hung up)
 
     def count(self, method: str, status: bool | None = None) -> int:
-        return sum(1 for r in self.requests if r.method == method
-                   and (status is None or r.path.rstrip("/").endswith("/import") is not status))
+        return sum(
+            1
+            for r in self.requests
+            if r.method == method and (status is None or r.path.rstrip("/").endswith("/import") is not status)
+        )
 
 
 def _response(status: int, body: bytes, ctype: str = "application/json; charset=utf-8") -> bytes:
-    reason = {200: "OK", 404: "Not Found", 422: "Unprocessable Entity", 500: "Internal Server Error",
-              503: "Service Unavailable"}.get(status, "Status")
-    head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-            f"Connection: keep-alive\r\n\r\n")
+    reason = {
+        200: "OK",
+        404: "Not Found",
+        422: "Unprocessable Entity",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }.get(status, "Status")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+        f"Connection: keep-alive\r\n\r\n"
+    )
     return head.encode("ascii") + body
 
 
@@ -83,8 +95,8 @@ class FaultServer:
         self.script = script or Script()
         self.stats = Stats()
         self.port = 0
-        self.status_asked = threading.Event()   # set at the first GET of a status endpoint
-        self.import_seen = threading.Event()    # set once an import POST was read in full
+        self.status_asked = threading.Event()  # set at the first GET of a status endpoint
+        self.import_seen = threading.Event()  # set once an import POST was read in full
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
@@ -158,30 +170,42 @@ class FaultServer:
             if not await self._answer(method, path, reader, writer):
                 return
 
-    async def _answer(self, method: str, path: str, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> bool:
+    async def _answer(self, method: str, path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Answer one request; False when the connection is to be closed."""
         s = self.script
         if method == "POST":
             self.import_seen.set()
             if s.import_mode == "drip":
-                return await self._drip(reader, writer, _response(200, _padded(
-                    {"result": "success", "import_id": IMPORT_ID, "rows_received": 4}, s.drip_bytes)))
+                return await self._drip(
+                    reader,
+                    writer,
+                    _response(
+                        200, _padded({"result": "success", "import_id": IMPORT_ID, "rows_received": 4}, s.drip_bytes)
+                    ),
+                )
             if s.import_mode == "hostile":
-                body = json.dumps({"result": "error", "error": {"code": "INVALID_PARAMETER",
-                                                                 "message": HOSTILE_TEXT, "field": HOSTILE_TEXT}})
+                body = json.dumps(
+                    {
+                        "result": "error",
+                        "error": {"code": "INVALID_PARAMETER", "message": HOSTILE_TEXT, "field": HOSTILE_TEXT},
+                    }
+                )
                 writer.write(_response(s.error_status, body.encode()))
             else:
-                writer.write(_response(200, json.dumps(
-                    {"result": "success", "import_id": IMPORT_ID, "rows_received": 4}).encode()))
+                writer.write(
+                    _response(
+                        200, json.dumps({"result": "success", "import_id": IMPORT_ID, "rows_received": 4}).encode()
+                    )
+                )
             await writer.drain()
             return True
         self.status_asked.set()
         if s.status_mode == "404":
             writer.write(_response(404, b'{"error": {"code": "NOT_FOUND"}}'))
         elif s.status_mode == "drip":
-            return await self._drip(reader, writer, _response(200, _padded({"status": "completed", "success": 4},
-                                                                   s.drip_bytes)))
+            return await self._drip(
+                reader, writer, _response(200, _padded({"status": "completed", "success": 4}, s.drip_bytes))
+            )
         else:
             writer.write(_response(200, json.dumps({"status": "processing", "success": 1}).encode()))
         await writer.drain()
@@ -195,12 +219,12 @@ class FaultServer:
         for i in range(min(len(data), s.drip_bytes)):
             if time.monotonic() > end:
                 break
-            writer.write(data[i:i + 1])
+            writer.write(data[i : i + 1])
             try:
                 await writer.drain()
             except ConnectionError:
                 break
-            if reader.at_eof() or writer.transport.is_closing():   # the client hung up
+            if reader.at_eof() or writer.transport.is_closing():  # the client hung up
                 break
             with self._lock:
                 self.stats.dripped += 1

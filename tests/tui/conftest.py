@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from corefixtures import CANARY  # the one canary token of the suite
 from haihai_tui.core.paths import Paths
 from haihai_tui.core.settings.context import AppContext
 from haihai_tui.core.settings.permissions import current_login
 
 REPO = Path(__file__).resolve().parents[2]
-CANARY = "CANARY-7f3a9c"
+
 SIZE = (80, 24)
 ADMIN_PERMS = '["システム設定", "ユーザ設定", "権限付与", "DB設定", "システム連携"]'
 
@@ -54,14 +55,16 @@ def make_app(tui_paths: Paths, me: str) -> Callable:
     def make(login: str | None = None, environ: dict[str, str] | None = None, mock_note: str = ""):
         ctx = AppContext(tui_paths, login=login or me, environ=environ if environ is not None else {})
         return HaiHaiApp(ctx, mock_note=mock_note)
+
     return make
 
 
 def screen_text(app) -> str:
     """The current screen as plain text, the way the terminal shows it (toasts included)."""
     w, h = app.size
-    console = Console(width=w, height=h, file=io.StringIO(), force_terminal=True, color_system=None,
-                      record=True, legacy_windows=False)
+    console = Console(
+        width=w, height=h, file=io.StringIO(), force_terminal=True, color_system=None, record=True, legacy_windows=False
+    )
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 
@@ -79,6 +82,7 @@ async def burst(pilot, *keys: str) -> None:
     """Keys arriving together (fast typing, a terminal's type-ahead), not one at a time like press()."""
     from textual import events
     from textual.keys import _character_to_key
+
     for key in keys:
         char = key if len(key) == 1 else None
         name = _character_to_key(key) if len(key) == 1 and not key.isalnum() else key
@@ -90,6 +94,7 @@ async def burst(pilot, *keys: str) -> None:
 async def paste(pilot, text: str) -> None:
     """What the terminal sends when the user pastes (bracketed paste) into the focused field."""
     from textual import events
+
     pilot.app.post_message(events.Paste(text))
     await pilot.pause()
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import tomlkit
 
+from corefixtures import CANARY  # the one canary token of the suite
 from haihai_tui.cli.demo import lay_demo
 from haihai_tui.core.paths import Paths
 from haihai_tui.core.settings import store
@@ -26,15 +27,14 @@ from haihai_tui.core.settings.permissions import current_login
 from haihai_tui.mock.config import MockConfig
 from haihai_tui.mock.server import MockServerThread
 
-CANARY = "CANARY-7f3a9c"
 MENU = "顧客一覧"
 REGISTER = "配配メール 顧客登録"
 STOP = "配配メール 配信停止"
 DANGER = "配配メール 全削除"
 ROWS = 200
-CLEAN_SEARCH = "@ex"           # personal addresses only: no emoji, malformed or duplicate row
-CLEAN_ROWS = 87                # rows of the sample data that CLEAN_SEARCH finds
-EMOJI_ROW = 134                # 1-based positions of samplegen's special rows for ROWS = 200
+CLEAN_SEARCH = "@ex"  # personal addresses only: no emoji, malformed or duplicate row
+CLEAN_ROWS = 87  # rows of the sample data that CLEAN_SEARCH finds
+EMOJI_ROW = 134  # 1-based positions of samplegen's special rows for ROWS = 200
 MALFORMED_ROW = 156
 SIZE = (80, 24)
 FAST = {"poll_interval": 0.05, "poll_timeout": 10.0}
@@ -50,8 +50,12 @@ class RunEnv:
 
     def control(self, name: str, body: dict | None = None) -> dict:
         """POST /_mock/<name> (fail-next, delay, reset-mid-body, maintenance, reset ...)."""
-        req = urllib.request.Request(f"{self.mock.url}/_mock/{name}", data=json.dumps(body or {}).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+        req = urllib.request.Request(
+            f"{self.mock.url}/_mock/{name}",
+            data=json.dumps(body or {}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         with urllib.request.urlopen(req, timeout=5) as resp:
             return json.loads(resp.read() or b"{}")
 
@@ -64,6 +68,7 @@ class RunEnv:
 
 def add_dangerous(paths: Paths) -> None:
     """An integration that deletes from the whole HaiHai database, attached to the menu."""
+
     def edit(doc) -> None:
         first = doc["integrations"][0]
         g = tomlkit.table()
@@ -83,6 +88,7 @@ def add_dangerous(paths: Paths) -> None:
         for m in doc["menus"]:
             if str(m["name"]) == MENU:
                 m["integrations"].append(DANGER)
+
     store.update(paths.db, edit)
 
 
@@ -106,6 +112,7 @@ def env(tmp_path: Path, mock_server: MockServerThread) -> RunEnv:
 
 def make_app(env: RunEnv):
     from haihai_tui.tui.app import HaiHaiApp
+
     app = HaiHaiApp(env.ctx())
     app.run_execute_options = dict(FAST)
     return app
@@ -126,9 +133,18 @@ def screen_text(app) -> str:
     import io
 
     from rich.console import Console
+
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 
@@ -142,9 +158,10 @@ def assert_no_canary(app) -> None:
 async def open_menu(pilot, menu: str = MENU) -> None:
     """From the start screen, move to the record-list menu by keys and open it."""
     from textual.widgets import OptionList
+
     app = pilot.app
     ol = app.screen.query_one("#menu", OptionList)
-    await pilot.press("G", "up")                  # the record lists sit just above the history entry
+    await pilot.press("G", "up")  # the record lists sit just above the history entry
     for _ in range(len(ol.options) + 1):
         opt = ol.highlighted_option
         if opt is not None and opt.id == f"menu:{menu}":
@@ -153,6 +170,7 @@ async def open_menu(pilot, menu: str = MENU) -> None:
     assert ol.highlighted_option is not None and ol.highlighted_option.id == f"menu:{menu}"
     await pilot.press("enter")
     from haihai_tui.tui.screens.record_list import RecordListScreen
+
     await until(pilot, lambda: isinstance(app.screen, RecordListScreen), what="the record list")
     table = app.screen.table
     await until(pilot, lambda: table.total is not None and table.row(0) is not None, what="the first rows")
@@ -160,11 +178,15 @@ async def open_menu(pilot, menu: str = MENU) -> None:
 
 async def search(pilot, text: str) -> None:
     from haihai_tui.tui.screens.record_list import RecordListScreen
+
     screen = pilot.app.screen
     assert isinstance(screen, RecordListScreen)
     await pilot.press("slash")
     await pilot.press(*text)
     await pilot.press("enter")
     table = screen.table
-    await until(pilot, lambda: table.total is not None and (table.total == 0 or table.row(0) is not None),
-                what="the search result")
+    await until(
+        pilot,
+        lambda: table.total is not None and (table.total == 0 or table.row(0) is not None),
+        what="the search result",
+    )

@@ -64,22 +64,23 @@ import pytest
 
 from conftest import notes
 
-MENU = "顧客[/]一覧"                    # MarkupError on start before the fix
-CLICK = "[@click=app.quit]終了[/]"      # a working quit link on the start screen before the fix
-WIPE = "\x1b[2J\x1b[H"                  # clears the terminal
-BOLD = f"連携[b]{WIPE}"                 # an integration name that opens a bold tag and wipes the screen
-OSC52 = "\x1b]52;c;SGVsbG8=\x07"        # writes the clipboard
+MENU = "顧客[/]一覧"  # MarkupError on start before the fix
+CLICK = "[@click=app.quit]終了[/]"  # a working quit link on the start screen before the fix
+WIPE = "\x1b[2J\x1b[H"  # clears the terminal
+BOLD = f"連携[b]{WIPE}"  # an integration name that opens a bold tag and wipes the screen
+OSC52 = "\x1b]52;c;SGVsbG8=\x07"  # writes the clipboard
 OSC8 = "\x1b]8;;https://evil.example/\x1b\\link\x1b]8;;\x1b\\"
-LABEL = "氏名[/]\x1b[1m"                 # a field label: the record list's header, the condition dialog
+LABEL = "氏名[/]\x1b[1m"  # a field label: the record list's header, the condition dialog
 USER_LOGIN = "evil[b]"
 USER_NAME = f"太郎{WIPE}[i]"
-HOSTILE_EMAIL = "evil@hostile.test"     # not found by CLEAN_SEARCH
+HOSTILE_EMAIL = "evil@hostile.test"  # not found by CLEAN_SEARCH
 RAW = ("\x1b", "\x07", "\x00", "\x9b")  # ESC, BEL, NUL, CSI: must never reach the terminal
 
 
 def add_hostile_settings(env: RunEnv, label: bool = True) -> None:
     """Two menus and two integrations with hostile names (copies of the sample ones), a hostile user,
     and (``label``) a hostile field label, which pre-flight refuses to send as a CSV header."""
+
     def edit_db(doc) -> None:
         for f in doc["databases"][0]["fields"]:
             if label and str(f["id"]) == "name":
@@ -115,6 +116,7 @@ def add_hostile_settings(env: RunEnv, label: bool = True) -> None:
         u["email"] = "evil@example.jp"
         u["permissions"] = ["ログ閲覧"]
         doc["users"].append(u)
+
     store.update(env.paths.db, edit_db)
     store.update(env.paths.admin, edit_admin)
 
@@ -122,8 +124,10 @@ def add_hostile_settings(env: RunEnv, label: bool = True) -> None:
 def add_hostile_record(env: RunEnv) -> None:
     rs = RecordStore.open(env.paths.records_dir, SAMPLE_DATABASE)
     try:
-        rs.insert_rows([(HOSTILE_EMAIL, f"悪{OSC52}社", f"名{WIPE}\x00{OSC8}", "アク", "東京都", "03")],
-                       [f.id for f in SAMPLE_DATABASE.fields])
+        rs.insert_rows(
+            [(HOSTILE_EMAIL, f"悪{OSC52}社", f"名{WIPE}\x00{OSC8}", "アク", "東京都", "03")],
+            [f.id for f in SAMPLE_DATABASE.fields],
+        )
     finally:
         rs.close()
 
@@ -156,6 +160,7 @@ def shown(app) -> str:
 async def goto(pilot, target: str) -> None:
     """On the start screen: move to the entry ``target`` with j (keys only) and open it with Enter."""
     from textual.widgets import OptionList
+
     app = pilot.app
     assert isinstance(app.screen, StartScreen)
     ol = app.screen.query_one("#menu", OptionList)
@@ -173,15 +178,15 @@ async def test_hostile_names_show_literally_and_enter_never_quits(hostile) -> No
     app = make_app(hostile)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert isinstance(app.screen, StartScreen)                  # no MarkupError on start
+        assert isinstance(app.screen, StartScreen)  # no MarkupError on start
         text = shown(app)
         assert MENU in text and CLICK in text
 
-        await goto(pilot, f"menu:{CLICK}")                          # Enter on the "quit link" opens it
+        await goto(pilot, f"menu:{CLICK}")  # Enter on the "quit link" opens it
         assert app.is_running and isinstance(app.screen, RecordListScreen)
         await until(pilot, lambda: app.screen.table.total is not None, what="the count")
         assert f"{CLICK} レコード一覧" in shown(app)
-        await pilot.press("r")                                     # the attached integrations, by name
+        await pilot.press("r")  # the attached integrations, by name
         assert isinstance(app.screen, PickScreen)
         text = shown(app)
         assert CLICK in text and one_line(BOLD) in text
@@ -194,7 +199,7 @@ async def test_hostile_names_show_literally_and_enter_never_quits(hostile) -> No
 
         await goto(pilot, "permissions")
         assert isinstance(app.screen, PermissionsScreen)
-        await pilot.press("G")                                     # the hostile user is the last row
+        await pilot.press("G")  # the hostile user is the last row
         text = shown(app)
         assert USER_LOGIN in text and "太郎\\x1b[2J\\x1b[H[i]" in text
         await pilot.press("escape")
@@ -209,10 +214,10 @@ async def test_hostile_names_show_literally_and_enter_never_quits(hostile) -> No
         assert isinstance(app.screen, IntegrationsScreen)
         text = shown(app)
         assert CLICK in text and "連携[b]\\x1b[2J" in text
-        await pilot.press("G", "enter")                            # the form of the BOLD integration
+        await pilot.press("G", "enter")  # the form of the BOLD integration
         assert isinstance(app.screen, IntegrationFormScreen)
-        shown(app)                                                 # the name's ESC is not drawn raw
-        assert app.screen.query_one("#f-name").value == BOLD       # ... but kept exactly in the field
+        shown(app)  # the name's ESC is not drawn raw
+        assert app.screen.query_one("#f-name").value == BOLD  # ... but kept exactly in the field
         await pilot.press("escape", "escape")
 
         await goto(pilot, "menus")
@@ -222,12 +227,12 @@ async def test_hostile_names_show_literally_and_enter_never_quits(hostile) -> No
         assert MENU in text and CLICK in text and "連携[b]\\x1b[2J" in text
         await pilot.press("escape")
 
-        await pilot.press("ctrl+p")                                # the palette lists the names literally
+        await pilot.press("ctrl+p")  # the palette lists the names literally
         await pilot.press(*"終了")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert CLICK in shown(app)
-        await pilot.press("enter")                                 # opens the menu, does not quit
+        await pilot.press("enter")  # opens the menu, does not quit
         await pilot.pause()
         assert app.is_running and isinstance(app.screen, (RecordListScreen, IntegrationFormScreen, MenusScreen))
         assert app.is_running
@@ -248,8 +253,8 @@ async def test_hostile_record_value_is_escaped_in_the_record_list(hostile) -> No
         assert name.startswith("名\\x1b[2J\\x1b[H\\x00\\x1b]8;;https://evil.example/")
         text = shown(app)
         assert "悪\\x1b]52" in text and "名\\x1b[2J" in text
-        assert one_line(LABEL) in text                             # the column header
-        await pilot.press("l", "l", "c")                           # conditions on the 氏名 column
+        assert one_line(LABEL) in text  # the column header
+        await pilot.press("l", "l", "c")  # conditions on the 氏名 column
         text = shown(app)
         assert one_line(LABEL) in text
         await pilot.press(*"x[/]", "enter")
@@ -266,7 +271,7 @@ async def test_server_error_text_is_escaped_in_progress_and_history(hostile_name
         await goto(pilot, f"menu:{CLICK}")
         await until(pilot, lambda: app.screen.table.row(0) is not None, what="the first rows")
         await search(pilot, CLEAN_SEARCH)
-        await pilot.press("r", "enter")                            # the first attached: CLICK
+        await pilot.press("r", "enter")  # the first attached: CLICK
         await until(pilot, lambda: isinstance(app.screen, ConfirmRunScreen), what="the confirm dialog")
         await pilot.press(*"memo[/]", "enter")
         await until(pilot, lambda: isinstance(app.screen, ProgressScreen), what="the progress screen")
@@ -277,7 +282,7 @@ async def test_server_error_text_is_escaped_in_progress_and_history(hostile_name
         log = "\n".join(str(line) for line in app.screen.query_one("#run-log").lines)
         assert "\x1b" not in log and "BAD\\x1b]52;c;SGVsbG8=\\x07" in log
         assert "\\x1b]52" in shown(app)
-        told = notes(app)                                          # the app's notification of the end
+        told = notes(app)  # the app's notification of the end
         assert f"{CLICK}: エラー" in told and "\x1b" not in told
 
         await pilot.press("h")
@@ -297,6 +302,7 @@ async def test_server_error_text_is_escaped_in_progress_and_history(hostile_name
 
 async def test_hostile_record_in_the_findings_is_escaped(hostile) -> None:
     from haihai_tui.tui.dialogs.run_preflight import FindingsScreen
+
     app = make_app(hostile)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -307,7 +313,7 @@ async def test_hostile_record_in_the_findings_is_escaped(hostile) -> None:
         await until(pilot, lambda: isinstance(app.screen, FindingsScreen), what="the findings")
         text = " ".join(shown(app).split())
         assert "悪\\x1b]52;c;SGVsbG8=\\x07社" in text and one_line(LABEL) in text
-        await pilot.press("end", "enter")                          # jump to the row: back on the list
+        await pilot.press("end", "enter")  # jump to the row: back on the list
         await pilot.pause()
         assert isinstance(app.screen, RecordListScreen) and app.is_running
         shown(app)

@@ -39,21 +39,21 @@ async def fill_new_integration(pilot, import_type: str = "0") -> None:
     """From the list: a (新規追加), then every field of the seed by keyboard."""
     await pilot.press("a")
     assert isinstance(pilot.app.screen, IntegrationFormScreen)
-    await type_text(pilot, NEW)                                            # システム連携名
+    await type_text(pilot, NEW)  # システム連携名
     await pilot.press("tab")
-    await paste(pilot, "https://127.0.0.1:9443/acct/api/v1/custcsv/import")     # URL
-    await pilot.press("tab", "tab")                                        # X-HM-apitoken from -> token
+    await paste(pilot, "https://127.0.0.1:9443/acct/api/v1/custcsv/import")  # URL
+    await pilot.press("tab", "tab")  # X-HM-apitoken from -> token
     await paste(pilot, NEW_TOKEN)
-    await pilot.press("tab", "tab", "tab")                                 # name: -> login_id key -> value
+    await pilot.press("tab", "tab", "tab")  # name: -> login_id key -> value
     await type_text(pilot, "ops02")
-    await pilot.press("tab", "tab", import_type)                           # import_type (a Choice)
+    await pilot.press("tab", "tab", import_type)  # import_type (a Choice)
     for key, value in (("is", "1"), ("ov", "2"), ("gid", "12"), ("rep", "2")):
-        await pilot.press("f7")                                            # add a row
+        await pilot.press("f7")  # add a row
         await type_text(pilot, key)
-        await pilot.press("right", "tab")                                  # accept the suggested key
+        await pilot.press("right", "tab")  # accept the suggested key
         await type_text(pilot, value)
-    await pilot.press("tab", "tab", "space")                               # CSV header: off
-    await pilot.press("tab", "u", "tab", "1", "tab", "a")                  # UTF-8, report mail 1, to admin
+    await pilot.press("tab", "tab", "space")  # CSV header: off
+    await pilot.press("tab", "u", "tab", "1", "tab", "a")  # UTF-8, report mail 1, to admin
 
 
 async def test_list_at_80x24_shows_integrations_and_their_source_not_the_token(make_app):
@@ -61,8 +61,16 @@ async def test_list_at_80x24_shows_integrations_and_their_source_not_the_token(m
     async with app.run_test(size=SIZE) as pilot:
         await open_list(pilot)
         text = screen_text(app)
-        for label in (REGISTER, STOP, "0 新規登録", "2 配信停止", "gid 12", "新規追加 Add", "Esc Back",
-                      'token: secrets.toml [tokens] "配配メール 顧客登録"'):
+        for label in (
+            REGISTER,
+            STOP,
+            "0 新規登録",
+            "2 配信停止",
+            "gid 12",
+            "新規追加 Add",
+            "Esc Back",
+            'token: secrets.toml [tokens] "配配メール 顧客登録"',
+        ):
             assert label in text, label
         no_canary(app)
 
@@ -75,7 +83,7 @@ async def test_create_an_integration_with_a_full_grid(make_app, tui_paths):
         text = flat(app)
         assert "No problems. F2 確定 saves to db.toml." in text
         assert "1 = 上書きする overwrite existing" in text or "overwrite_type" in text
-        assert NEW_TOKEN not in screen_text(app)                            # typed, but masked
+        assert NEW_TOKEN not in screen_text(app)  # typed, but masked
         assert app.screen.query_one("#f-token", MaskedInput).password
         await pilot.press("f2")
         assert isinstance(app.screen, IntegrationsScreen)
@@ -83,10 +91,15 @@ async def test_create_an_integration_with_a_full_grid(make_app, tui_paths):
         assert f"saved {NEW!r} to db.toml" in notes(app)
     g = integ(tui_paths, NEW)
     assert g["url"] == "https://127.0.0.1:9443/acct/api/v1/custcsv/import"
-    assert g["params"] == {"login_id": "ops02", "import_type": "0", "is_overwrite": "1", "overwrite_type": "2",
-                           "gid": "12", "report_option": "2"}
-    assert list(g["params"]) == ["login_id", "import_type", "is_overwrite", "overwrite_type", "gid",
-                                 "report_option"]
+    assert g["params"] == {
+        "login_id": "ops02",
+        "import_type": "0",
+        "is_overwrite": "1",
+        "overwrite_type": "2",
+        "gid": "12",
+        "report_option": "2",
+    }
+    assert list(g["params"]) == ["login_id", "import_type", "is_overwrite", "overwrite_type", "gid", "report_option"]
     assert g["headers"] == {"X-HM-apitoken": "${secret:テスト連携}"}
     assert (g["csv_header"], g["csv_encoding"], g["report_mail"], g["report_to"]) == (False, "utf-8", 1, "admin")
     assert (g["json_name"], g["csv_name"], g["body_format"]) == ("import_settings", "customer_list", "json")
@@ -94,7 +107,7 @@ async def test_create_an_integration_with_a_full_grid(make_app, tui_paths):
     assert tomllib.loads(secrets.read_text(encoding="utf-8"))["tokens"][NEW] == NEW_TOKEN
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
     text = tui_paths.db.read_text(encoding="utf-8")
-    assert "# HTTPボディ形式: JSON" in text and "# 0 新規登録 register, 1 削除 delete" in text   # comments kept
+    assert "# HTTPボディ形式: JSON" in text and "# 0 新規登録 register, 1 削除 delete" in text  # comments kept
     assert NEW_TOKEN not in text
 
 
@@ -107,27 +120,27 @@ async def test_dependency_rule_error_shows_while_typing_and_blocks_saving(make_a
         await type_text(pilot, NEW)
         await pilot.press("tab")
         await paste(pilot, "https://a01.hm-f.jp/acct/api/v1/custcsv/import")
-        await pilot.press("tab")                                      # 'from': an environment variable
+        await pilot.press("tab")  # 'from': an environment variable
         await type_text(pilot, "${HH_TOKEN}")
         assert "environment variable HH_TOKEN is not set" in flat(app)
-        await pilot.press("tab", "tab", "tab", "tab")                 # -> login_id value
+        await pilot.press("tab", "tab", "tab", "tab")  # -> login_id value
         await type_text(pilot, "ops02")
         assert "0 error(s)" in flat(app) and "error:" not in flat(app)
-        await pilot.press("tab", "tab", "2")                          # import_type 2 配信停止, no gid / spid
+        await pilot.press("tab", "tab", "2")  # import_type 2 配信停止, no gid / spid
         text = flat(app)
         assert "2 = 配信停止 stop delivery" in text
         assert "error: [params.import_type] import_type 2 (stop delivery) needs gid" in text
         await pilot.press("f2")
         assert isinstance(app.screen, IntegrationFormScreen)
         assert "Not saved: import_type 2 (stop delivery) needs gid" in notes(app)
-        await pilot.press("f7")                                       # add gid: the error goes away
+        await pilot.press("f7")  # add gid: the error goes away
         await type_text(pilot, "gid")
         await pilot.press("tab")
-        await type_text(pilot, "１２")                                 # full-width digits: refused
+        await type_text(pilot, "１２")  # full-width digits: refused
         assert "full-width digits are not accepted" in flat(app)
         await pilot.press("backspace", "backspace", "1", "2")
         assert "needs gid" not in flat(app)
-        await pilot.press("f8")                                        # delete the row again
+        await pilot.press("f8")  # delete the row again
         assert "needs gid" in flat(app)
     assert tui_paths.db.read_text(encoding="utf-8") == before
 
@@ -150,7 +163,7 @@ async def test_the_token_is_masked_and_only_revealed_in_its_input(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await open_list(pilot)
         no_canary(app)
-        await pilot.press("enter")                                    # edit 配配メール 顧客登録
+        await pilot.press("enter")  # edit 配配メール 顧客登録
         assert isinstance(app.screen, IntegrationFormScreen)
         text = flat(app)
         assert 'token from secrets.toml [tokens] "配配メール 顧客登録": set' in text
@@ -159,16 +172,16 @@ async def test_the_token_is_masked_and_only_revealed_in_its_input(make_app):
         no_canary(app)
         await pilot.press("escape")
         assert not app.screen.is_dirty()
-        await pilot.press("ctrl+t")                                    # reveal: only in the token input
+        await pilot.press("ctrl+t")  # reveal: only in the token input
         box = app.screen.query_one("#f-token", MaskedInput)
         assert box.value == CANARY and not box.password
         assert CANARY in screen_text(app)
         assert CANARY not in notes(app)
-        assert not app.screen.is_dirty()                               # revealing is not a change
+        assert not app.screen.is_dirty()  # revealing is not a change
         await pilot.press("escape")
         assert isinstance(app.screen, IntegrationsScreen)
         no_canary(app)
-        await pilot.press("enter")                                     # a new form: masked again
+        await pilot.press("enter")  # a new form: masked again
         no_canary(app)
 
 
@@ -179,7 +192,7 @@ async def test_edit_rename_keeps_menu_attachment_and_comments(make_app, tui_path
         await pilot.press("enter", "end")
         await type_text(pilot, " v2")
         assert app.screen.is_dirty()
-        await pilot.press("escape")                                    # unsaved: asks first
+        await pilot.press("escape")  # unsaved: asks first
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n", "f2")
         assert isinstance(app.screen, IntegrationsScreen)
@@ -199,7 +212,7 @@ async def test_copy_then_delete_with_confirmation(make_app, tui_paths):
         assert f"{REGISTER} copy" in screen_text(app)
         await pilot.press("f2")
         assert integ(tui_paths, f"{REGISTER} copy")["params"] == integ(tui_paths, REGISTER)["params"]
-        await pilot.press("g", "d")                                    # delete the first: 顧客登録
+        await pilot.press("g", "d")  # delete the first: 顧客登録
         assert isinstance(app.screen, ConfirmScreen)
         assert "It is attached to: 顧客一覧" in flat(app)
         await pilot.press("n")
@@ -221,7 +234,7 @@ async def test_read_only_without_db_settings_and_integration(make_app, tui_paths
             await pilot.press(key)
             assert isinstance(app.screen, IntegrationsScreen)
         assert notes(app).count(refusal) == 3
-        await pilot.press("enter")                                     # may look, not change
+        await pilot.press("enter")  # may look, not change
         assert isinstance(app.screen, IntegrationFormScreen)
         assert refusal in flat(app)
         assert all(i.disabled for i in app.screen.query("#form Input"))
@@ -239,8 +252,9 @@ async def test_type_ahead_lands_in_the_right_fields(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await open_list(pilot)
         await pilot.press("a")
-        await burst(pilot, "T", "1", "tab", "u", "tab", "tab", "tab", "tab", "tab", "o", "p", "f7", "g", "i", "d",
-                    "tab", "7")
+        await burst(
+            pilot, "T", "1", "tab", "u", "tab", "tab", "tab", "tab", "tab", "o", "p", "f7", "g", "i", "d", "tab", "7"
+        )
         form = app.screen
         assert form.query_one("#f-name").value == "T1"
         assert form.query_one("#f-url").value == "u"

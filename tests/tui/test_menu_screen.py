@@ -21,10 +21,17 @@ def menu(tui_paths) -> dict:
 
 def add_integration(tui_paths, me: str) -> None:
     """A third integration in db.toml, written the way the form writes it."""
-    editing.save_integration(tui_paths, me, Integration(
-        name=NEW, url="https://a01.hm-f.jp/api_sample/api/v1/custcsv/import",
-        headers={"X-HM-apitoken": "${secret:配配メール 顧客登録}"},
-        params={"login_id": "ops01", "import_type": "5", "gid": "12"}), environ={})
+    editing.save_integration(
+        tui_paths,
+        me,
+        Integration(
+            name=NEW,
+            url="https://a01.hm-f.jp/api_sample/api/v1/custcsv/import",
+            headers={"X-HM-apitoken": "${secret:配配メール 顧客登録}"},
+            params={"login_id": "ops01", "import_type": "5", "gid": "12"},
+        ),
+        environ={},
+    )
 
 
 async def open_menus(pilot) -> None:
@@ -38,8 +45,18 @@ async def test_menus_at_80x24_show_columns_and_attached_integrations(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await open_menus(pilot)
         text = screen_text(app)
-        for label in ("顧客一覧", "メールアドレス", "会社名", "お名前", REGISTER, STOP, "列 columns",
-                      "システム連携設定 attached", "F2 確定 Save", "a 追加 Add"):
+        for label in (
+            "顧客一覧",
+            "メールアドレス",
+            "会社名",
+            "お名前",
+            REGISTER,
+            STOP,
+            "列 columns",
+            "システム連携設定 attached",
+            "F2 確定 Save",
+            "a 追加 Add",
+        ):
             assert label in text, label
 
 
@@ -49,40 +66,40 @@ async def test_attach_an_integration_reorder_and_confirm(make_app, tui_paths, me
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_menus(pilot)
-        await pilot.press("tab", "tab")                  # menus -> columns -> attached
-        await pilot.press("a")                           # choose the process ...
+        await pilot.press("tab", "tab")  # menus -> columns -> attached
+        await pilot.press("a")  # choose the process ...
         assert isinstance(app.screen, PickScreen)
         assert NEW in screen_text(app)
-        assert app.screen.options == [(NEW, NEW)]          # only what is not attached yet
-        await pilot.press("enter")                       # ... 追加
+        assert app.screen.options == [(NEW, NEW)]  # only what is not attached yet
+        await pilot.press("enter")  # ... 追加
         assert isinstance(app.screen, MenusScreen)
         assert "Not saved (F2 確定): 顧客一覧" in screen_text(app)
-        await pilot.press("K", "K")                      # reorder: to the top
+        await pilot.press("K", "K")  # reorder: to the top
         assert tui_paths.db.read_text(encoding="utf-8") == before
-        await pilot.press("f2")                          # 確定
+        await pilot.press("f2")  # 確定
         assert "確定: saved 顧客一覧 to db.toml." in notes(app)
         assert not app.screen.is_dirty()
     assert menu(tui_paths)["integrations"] == [NEW, REGISTER, STOP]
     after = tui_paths.db.read_text(encoding="utf-8")
     changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines()) if a != b]
     assert len(changed) == 1 and changed[0][1].startswith(f'integrations = ["{NEW}", "{REGISTER}", "{STOP}"]')
-    assert changed[0][1].endswith("# attached integrations, in order")     # the comment stays
+    assert changed[0][1].endswith("# attached integrations, in order")  # the comment stays
 
 
 async def test_columns_add_remove_reorder(make_app, tui_paths):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_menus(pilot)
-        await pilot.press("tab", "a")                    # a column from the database's fields
+        await pilot.press("tab", "a")  # a column from the database's fields
         assert isinstance(app.screen, PickScreen)
         assert "フリガナ" in screen_text(app) and "kana" in screen_text(app)
-        await pilot.press("j", "enter")                  # the second offered: pref 都道府県
-        await pilot.press("g", "d")                      # remove email ...
+        await pilot.press("j", "enter")  # the second offered: pref 都道府県
+        await pilot.press("g", "d")  # remove email ...
         assert "no メールアドレス column" in screen_text(app)
-        await pilot.press("escape")                      # leaving asks first
+        await pilot.press("escape")  # leaving asks first
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n", "G", "J")                 # nothing below the last: no move
-        await pilot.press("K", "f2")                     # company, name, pref -> company, pref, name
+        await pilot.press("n", "G", "J")  # nothing below the last: no move
+        await pilot.press("K", "f2")  # company, name, pref -> company, pref, name
     assert menu(tui_paths)["columns"] == ["company", "pref", "name"]
 
 
@@ -112,6 +129,7 @@ async def test_menu_settings_refused_without_permissions(make_app, tui_paths):
 async def test_seed_walkthrough_grant_then_configure_and_attach(make_app, tui_paths):
     """The seed's three screens in order: 全体権限一覧 (grant tanaka) -> システム連携設定 -> メニュー設定."""
     from test_permissions_screen import DB, INTEG, goto_cell, open_permissions
+
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_permissions(pilot)
@@ -123,8 +141,8 @@ async def test_seed_walkthrough_grant_then_configure_and_attach(make_app, tui_pa
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert "田中 一郎 (tanaka) - may configure" in screen_text(app)
-        await pilot.press("down", "down", "enter", "c", "f2")       # copy 顧客登録 as a new integration
-        await pilot.press("escape", "down", "enter")                 # メニュー設定
+        await pilot.press("down", "down", "enter", "c", "f2")  # copy 顧客登録 as a new integration
+        await pilot.press("escape", "down", "enter")  # メニュー設定
         assert isinstance(app.screen, MenusScreen)
-        await pilot.press("tab", "tab", "a", "enter", "f2")          # choose it -> 追加 -> 確定
+        await pilot.press("tab", "tab", "a", "enter", "f2")  # choose it -> 追加 -> 確定
     assert menu(tui_paths)["integrations"] == [REGISTER, STOP, f"{REGISTER} copy"]

@@ -36,11 +36,13 @@ from runfixtures import (  # noqa: F401
 def start_from_nothing(env) -> None:
     def no_users(doc):
         del doc["users"]
+
     store.update(env.paths.admin, no_users)
 
     def nothing_attached(doc):
         for m in doc["menus"]:
             m["integrations"] = []
+
     store.update(env.paths.db, nothing_attached)
 
 
@@ -69,8 +71,11 @@ async def test_from_an_empty_user_list_to_a_finished_run(env) -> None:
         await pilot.press("tab", "tab", "a")
         await until(pilot, lambda: isinstance(app.screen, PickScreen), what="the process list")
         await pilot.press("enter", "f2")
-        await until(pilot, lambda: REGISTER in tomllib.loads(env.paths.db.read_text(encoding="utf-8"))
-                    ["menus"][0]["integrations"], what="the attachment saved to db.toml")
+        await until(
+            pilot,
+            lambda: REGISTER in tomllib.loads(env.paths.db.read_text(encoding="utf-8"))["menus"][0]["integrations"],
+            what="the attachment saved to db.toml",
+        )
         # レコード一覧: open, search, run, confirm
         await pilot.press("escape")
         await open_menu(pilot, MENU)

@@ -6,7 +6,7 @@ from conftest import SIZE, no_canary, notes, screen_text, type_text
 from haihai_tui.tui.screens.permissions import PermissionsScreen
 from haihai_tui.tui.screens.users import UserFormScreen, UsersScreen
 
-DB, INTEG = 9, 15   # columns of 「DB設定」 and 「システム連携」
+DB, INTEG = 9, 15  # columns of 「DB設定」 and 「システム連携」
 
 
 async def open_permissions(pilot) -> None:
@@ -31,14 +31,14 @@ async def test_grant_db_settings_and_integration_writes_only_that_line(make_app,
         text = screen_text(app)
         for label in ("login", "admin", "tanaka", "システム設定", "DB設定", "システム連携"):
             assert label in text
-        await goto_cell(pilot, 1, DB)                    # tanaka, 「DB設定」
+        await goto_cell(pilot, 1, DB)  # tanaka, 「DB設定」
         assert "column 9: DB設定 (DB settings)" in screen_text(app)
         await pilot.press("space")
         await goto_cell(pilot, 1, INTEG)
         await pilot.press("space")
         text = screen_text(app)
         assert "Not saved (F2 確定): tanaka: +DB設定 +システム連携" in text
-        assert tui_paths.admin.read_text(encoding="utf-8") == before   # nothing written before 確定
+        assert tui_paths.admin.read_text(encoding="utf-8") == before  # nothing written before 確定
         await pilot.press("f2")
         assert "確定: saved permissions of tanaka" in screen_text(app)
         assert not app.screen.is_dirty()
@@ -50,7 +50,7 @@ async def test_grant_db_settings_and_integration_writes_only_that_line(make_app,
     old, new = changed[0]
     assert old.startswith('permissions = ["ログ閲覧"]')
     assert new.startswith('permissions = ["ログ閲覧", "DB設定", "システム連携"]')
-    assert new.endswith("# may look and run, may not change settings")     # the comment stays
+    assert new.endswith("# may look and run, may not change settings")  # the comment stays
     assert "# ユーザ (users). login = the OS account name" in after
 
 
@@ -58,7 +58,7 @@ async def test_untick_then_tick_is_no_change(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_permissions(pilot)
-        await goto_cell(pilot, 1, 5)     # tanaka holds ログ閲覧
+        await goto_cell(pilot, 1, 5)  # tanaka holds ログ閲覧
         await pilot.press("space")
         assert "-ログ閲覧" in screen_text(app)
         await pilot.press("space")
@@ -83,8 +83,9 @@ async def test_user_without_grant_is_refused_with_the_sentence(make_app, tui_pat
 
 async def test_nobody_grants_what_they_do_not_hold(make_app, tui_paths):
     text = tui_paths.admin.read_text(encoding="utf-8")
-    tui_paths.admin.write_text(text.replace('permissions = ["ログ閲覧"]', 'permissions = ["ログ閲覧", "権限付与"]'),
-                               encoding="utf-8")
+    tui_paths.admin.write_text(
+        text.replace('permissions = ["ログ閲覧"]', 'permissions = ["ログ閲覧", "権限付与"]'), encoding="utf-8"
+    )
     app = make_app(login="tanaka")
     async with app.run_test(size=SIZE) as pilot:
         await open_permissions(pilot)
@@ -113,7 +114,7 @@ async def test_add_edit_and_remove_a_user(make_app, tui_paths):
         await pilot.press("G", "e")
         assert isinstance(app.screen, UserFormScreen)
         await pilot.press("enter", "end", *" (経理)", "enter", "enter")
-        assert '鈴木 花子 (経理)' in tui_paths.admin.read_text(encoding="utf-8")
+        assert "鈴木 花子 (経理)" in tui_paths.admin.read_text(encoding="utf-8")
         # a duplicate login is refused inside the form, with the reason
         await pilot.press("a", *"tanaka", "enter", "enter", "enter")
         assert isinstance(app.screen, UserFormScreen)
@@ -141,6 +142,7 @@ async def test_users_screen_lists_users_and_refuses_without_user_settings(make_a
 
 async def test_leaving_with_unticked_changes_asks_first(make_app):
     from haihai_tui.tui.dialogs.common import ConfirmScreen
+
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_permissions(pilot)

@@ -44,10 +44,10 @@ def test_fit_cells_never_splits_wide_characters() -> None:
     assert fit_cells("株式会社", 8) == "株式会社"
     assert fit_cells("株式会社", 7) == "株式.. "
     for width in range(0, 12):
-        out = fit_cells("パティスリー\U0001F370ミエル", width)
+        out = fit_cells("パティスリー\U0001f370ミエル", width)
         assert cell_len(out) == width
     assert fit_cells("abc", 6) == "abc   "
-    assert fit_cells("株式会社ABC", 5) == "株.. "   # the half of 式 that would not fit becomes a space
+    assert fit_cells("株式会社ABC", 5) == "株.. "  # the half of 式 that would not fit becomes a space
 
 
 async def test_open_search_sort_and_count(env) -> None:
@@ -60,8 +60,8 @@ async def test_open_search_sort_and_count(env) -> None:
         text = screen_text(app)
         assert f"{ROWS:,} / {ROWS:,} rows" in text
         assert "メールアドレス" in text and "会社名" in text and "お名前" in text
-        assert not screen.query(DataTable)          # never a DataTable row per record
-        assert not table.children                   # and never a widget per record
+        assert not screen.query(DataTable)  # never a DataTable row per record
+        assert not table.children  # and never a widget per record
 
         # every painted line has the same display width, Japanese or not
         lines = [ln for ln in text.splitlines()[3:20]]
@@ -119,7 +119,7 @@ async def test_conditions_dialog_adds_and_removes(env) -> None:
         await open_menu(pilot)
         screen = app.screen
         table: RecordTable = screen.table
-        await pilot.press("right", "c")               # current column 会社名; default op ~ (contains)
+        await pilot.press("right", "c")  # current column 会社名; default op ~ (contains)
         await pilot.press(*"株式会社", "enter")
         await until(pilot, lambda: screen.conditions == (Condition("company", "~", "株式会社"),))
         await until(pilot, lambda: table.total is not None and table.total < ROWS, what="the filtered count")

@@ -20,12 +20,23 @@ async def test_start_screen_at_80x24_shows_the_product_menus(make_app, me):
         await pilot.pause()
         assert isinstance(app.screen, StartScreen)
         text = screen_text(app)
-        for label in ("管理者設定", "全体権限一覧", "ユーザ", "DB設定", "システム連携設定", "メニュー設定",
-                      "顧客一覧", "システム連携状況確認", "Permissions", "Integrations", "Menus"):
+        for label in (
+            "管理者設定",
+            "全体権限一覧",
+            "ユーザ",
+            "DB設定",
+            "システム連携設定",
+            "メニュー設定",
+            "顧客一覧",
+            "システム連携状況確認",
+            "Permissions",
+            "Integrations",
+            "Menus",
+        ):
             assert label in text, label
-        assert me in text and "may configure" in text          # the header: who, and what they may do
-        assert "F1 Help" in text and "q Quit" in text and "Enter Open" in text   # the footer
-        assert "Esc Back" not in text                           # nowhere to go back to
+        assert me in text and "may configure" in text  # the header: who, and what they may do
+        assert "F1 Help" in text and "q Quit" in text and "Enter Open" in text  # the footer
+        assert "Esc Back" not in text  # nowhere to go back to
         assert not chrome_symbols(text)
         assert app.animation_level == "none"
         no_canary(app)
@@ -63,14 +74,15 @@ async def test_help_lists_every_key_with_ids_and_esc_goes_back(make_app):
 async def test_arrows_and_jk_move_enter_opens_esc_returns(make_app):
     from haihai_tui.tui.screens.permissions import PermissionsScreen
     from haihai_tui.tui.screens.users import UsersScreen
+
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("j", "enter")          # second entry: ユーザ
+        await pilot.press("j", "enter")  # second entry: ユーザ
         assert isinstance(app.screen, UsersScreen)
         await pilot.press("escape")
         assert isinstance(app.screen, StartScreen)
-        await pilot.press("k", "enter")          # back up to 全体権限一覧
+        await pilot.press("k", "enter")  # back up to 全体権限一覧
         assert isinstance(app.screen, PermissionsScreen)
         await pilot.press("escape", "G", "g", "down", "enter")
         assert isinstance(app.screen, UsersScreen)
@@ -79,12 +91,13 @@ async def test_arrows_and_jk_move_enter_opens_esc_returns(make_app):
 async def test_palette_jumps_to_any_screen(make_app):
     from haihai_tui.tui.screens.integrations import IntegrationsScreen
     from haihai_tui.tui.screens.menus import MenusScreen
+
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+p")
         await type_text(pilot, "メニュー設定")
-        await app.workers.wait_for_complete()   # the palette searches in a worker
+        await app.workers.wait_for_complete()  # the palette searches in a worker
         await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
@@ -96,14 +109,14 @@ async def test_palette_jumps_to_any_screen(make_app):
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, IntegrationsScreen)
-        assert len(app.screen_stack) == 2        # jumping goes via the start screen, not deeper
+        assert len(app.screen_stack) == 2  # jumping goes via the start screen, not deeper
 
 
 async def test_q_quits_only_from_the_start_screen(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("enter")               # 全体権限一覧
+        await pilot.press("enter")  # 全体権限一覧
         await pilot.press("q")
         assert app.is_running and len(app.screen_stack) == 2
         await pilot.press("escape", "q")
@@ -114,6 +127,7 @@ async def test_q_quits_only_from_the_start_screen(make_app):
 async def test_ctrl_q_asks_while_a_run_is_busy(make_app, monkeypatch):
     from haihai_tui.tui.dialogs.common import ConfirmScreen
     from haihai_tui.tui.runs import RunService
+
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -141,21 +155,23 @@ async def test_ctrl_q_quits_at_once_when_idle(make_app):
 async def test_keys_remapped_in_tui_toml(make_app, tui_paths):
     from haihai_tui.tui.screens.integration_form import IntegrationFormScreen
     from haihai_tui.tui.screens.integrations import IntegrationsScreen
-    (tui_paths.tui).write_text('[keys]\nhelp = "f9"\ninteg_add = "n"\nopen = "o,enter"\nnot_a_binding = "x"\n',
-                               encoding="utf-8")
+
+    (tui_paths.tui).write_text(
+        '[keys]\nhelp = "f9"\ninteg_add = "n"\nopen = "o,enter"\nnot_a_binding = "x"\n', encoding="utf-8"
+    )
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "'not_a_binding' is not a binding id" in notes(app)
         await pilot.press("f1")
-        assert isinstance(app.screen, StartScreen)       # F1 no longer opens help
+        assert isinstance(app.screen, StartScreen)  # F1 no longer opens help
         await pilot.press("f9")
         assert isinstance(app.screen, HelpScreen)
         assert "F9" in screen_text(app)
         await pilot.press("escape", "down", "down", "o")
         assert isinstance(app.screen, IntegrationsScreen)
-        assert "n 新規追加 Add" in screen_text(app)         # the footer shows the new key
+        assert "n 新規追加 Add" in screen_text(app)  # the footer shows the new key
         await pilot.press("a")
         assert isinstance(app.screen, IntegrationsScreen)
         await pilot.press("n")
@@ -165,7 +181,7 @@ async def test_keys_remapped_in_tui_toml(make_app, tui_paths):
 async def test_broken_settings_file_opens_with_file_line_problems(make_app, tui_paths):
     db = tui_paths.db
     lines = db.read_text(encoding="utf-8").splitlines()
-    lines[4] = 'name = 顧客管理'                 # line 5: a string without quotes
+    lines[4] = "name = 顧客管理"  # line 5: a string without quotes
     db.write_text("\n".join(lines) + "\n", encoding="utf-8")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -174,7 +190,7 @@ async def test_broken_settings_file_opens_with_file_line_problems(make_app, tui_
         text = " ".join(screen_text(app).split())
         assert "db.toml:5: (column 8) invalid value" in text
         assert "What still works" in text and "not read: db.toml" in text
-        assert "全体権限一覧" in text                          # the rest of the app still opens
+        assert "全体権限一覧" in text  # the rest of the app still opens
         await pilot.press("enter")
         assert "admin" in screen_text(app)
 
@@ -184,8 +200,15 @@ async def test_no_ambiguous_width_symbols_on_any_settings_screen(make_app):
     seen = []
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        for keys in (["enter"], ["escape", "down", "enter"], ["escape", "down", "enter"], ["enter"],
-                     ["escape", "escape", "down", "enter"], ["tab", "tab", "a"], ["escape", "f1"]):
+        for keys in (
+            ["enter"],
+            ["escape", "down", "enter"],
+            ["escape", "down", "enter"],
+            ["enter"],
+            ["escape", "escape", "down", "enter"],
+            ["tab", "tab", "a"],
+            ["escape", "f1"],
+        ):
             await pilot.press(*keys)
             await pilot.pause()
             seen.append(type(app.screen).__name__)
@@ -194,14 +217,22 @@ async def test_no_ambiguous_width_symbols_on_any_settings_screen(make_app):
         await pilot.press("escape", "ctrl+p")
         await pilot.pause()
         assert not chrome_symbols(screen_text(app))
-    assert seen == ["PermissionsScreen", "UsersScreen", "IntegrationsScreen", "IntegrationFormScreen",
-                    "MenusScreen", "PickScreen", "HelpScreen"]
+    assert seen == [
+        "PermissionsScreen",
+        "UsersScreen",
+        "IntegrationsScreen",
+        "IntegrationFormScreen",
+        "MenusScreen",
+        "PickScreen",
+        "HelpScreen",
+    ]
 
 
 def test_default_keys_avoid_tmux_and_ambiguous_ctrl_keys():
     from textual.binding import Binding
 
     from haihai_tui.tui import bindings
+
     avoid = {f"ctrl+{c}" for c in "bashzjmi"}
     every = [b for bs in [bindings.APP, *bindings.SCOPES.values()] for b in bs if isinstance(b, Binding)]
     assert all(b.id for b in every)
@@ -225,6 +256,7 @@ def test_every_binding_is_defined_in_bindings_py_with_an_id():
     from textual.binding import Binding
 
     from haihai_tui.tui import bindings
+
     defined = [b for bs in [bindings.APP, *bindings.SCOPES.values()] for b in bs]
     assert all(isinstance(b, Binding) and b.id for b in defined)
     known = {id(b) for b in defined}
@@ -244,6 +276,7 @@ def test_every_binding_is_defined_in_bindings_py_with_an_id():
 def test_key_hints_follow_the_keymap_the_app_was_given(make_app, tui_paths):
     from haihai_tui.tui.bindings import key_hint
     from haihai_tui.tui.host import Host
+
     assert key_hint("progress") == "F6" and key_hint("progress", {"progress": "f7,ctrl+r"}) == "F7/^r"
     tui_paths.tui.write_text('[keys]\nprogress = "f7"\n', encoding="utf-8")
     app = make_app()

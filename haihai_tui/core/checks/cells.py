@@ -29,8 +29,16 @@ FORMULA_RE = re.compile(r"=.|[+\-@].*?(?:[A-Za-z_][A-Za-z0-9_.]*\(|[|+*^&])", re
 _PLAIN = "0123456789 -().,/"  # after + - @ only these: a number or phone number, never a formula by the rule
 _CELL_LEAD = re.compile(b"PL")  # in ChunkScan's classes; a compiled literal searches faster here than ``in``
 # names of the controls people meet (unicodedata has none for Cc)
-_CONTROL_NAMES = {0x00: "NUL", 0x07: "BELL", 0x08: "BACKSPACE", 0x0B: "VERTICAL TAB", 0x0C: "FORM FEED",
-                  0x1A: "SUBSTITUTE, an old end-of-file mark", 0x1B: "ESCAPE", 0x7F: "DELETE"}
+_CONTROL_NAMES = {
+    0x00: "NUL",
+    0x07: "BELL",
+    0x08: "BACKSPACE",
+    0x0B: "VERTICAL TAB",
+    0x0C: "FORM FEED",
+    0x1A: "SUBSTITUTE, an old end-of-file mark",
+    0x1B: "ESCAPE",
+    0x7F: "DELETE",
+}
 
 
 def looks_like_formula(v: str) -> bool:
@@ -65,15 +73,15 @@ class ChunkScan:
     def __init__(self, enc: str):
         table = bytearray(b"x" * 256)
         for b in b',\n"':
-            table[b] = ord("P")       # where a cell starts (after a quote: a quoted cell)
+            table[b] = ord("P")  # where a cell starts (after a quote: a quoted cell)
         for b in b"=+-@":
-            table[b] = ord("L")       # a formula lead
+            table[b] = ord("L")  # a formula lead
         for ch in CONTROL_CHARS:
             if ord(ch) < 0x80:
                 table[ord(ch)] = ord("C")
         self.utf8 = enc in ("utf-8", "utf8")
         if self.utf8:
-            table[0xC2] = ord("A")    # C1 in UTF-8: C2 followed by 80..9F
+            table[0xC2] = ord("A")  # C1 in UTF-8: C2 followed by 80..9F
             for b in range(0x80, 0xA0):
                 table[b] = ord("B")
         self.table = bytes(table)

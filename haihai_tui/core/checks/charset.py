@@ -9,8 +9,7 @@ import functools
 from haihai_tui.core.text import describe_char
 
 # Common characters missing from Windows-31J and the Windows-31J character people usually mean (a hint only).
-_CP932_TWINS = {"\u2014": "\u2015", "\u00a6": "\uffe4", "\u00a5": "\uffe5", "\u203e": "\uffe3",
-                "\u00b7": "\u30fb"}
+_CP932_TWINS = {"\u2014": "\u2015", "\u00a6": "\uffe4", "\u00a5": "\uffe5", "\u203e": "\uffe3", "\u00b7": "\u30fb"}
 
 
 def unencodable_chars(text: str, enc: str) -> list[tuple[str, int]]:
@@ -37,9 +36,11 @@ def unencodable_message(ch: str, count: int, enc: str, where: str | None = None)
     if enc == "cp932":
         twin = _CP932_TWINS.get(ch)
         hint = f"; the Windows-31J character for it is '{twin}' (U+{ord(twin):04X})" if twin else ""
-        return (f"{head}character {describe_char(ch)} does not exist in Windows-31J{times}{hint}; change it in "
-                f"楽楽販売 (nothing is replaced automatically), or send UTF-8 if the HaiHai account has the "
-                f"multi-language option")
+        return (
+            f"{head}character {describe_char(ch)} does not exist in Windows-31J{times}{hint}; change it in "
+            f"楽楽販売 (nothing is replaced automatically), or send UTF-8 if the HaiHai account has the "
+            f"multi-language option"
+        )
     return f"{head}character {describe_char(ch)} cannot be encoded in UTF-8{times}; correct the text in 楽楽販売"
 
 
@@ -65,7 +66,9 @@ def roundtrip_changes(enc: str) -> dict[str, str]:
 def changed_message(ch: str, twin: str, count: int, enc: str) -> str:
     times = f" (it appears {count} times in this cell)" if count > 1 else ""
     name = "Windows-31J" if enc == "cp932" else enc
-    return (f"character {describe_char(ch)}{times} has no {name} code of its own: it is sent as the bytes of "
-            f"{describe_char(twin)}, so HaiHai will store '{twin}' instead; if that is fine, type '{twin}' in 楽楽販売 "
-            f"so that the data matches what HaiHai stores; to keep '{ch}' exactly, send UTF-8 if the HaiHai account "
-            f"has the multi-language option")
+    return (
+        f"character {describe_char(ch)}{times} has no {name} code of its own: it is sent as the bytes of "
+        f"{describe_char(twin)}, so HaiHai will store '{twin}' instead; if that is fine, type '{twin}' in 楽楽販売 "
+        f"so that the data matches what HaiHai stores; to keep '{ch}' exactly, send UTF-8 if the HaiHai account "
+        f"has the multi-language option"
+    )

@@ -21,9 +21,9 @@ import itertools
 import os
 import secrets
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from haihai_tui.core.checks.cells import ChunkScan
 from haihai_tui.core.checks.findings import Finding, Findings
@@ -42,10 +42,10 @@ class BuiltCsv:
     rows_per_file: list[int]
     bytes_per_file: list[int]
     total_rows: int
-    findings: list[Finding]      # errors first; capped at max_findings plus one "... and N more"
+    findings: list[Finding]  # errors first; capped at max_findings plus one "... and N more"
     header: list[str]
-    encoding: str                # "cp932" | "utf-8"
-    error_count: int = 0         # exact, even when findings are capped
+    encoding: str  # "cp932" | "utf-8"
+    error_count: int = 0  # exact, even when findings are capped
     warning_count: int = 0
     counts: dict[str, int] = field(default_factory=dict)  # finding code -> exact number
 
@@ -121,11 +121,22 @@ class _Sink:
 class _Builder:
     """One pass: rows -> encoded chunks -> planned requests and files; findings go to ``self.checks``."""
 
-    def __init__(self, labels: Sequence[str], enc: str, header: bool, dest_dir: Path, max_rows: int,
-                 max_bytes: int, split: bool, rowids, max_findings: int, daily_quota: int):
+    def __init__(
+        self,
+        labels: Sequence[str],
+        enc: str,
+        header: bool,
+        dest_dir: Path,
+        max_rows: int,
+        max_bytes: int,
+        split: bool,
+        rowids,
+        max_findings: int,
+        daily_quota: int,
+    ):
         self.labels, self.enc, self.split = list(labels), enc, split
         self.max_rows, self.max_bytes, self.daily_quota = max_rows, max_bytes, daily_quota
-        self.parts: list[list[int]] = []        # planned requests: [rows, bytes]; virtual when not split
+        self.parts: list[list[int]] = []  # planned requests: [rows, bytes]; virtual when not split
         self.file_bytes = 0
         self.total = 0
         self.buf: list[str] = []
@@ -176,8 +187,12 @@ class _Builder:
         if not ok_width:
             for i, r in enumerate(rows):
                 if len(r) != width:
-                    self.add("error", "columns", f"the row has {len(r)} values but there are {width} columns",
-                             row=base + i + 1)
+                    self.add(
+                        "error",
+                        "columns",
+                        f"the row has {len(r)} values but there are {width} columns",
+                        row=base + i + 1,
+                    )
         self.checks.emails(rows, base, ok_width)
         self._place(data, n, lens, base)
         self.total += n
@@ -229,9 +244,14 @@ class _Builder:
                 self._new_part()
                 part = self.parts[-1]
             if hdr + size > self.max_bytes:
-                self.add("error", "over_bytes", f"this row alone is {size:,} bytes, so with the header it is over the "
-                         f"{self.max_bytes:,}-byte limit per request and cannot be sent even on its own; shorten its "
-                         f"cells in 楽楽販売", row=base + i + 1)
+                self.add(
+                    "error",
+                    "over_bytes",
+                    f"this row alone is {size:,} bytes, so with the header it is over the "
+                    f"{self.max_bytes:,}-byte limit per request and cannot be sent even on its own; shorten its "
+                    f"cells in 楽楽販売",
+                    row=base + i + 1,
+                )
             part[0] += 1
             part[1] += size
             end += size
@@ -242,19 +262,35 @@ class _Builder:
         self.sink.close()
         n_parts = len(self.parts)
         if self.total == 0:
-            self.add("error", "empty", "the CSV would contain no data rows; HaiHai rejects an empty file (EMPTY_FILE): "
-                     "check the search conditions")
+            self.add(
+                "error",
+                "empty",
+                "the CSV would contain no data rows; HaiHai rejects an empty file (EMPTY_FILE): "
+                "check the search conditions",
+            )
         elif not self.split and n_parts > 1:
             quota = f"{n_parts:,} of the daily quota of {self.daily_quota:,}"
             if self.total > self.max_rows:
-                self.add("error", "over_rows", f"{self.total:,} rows exceed the {self.max_rows:,}-row limit per "
-                         f"request; choose split to send it as {n_parts:,} requests ({quota})")
+                self.add(
+                    "error",
+                    "over_rows",
+                    f"{self.total:,} rows exceed the {self.max_rows:,}-row limit per "
+                    f"request; choose split to send it as {n_parts:,} requests ({quota})",
+                )
             if self.file_bytes > self.max_bytes:
-                self.add("error", "over_bytes", f"the CSV is {self.file_bytes:,} bytes, over the {self.max_bytes:,}"
-                         f"-byte limit per request; choose split to send it as {n_parts:,} requests ({quota})")
+                self.add(
+                    "error",
+                    "over_bytes",
+                    f"the CSV is {self.file_bytes:,} bytes, over the {self.max_bytes:,}"
+                    f"-byte limit per request; choose split to send it as {n_parts:,} requests ({quota})",
+                )
         if n_parts > self.daily_quota:
-            self.add("error", "over_quota", f"this needs {n_parts:,} requests, more than the daily quota of "
-                     f"{self.daily_quota:,} import calls; narrow the search or raise the per-request limits")
+            self.add(
+                "error",
+                "over_quota",
+                f"this needs {n_parts:,} requests, more than the daily quota of "
+                f"{self.daily_quota:,} import calls; narrow the search or raise the per-request limits",
+            )
         if self.split:
             rows = [p[0] for p in self.parts]
             sizes = [p[1] for p in self.parts]
@@ -263,14 +299,36 @@ class _Builder:
         c = self.checks
         if c.n_err:
             self.sink.discard()
-        return BuiltCsv(list(self.sink.paths), rows, sizes, self.total, c.findings(), self.labels, self.enc,
-                        c.n_err, c.n_warn, dict(c.counts))
+        return BuiltCsv(
+            list(self.sink.paths),
+            rows,
+            sizes,
+            self.total,
+            c.findings(),
+            self.labels,
+            self.enc,
+            c.n_err,
+            c.n_warn,
+            dict(c.counts),
+        )
 
 
-def build_csv(rows: Iterable[Sequence[str]], labels: Sequence[str], *, encoding: str, header: bool, dest_dir: Path,
-              max_rows: int = 10_000, max_bytes: int = 3_000_000, split: bool = False,
-              on_rows: Callable[[int], None] | None = None, cancel: threading.Event | None = None,
-              rowids: Sequence | None = None, max_findings: int = 1000, daily_quota: int = 240) -> BuiltCsv:
+def build_csv(
+    rows: Iterable[Sequence[str]],
+    labels: Sequence[str],
+    *,
+    encoding: str,
+    header: bool,
+    dest_dir: Path,
+    max_rows: int = 10_000,
+    max_bytes: int = 3_000_000,
+    split: bool = False,
+    on_rows: Callable[[int], None] | None = None,
+    cancel: threading.Event | None = None,
+    rowids: Sequence | None = None,
+    max_findings: int = 1000,
+    daily_quota: int = 240,
+) -> BuiltCsv:
     """Check and write ``rows`` in one pass; see the module docstring. Raises BuildCancelled on cancel."""
     enc = normalize_encoding(encoding)
     if max_rows < 1 or max_bytes < 1 or max_findings < 1:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
-from haihai_tui.core.settings.model import EMAIL_LABEL
 from haihai_tui.core.addresses import EMAIL_FAST, EMAIL_MAX, email_problem
 from haihai_tui.core.checks.cells import CONTROL_CHARS, CONTROL_RE, control_name, looks_like_formula
 from haihai_tui.core.checks.charset import changed_message, roundtrip_changes, unencodable_chars, unencodable_message
+from haihai_tui.core.settings.model import EMAIL_LABEL
 from haihai_tui.core.text import one_line
 
 
@@ -24,11 +25,11 @@ class Finding:
     severity: Literal["error", "warning"]
     code: str
     message: str
-    row: int | None = None        # 1-based data row in the whole result (header not counted)
-    column: str | None = None     # column label
+    row: int | None = None  # 1-based data row in the whole result (header not counted)
+    column: str | None = None  # column label
     char: str | None = None
     codepoint: str | None = None  # "U+1F600"
-    rowid: object = None          # the record id of that row, when the caller passed rowids
+    rowid: object = None  # the record id of that row, when the caller passed rowids
 
     def __str__(self) -> str:
         where = []
@@ -59,24 +60,39 @@ class Findings:
     """Collects the findings of one build: exact counts, at most ``max_findings`` row findings of each
     severity kept. ``on_error`` is called on every error (the builder drops its files)."""
 
-    def __init__(self, labels: Sequence[str], enc: str, header: bool, rowids: Sequence | None,
-                 max_findings: int, on_error: Callable[[], None]):
+    def __init__(
+        self,
+        labels: Sequence[str],
+        enc: str,
+        header: bool,
+        rowids: Sequence | None,
+        max_findings: int,
+        on_error: Callable[[], None],
+    ):
         self.labels, self.enc, self.header, self.rowids = list(labels), enc, header, rowids
         self.max_findings, self.on_error = max_findings, on_error
-        self.row_findings: list[Finding] = []   # capped while collecting
+        self.row_findings: list[Finding] = []  # capped while collecting
         self.file_findings: list[Finding] = []  # few, never capped
         self.counts: dict[str, int] = {}
         self.n_err = self.n_warn = 0
         self.email_ix = self.labels.index(EMAIL_LABEL) if EMAIL_LABEL in self.labels else None
         self.email_col = EMAIL_LABEL
-        self.seen: set | None = set()           # lower-cased addresses while no duplicate was met
-        self.hist: list = []                    # (keys, rows) pairs kept to build ``first`` lazily
+        self.seen: set | None = set()  # lower-cased addresses while no duplicate was met
+        self.hist: list = []  # (keys, rows) pairs kept to build ``first`` lazily
         self.first: dict[str, int] | None = None
         self.changes = roundtrip_changes(enc)
         self.changes_re = re.compile("[" + "".join(map(re.escape, self.changes)) + "]") if self.changes else None
 
-    def add(self, severity: str, code: str, message: str, row: int | None = None, column: str | None = None,
-            char: str | None = None, codepoint: str | None = None) -> None:
+    def add(
+        self,
+        severity: str,
+        code: str,
+        message: str,
+        row: int | None = None,
+        column: str | None = None,
+        char: str | None = None,
+        codepoint: str | None = None,
+    ) -> None:
         self.counts[code] = self.counts.get(code, 0) + 1
         if severity == "error":
             self.n_err += 1
@@ -98,15 +114,22 @@ class Findings:
         total = self.n_err + self.n_warn
         if total <= self.max_findings:
             return all_
-        kept = all_[:self.max_findings]
+        kept = all_[: self.max_findings]
         e = self.n_err - sum(f.is_error for f in kept)
         w = self.n_warn - (len(kept) - sum(f.is_error for f in kept))
         more = f"... and {total - len(kept):,} more ({e:,} errors, {w:,} warnings) not listed"
         return kept + [Finding("error" if e else "warning", "more", more)]
 
     def unencodable(self, row: int | None, what: str, ch: str, count: int, column: str) -> None:
-        self.add("error", "unencodable", unencodable_message(ch, count, self.enc, what if row is None else None),
-                 row=row, column=column, char=ch, codepoint=f"U+{ord(ch):04X}")
+        self.add(
+            "error",
+            "unencodable",
+            unencodable_message(ch, count, self.enc, what if row is None else None),
+            row=row,
+            column=column,
+            char=ch,
+            codepoint=f"U+{ord(ch):04X}",
+        )
 
     def unencodable_cells(self, row: int, cells: Sequence) -> None:
         """Every character of a row that the encoding lacks, cell by cell."""
@@ -132,15 +155,29 @@ class Findings:
             if CONTROL_RE.search(v):
                 for ch, n in Counter(c for c in v if c in CONTROL_CHARS).items():
                     times = f" {n} times" if n > 1 else ""
-                    self.add("error", "control_char", f"the cell holds the control character {control_name(ch)}"
-                             f"{times}: it is not text, and in a mail or on a screen it can garble what follows or "
-                             f"act on the terminal; remove it in 楽楽販売 (it usually comes from copying out of "
-                             f"another program); the cell: {one_line(_excerpt(v))}", row=row, column=label, char=ch,
-                             codepoint=f"U+{ord(ch):04X}")
+                    self.add(
+                        "error",
+                        "control_char",
+                        f"the cell holds the control character {control_name(ch)}"
+                        f"{times}: it is not text, and in a mail or on a screen it can garble what follows or "
+                        f"act on the terminal; remove it in 楽楽販売 (it usually comes from copying out of "
+                        f"another program); the cell: {one_line(_excerpt(v))}",
+                        row=row,
+                        column=label,
+                        char=ch,
+                        codepoint=f"U+{ord(ch):04X}",
+                    )
             if self.changes_re is not None and self.changes_re.search(v):
                 for ch, n in Counter(c for c in v if c in self.changes).items():
-                    self.add("warning", "changed_char", changed_message(ch, self.changes[ch], n, self.enc), row=row,
-                             column=label, char=ch, codepoint=f"U+{ord(ch):04X}")
+                    self.add(
+                        "warning",
+                        "changed_char",
+                        changed_message(ch, self.changes[ch], n, self.enc),
+                        row=row,
+                        column=label,
+                        char=ch,
+                        codepoint=f"U+{ord(ch):04X}",
+                    )
 
     def formula_cells(self, rows: list, base: int, ok_width: bool) -> None:
         """Formula-like cells of a chunk, column by column: a column whose cells' first characters hold no
@@ -151,48 +188,88 @@ class Findings:
                 raise TypeError
             for j in range(len(self.labels)):
                 col = list(map(itemgetter(j), rows))
-                firsts = "".join(map(_FIRST, col))          # TypeError if a cell is not a str
+                firsts = "".join(map(_FIRST, col))  # TypeError if a cell is not a str
                 if "=" in firsts or "+" in firsts or "-" in firsts or "@" in firsts:
                     hits += [(i, j, v) for i, v in enumerate(col) if looks_like_formula(v)]
         except TypeError:  # ragged rows or cells that are not text: row by row
-            hits = [(i, j, v) for i, r in enumerate(rows) for j, c in enumerate(r)
-                    if looks_like_formula(v := cell_text(c))]
+            hits = [
+                (i, j, v) for i, r in enumerate(rows) for j, c in enumerate(r) if looks_like_formula(v := cell_text(c))
+            ]
         for i, j, v in sorted(hits, key=itemgetter(0, 1)):
             label = self.labels[j] if j < len(self.labels) else f"column {j + 1}"
-            self.add("warning", "formula", f"the cell starts with '{v[0]}' and reads like a spreadsheet formula "
-                     f"({one_line(_excerpt(v))}): HaiHai keeps it as text, but Excel runs it when someone opens a "
-                     f"list exported from HaiHai (formula injection); if it is not meant as data, correct it in "
-                     f"楽楽販売 (it is sent as it is)", row=base + i + 1, column=label)
+            self.add(
+                "warning",
+                "formula",
+                f"the cell starts with '{v[0]}' and reads like a spreadsheet formula "
+                f"({one_line(_excerpt(v))}): HaiHai keeps it as text, but Excel runs it when someone opens a "
+                f"list exported from HaiHai (formula injection); if it is not meant as data, correct it in "
+                f"楽楽販売 (it is sent as it is)",
+                row=base + i + 1,
+                column=label,
+            )
 
     # header --------------------------------------------------------------------------------------
     def check_labels(self) -> None:
         if self.email_ix is None:
-            self.add("error", "no_email_column", f"there is no {EMAIL_LABEL} (e-mail) column; HaiHai needs it as the "
-                     f"customer key (EMAIL_COLUMN_MISSING): add the e-mail field to the menu's columns (メニュー設定)")
+            self.add(
+                "error",
+                "no_email_column",
+                f"there is no {EMAIL_LABEL} (e-mail) column; HaiHai needs it as the "
+                f"customer key (EMAIL_COLUMN_MISSING): add the e-mail field to the menu's columns (メニュー設定)",
+            )
         if not self.header:
-            self.add("warning", "no_header", "the CSV has no header row (1行目にヘッダ(項目名)を付ける is off); HaiHai "
-                     "reads the first row as the column labels, so turn csv_header on")
+            self.add(
+                "warning",
+                "no_header",
+                "the CSV has no header row (1行目にヘッダ(項目名)を付ける is off); HaiHai "
+                "reads the first row as the column labels, so turn csv_header on",
+            )
             return
         where: dict[str, int] = {}
         for i, label in enumerate(self.labels, 1):
             if not label.strip():
-                self.add("error", "header_label", f"column {i} has a blank label; every column needs the HaiHai field "
-                         f"label (項目名) as its header", column=label)
+                self.add(
+                    "error",
+                    "header_label",
+                    f"column {i} has a blank label; every column needs the HaiHai field label (項目名) as its header",
+                    column=label,
+                )
             elif label != label.strip():
-                self.add("error", "header_label", f"the label of column {i} has spaces around it, so HaiHai will not "
-                         f"recognise it (UNKNOWN_COLUMN); remove them in the field settings", column=label)
+                self.add(
+                    "error",
+                    "header_label",
+                    f"the label of column {i} has spaces around it, so HaiHai will not "
+                    f"recognise it (UNKNOWN_COLUMN); remove them in the field settings",
+                    column=label,
+                )
             if label in where:
-                self.add("error", "header_label", f"columns {where[label]} and {i} have the same label; each field "
-                         f"may appear once: remove one of them from the menu's columns", column=label)
+                self.add(
+                    "error",
+                    "header_label",
+                    f"columns {where[label]} and {i} have the same label; each field "
+                    f"may appear once: remove one of them from the menu's columns",
+                    column=label,
+                )
             where.setdefault(label, i)
             for ch in dict.fromkeys(c for c in label if c in CONTROL_CHARS):
-                self.add("error", "header_label", f"the label of column {i} holds the control character "
-                         f"{control_name(ch)}; correct the field label in db.toml", column=label, char=ch,
-                         codepoint=f"U+{ord(ch):04X}")
+                self.add(
+                    "error",
+                    "header_label",
+                    f"the label of column {i} holds the control character "
+                    f"{control_name(ch)}; correct the field label in db.toml",
+                    column=label,
+                    char=ch,
+                    codepoint=f"U+{ord(ch):04X}",
+                )
             for ch in dict.fromkeys(c for c in label if c in self.changes):
-                self.add("warning", "changed_char", f"in the header label of column {i}: "
-                         + changed_message(ch, self.changes[ch], 1, self.enc), column=label, char=ch,
-                         codepoint=f"U+{ord(ch):04X}")
+                self.add(
+                    "warning",
+                    "changed_char",
+                    f"in the header label of column {i}: " + changed_message(ch, self.changes[ch], 1, self.enc),
+                    column=label,
+                    char=ch,
+                    codepoint=f"U+{ord(ch):04X}",
+                )
 
     def unencodable_labels(self) -> None:
         for label in self.labels:
@@ -214,8 +291,7 @@ class Findings:
             joined = "\n".join(em)
         except TypeError:
             return self._emails_slow(em, base)
-        if (joined.count("\n") != len(em) - 1 or EMAIL_FAST.fullmatch(joined) is None
-                or max(map(len, em)) > EMAIL_MAX):
+        if joined.count("\n") != len(em) - 1 or EMAIL_FAST.fullmatch(joined) is None or max(map(len, em)) > EMAIL_MAX:
             return self._emails_slow(em, base)
         low = joined.lower()
         self._dups(em if low == joined else low.split("\n"), range(base + 1, base + 1 + len(em)), em)
@@ -226,13 +302,25 @@ class Findings:
         for i, v in enumerate(em):
             v, row = cell_text(v), base + i + 1
             if not v.strip():
-                self.add("error", "email_blank", f"{EMAIL_LABEL} is blank; HaiHai would count the row as 失敗 "
-                         f"(failure): fill in the address in 楽楽販売 or filter the row out", row=row, column=col)
+                self.add(
+                    "error",
+                    "email_blank",
+                    f"{EMAIL_LABEL} is blank; HaiHai would count the row as 失敗 "
+                    f"(failure): fill in the address in 楽楽販売 or filter the row out",
+                    row=row,
+                    column=col,
+                )
                 continue
             why = email_problem(v)
             if why:
-                self.add("error", "email_malformed", f"{v!r} is not an e-mail address: {why}; correct it in 楽楽販売 "
-                         f"(HaiHai would count the row as 失敗)", row=row, column=col)
+                self.add(
+                    "error",
+                    "email_malformed",
+                    f"{v!r} is not an e-mail address: {why}; correct it in 楽楽販売 "
+                    f"(HaiHai would count the row as 失敗)",
+                    row=row,
+                    column=col,
+                )
             keys.append(v.lower())
             nums.append(row)
             values.append(v)
@@ -247,7 +335,7 @@ class Findings:
             if len(seen) - n0 == len(keys):
                 self.hist.append((keys, rows))
                 return
-            self.first = {}   # built from the chunks before this one; ``seen`` is dropped
+            self.first = {}  # built from the chunks before this one; ``seen`` is dropped
             for k, r in self.hist:
                 self.first.update(zip(k, r, strict=True))
             self.seen = self.hist = None
@@ -255,6 +343,11 @@ class Findings:
         for k, r, v in zip(keys, rows, values, strict=True):
             r0 = first.setdefault(k, r)
             if r0 != r:
-                self.add("warning", "email_duplicate", f"duplicate address {v!r} (also on row {r0:,}, compared "
-                         f"ignoring case); HaiHai registers it once and counts this row as その他 (other)",
-                         row=r, column=self.email_col)
+                self.add(
+                    "warning",
+                    "email_duplicate",
+                    f"duplicate address {v!r} (also on row {r0:,}, compared "
+                    f"ignoring case); HaiHai registers it once and counts this row as その他 (other)",
+                    row=r,
+                    column=self.email_col,
+                )

@@ -59,7 +59,7 @@ __all__ = ["MAX_RESPONSE_BYTES", "send_import"]
 
 log = logging.getLogger(__name__)
 
-MAX_RESPONSE_BYTES = MAX_JSON_BYTES   # most of an import answer that is read
+MAX_RESPONSE_BYTES = MAX_JSON_BYTES  # most of an import answer that is read
 
 
 def _precheck(req: ImportRequest) -> ImportResult | None:
@@ -69,12 +69,18 @@ def _precheck(req: ImportRequest) -> ImportResult | None:
         try:
             ssl_context(req.ca_bundle)
         except (OSError, ssl.SSLError) as e:
-            bad = "CA_BUNDLE", (f"Cannot use the CA file {req.ca_bundle!r} ({getattr(e, 'strerror', None) or e}): "
-                                "fix ca_bundle in the integration settings.")
+            bad = (
+                "CA_BUNDLE",
+                (
+                    f"Cannot use the CA file {req.ca_bundle!r} ({getattr(e, 'strerror', None) or e}): "
+                    "fix ca_bundle in the integration settings."
+                ),
+            )
     return None if bad is None else ImportResult(Outcome.ERROR, code=bad[0], message=bad[1] + " Nothing was sent.")
 
 
 # --- no answer: a failure or a cancel ---------------------------------------------------------
+
 
 def _tls_verify_failed(exc: BaseException) -> bool:
     seen = 0
@@ -94,37 +100,52 @@ def _failure(exc: BaseException, stream: MultipartStream, req: ImportRequest) ->
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)) and not stream.started:
         if _tls_verify_failed(exc):
             r.code = "TLS_VERIFY_FAILED"
-            r.message = (f"The TLS certificate of {host} could not be verified ({why}). Nothing was sent. If the "
-                         "server uses an in-house CA, set ca_bundle in the integration to that CA file.")
+            r.message = (
+                f"The TLS certificate of {host} could not be verified ({why}). Nothing was sent. If the "
+                "server uses an in-house CA, set ca_bundle in the integration to that CA file."
+            )
             return r, False
         timed_out = isinstance(exc, httpx.ConnectTimeout)
         r.code = "CONNECT_FAILED"
-        r.message = (f"Could not connect to {host}" + (f" within {req.timeouts.connect:g} s" if timed_out else "")
-                     + f" ({why}). Nothing was sent; check the URL, DNS, firewall or proxy settings.")
+        r.message = (
+            f"Could not connect to {host}"
+            + (f" within {req.timeouts.connect:g} s" if timed_out else "")
+            + f" ({why}). Nothing was sent; check the URL, DNS, firewall or proxy settings."
+        )
         return r, True
     if isinstance(exc, FileChanged):
         r.code = "CSV_CHANGED"
-        r.message = ("The CSV file changed while it was being sent, so the upload was cut before it completed; "
-                     "HaiHai rejects incomplete uploads. Build the file again and send again.")
+        r.message = (
+            "The CSV file changed while it was being sent, so the upload was cut before it completed; "
+            "HaiHai rejects incomplete uploads. Build the file again and send again."
+        )
     elif isinstance(exc, httpx.ProxyError):
         r.code = "PROXY_FAILED"
-        r.message = (f"The proxy refused or failed the connection ({why}). Nothing was sent; "
-                     "check HTTPS_PROXY/ALL_PROXY.")
+        r.message = (
+            f"The proxy refused or failed the connection ({why}). Nothing was sent; check HTTPS_PROXY/ALL_PROXY."
+        )
     elif isinstance(exc, httpx.UnsupportedProtocol):
         r.code = "BAD_URL"
         r.message = f"The URL or proxy uses a scheme this client cannot speak ({why}). Nothing was sent."
     elif not stream.started:
         r.code = "SEND_FAILED"
-        r.message = (f"The request failed before any of the file was sent ({why}). Nothing was imported; "
-                     "it is safe to send again.")
+        r.message = (
+            f"The request failed before any of the file was sent ({why}). Nothing was imported; "
+            "it is safe to send again."
+        )
     else:
         r.outcome = Outcome.UNKNOWN
-        where = ("after the whole file was sent" if stream.all_handed
-                 else f"while sending, after {stream.handed} of {stream.total} bytes")
+        where = (
+            "after the whole file was sent"
+            if stream.all_handed
+            else f"while sending, after {stream.handed} of {stream.total} bytes"
+        )
         if isinstance(exc, OutOfTime) and stream.all_handed:
             r.code = "TIMEOUT_AFTER_SEND"
-            r.message = (f"HaiHai's answer did not arrive complete within {exc.seconds:g} s {where} (timeouts.answer; "
-                         f"it came too slowly or not at all). {UNKNOWN_ADVICE}")
+            r.message = (
+                f"HaiHai's answer did not arrive complete within {exc.seconds:g} s {where} (timeouts.answer; "
+                f"it came too slowly or not at all). {UNKNOWN_ADVICE}"
+            )
         elif isinstance(exc, httpx.ReadTimeout) and stream.all_handed:
             r.code = "TIMEOUT_AFTER_SEND"
             r.message = f"HaiHai did not answer within {req.timeouts.read:g} s {where}. {UNKNOWN_ADVICE}"
@@ -139,15 +160,28 @@ def _failure(exc: BaseException, stream: MultipartStream, req: ImportRequest) ->
 
 def _cancelled(stream: MultipartStream | None) -> ImportResult:
     if stream is None or not stream.started:
-        return ImportResult(Outcome.CANCELLED, code="CANCELLED",
-                            message="Stopped by you before anything was sent; nothing was imported.")
+        return ImportResult(
+            Outcome.CANCELLED,
+            code="CANCELLED",
+            message="Stopped by you before anything was sent; nothing was imported.",
+        )
     if not stream.all_handed:
-        return ImportResult(Outcome.CANCELLED, code="CANCELLED_DURING_SEND", bytes_sent=stream.handed,
-                            message=(f"Stopped by you: the upload was cut before it completed ({stream.handed} of "
-                                     f"{stream.total} bytes); HaiHai rejects incomplete uploads, so nothing was "
-                                     "imported."))
-    return ImportResult(Outcome.UNKNOWN, code="CANCELLED_AFTER_SEND", bytes_sent=stream.handed,
-                        message=f"You stopped waiting after the whole file was sent. {UNKNOWN_ADVICE}")
+        return ImportResult(
+            Outcome.CANCELLED,
+            code="CANCELLED_DURING_SEND",
+            bytes_sent=stream.handed,
+            message=(
+                f"Stopped by you: the upload was cut before it completed ({stream.handed} of "
+                f"{stream.total} bytes); HaiHai rejects incomplete uploads, so nothing was "
+                "imported."
+            ),
+        )
+    return ImportResult(
+        Outcome.UNKNOWN,
+        code="CANCELLED_AFTER_SEND",
+        bytes_sent=stream.handed,
+        message=f"You stopped waiting after the whole file was sent. {UNKNOWN_ADVICE}",
+    )
 
 
 def _summary(r: ImportResult) -> str:
@@ -161,6 +195,7 @@ def _summary(r: ImportResult) -> str:
 
 # --- sending ----------------------------------------------------------------------------------
 
+
 async def _exchange(client: httpx.AsyncClient, request: httpx.Request) -> Answer:
     return await read_capped(await client.send(request, stream=True), MAX_RESPONSE_BYTES)
 
@@ -172,31 +207,55 @@ async def _answer_clock(sent: asyncio.Event, seconds: float) -> OutOfTime:
     return OutOfTime(seconds, "HaiHai's answer")
 
 
-async def _attempt(client: httpx.AsyncClient, request: httpx.Request, sent: asyncio.Event, answer_total: float,
-                   cancel: asyncio.Event | None) -> Answer | BaseException:
+async def _attempt(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    sent: asyncio.Event,
+    answer_total: float,
+    cancel: asyncio.Event | None,
+) -> Answer | BaseException:
     """One request/answer: the answer, or the exception that ended it (UserCancelled on cancel,
     OutOfTime when the answer did not arrive complete within ``answer_total`` after the file was sent)."""
     return await guard(_exchange(client, request), cancel=cancel, clock=_answer_clock(sent, answer_total))
 
 
-async def send_import(req: ImportRequest, *, on_event: EventSink = ignore, cancel: asyncio.Event | None = None,
-                      part: int = 1, parts: int = 1, max_tries: int = 3, max_wait: float = 60.0,
-                      transport: httpx.AsyncBaseTransport | None = None, backoff: float = 1.0,
-                      chunk_size: int = CHUNK_SIZE) -> ImportResult:
+async def send_import(
+    req: ImportRequest,
+    *,
+    on_event: EventSink = ignore,
+    cancel: asyncio.Event | None = None,
+    part: int = 1,
+    parts: int = 1,
+    max_tries: int = 3,
+    max_wait: float = 60.0,
+    transport: httpx.AsyncBaseTransport | None = None,
+    backoff: float = 1.0,
+    chunk_size: int = CHUNK_SIZE,
+) -> ImportResult:
     """POST the import once (retrying only where that is safe) and classify the outcome. Never raises
     for network or server trouble; the result's message says what happened and what to do."""
     scrub = Scrub(req)
     emit = scrubbed_sink(on_event, scrub)
     with scrub:
-        result = (await _send(req, emit, cancel, part, parts, max_tries, max_wait, transport,
-                                          backoff, chunk_size)).scrubbed(scrub)
+        result = (
+            await _send(req, emit, cancel, part, parts, max_tries, max_wait, transport, backoff, chunk_size)
+        ).scrubbed(scrub)
     log.debug("import %s/%s: %s %s", part, parts, result.outcome.value, _summary(result))
     return result
 
 
-async def _send(req: ImportRequest, emit: EventSink, cancel: asyncio.Event | None, part: int, parts: int,
-                max_tries: int, max_wait: float, transport: httpx.AsyncBaseTransport | None,
-                backoff: float, chunk_size: int) -> ImportResult:
+async def _send(
+    req: ImportRequest,
+    emit: EventSink,
+    cancel: asyncio.Event | None,
+    part: int,
+    parts: int,
+    max_tries: int,
+    max_wait: float,
+    transport: httpx.AsyncBaseTransport | None,
+    backoff: float,
+    chunk_size: int,
+) -> ImportResult:
     if (bad := _precheck(req)) is not None:
         emit(LogLine(bad.message, "error"))
         return bad
@@ -216,9 +275,13 @@ async def _send(req: ImportRequest, emit: EventSink, cancel: asyncio.Event | Non
                 emit(StageChanged(Stage.RESPONSE, "file sent; waiting for HaiHai's answer"))
 
             stream = MultipartStream(
-                layout, Path(req.csv_path), chunk_size=chunk_size, cancel=cancel,
+                layout,
+                Path(req.csv_path),
+                chunk_size=chunk_size,
+                cancel=cancel,
                 on_progress=lambda done, total: emit(BytesProgress(done, total, part, parts)),
-                on_finished=finished)
+                on_finished=finished,
+            )
             note = f" (try {tries} of {max_tries})" if tries > 1 else ""
             emit(StageChanged(Stage.SEND, f"sending {human_size(layout.total)} to {host}{note}"))
             request = client.build_request("POST", req.url, headers=wire, content=stream)
@@ -250,11 +313,16 @@ async def _send(req: ImportRequest, emit: EventSink, cancel: asyncio.Event | Non
                 if r.retry_after is not None and r.code != "DAILY_LIMIT_EXCEEDED":
                     r.message += f" That is more than the {max(left, 0):.0f} s this run may wait, so it stopped."
                 return r
-            emit(LogLine(f"{_summary(r)}: nothing was imported; trying again in {wait:.1f} s "
-                         f"(try {tries + 1} of {max_tries})", "warning"))
+            emit(
+                LogLine(
+                    f"{_summary(r)}: nothing was imported; trying again in {wait:.1f} s "
+                    f"(try {tries + 1} of {max_tries})",
+                    "warning",
+                )
+            )
             if await pause(wait, cancel):
                 c = _cancelled(None)
                 c.attempts = tries
                 return c
             waited += wait
-    return r   # not reached: the last try returns above
+    return r  # not reached: the last try returns above

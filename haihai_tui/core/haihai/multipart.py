@@ -76,12 +76,13 @@ def _param(value: str) -> str:
 @dataclass(frozen=True)
 class Layout:
     """Every byte of the body except the CSV file's content."""
+
     boundary: str
-    json_head: bytes      # boundary line + part headers + blank line
+    json_head: bytes  # boundary line + part headers + blank line
     json_body: bytes
-    csv_head: bytes       # CRLF after the JSON, boundary line + part headers + blank line
+    csv_head: bytes  # CRLF after the JSON, boundary line + part headers + blank line
     csv_size: int
-    epilogue: bytes       # CRLF + closing boundary
+    epilogue: bytes  # CRLF + closing boundary
 
     @property
     def preamble(self) -> bytes:
@@ -96,17 +97,29 @@ class Layout:
         return f"multipart/form-data; boundary={self.boundary}"
 
 
-def build_layout(*, boundary: str, json_name: str, params: dict[str, str], csv_name: str,
-                 csv_filename: str, csv_encoding: str, csv_size: int) -> Layout:
+def build_layout(
+    *,
+    boundary: str,
+    json_name: str,
+    params: dict[str, str],
+    csv_name: str,
+    csv_filename: str,
+    csv_encoding: str,
+    csv_size: int,
+) -> Layout:
     b = boundary
     json_body = json.dumps(params, ensure_ascii=False).encode("utf-8")
-    json_head = (f"--{b}\r\n"
-                 f"Content-Disposition: form-data; name=\"{_param(json_name)}\"\r\n"
-                 f"Content-Type: application/json; charset=UTF-8\r\n\r\n").encode()
-    csv_head = (f"\r\n--{b}\r\n"
-                f"Content-Disposition: form-data; name=\"{_param(csv_name)}\"; "
-                f"filename=\"{_param(csv_filename)}\"\r\n"
-                f"Content-Type: text/csv; charset={mime_charset(csv_encoding)}\r\n\r\n").encode()
+    json_head = (
+        f"--{b}\r\n"
+        f'Content-Disposition: form-data; name="{_param(json_name)}"\r\n'
+        f"Content-Type: application/json; charset=UTF-8\r\n\r\n"
+    ).encode()
+    csv_head = (
+        f"\r\n--{b}\r\n"
+        f'Content-Disposition: form-data; name="{_param(csv_name)}"; '
+        f'filename="{_param(csv_filename)}"\r\n'
+        f"Content-Type: text/csv; charset={mime_charset(csv_encoding)}\r\n\r\n"
+    ).encode()
     return Layout(b, json_head, json_body, csv_head, csv_size, f"\r\n--{b}--\r\n".encode("ascii"))
 
 
@@ -117,10 +130,16 @@ class MultipartStream:
     seen part of the body); ``finished`` is set once the connection asked past the last byte.
     """
 
-    def __init__(self, layout: Layout, path: Path, *, chunk_size: int = CHUNK_SIZE,
-                 on_progress: Callable[[int, int], None] | None = None,
-                 on_finished: Callable[[], None] | None = None,
-                 cancel: asyncio.Event | None = None) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        path: Path,
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        on_progress: Callable[[int, int], None] | None = None,
+        on_finished: Callable[[], None] | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> None:
         self.layout = layout
         self.path = Path(path)
         self.chunk_size = chunk_size
@@ -214,8 +233,17 @@ def csv_head_and_count(path: Path, codec: str, head: int = 5) -> tuple[list[str]
     return lines, count
 
 
-def render_preview(*, method: str, url: str, headers: list[tuple[str, str]], layout: Layout,
-                   json_name: str, csv_name: str, csv_path: Path, codec: str) -> str:
+def render_preview(
+    *,
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    layout: Layout,
+    json_name: str,
+    csv_name: str,
+    csv_path: Path,
+    codec: str,
+) -> str:
     """The request as text (headers must already be masked): what --dry-run shows."""
     out = [f"{method} {url}"]
     out += [f"{k}: {v}" for k, v in headers]
@@ -239,32 +267,44 @@ def render_preview(*, method: str, url: str, headers: list[tuple[str, str]], lay
 @dataclass(repr=False)
 class ImportRequest:
     """One import POST. ``csv_path`` is the file built by pre-flight; it is streamed, never read whole."""
+
     url: str
     headers: dict[str, str | Secret]
     params: dict[str, str]
     csv_path: Path
     json_name: str = "import_settings"
     csv_name: str = "customer_list"
-    csv_encoding: str = "cp932"          # "cp932" (also "sjis") -> Shift_JIS; "utf-8" -> UTF-8
+    csv_encoding: str = "cp932"  # "cp932" (also "sjis") -> Shift_JIS; "utf-8" -> UTF-8
     csv_filename: str = "customer_list.csv"
     timeouts: Timeouts = field(default_factory=Timeouts)
-    ca_bundle: str = ""                  # an extra CA file; verification is always on
+    ca_bundle: str = ""  # an extra CA file; verification is always on
     boundary: str = field(default_factory=new_boundary)
 
     def __repr__(self) -> str:
-        return (f"ImportRequest(url={self.url!r}, headers={dict(self.masked_headers())!r}, "
-                f"csv_path={str(self.csv_path)!r})")
+        return (
+            f"ImportRequest(url={self.url!r}, headers={dict(self.masked_headers())!r}, csv_path={str(self.csv_path)!r})"
+        )
 
     def layout(self) -> Layout:
-        return build_layout(boundary=self.boundary, json_name=self.json_name, params=self.params,
-                            csv_name=self.csv_name, csv_filename=self.csv_filename,
-                            csv_encoding=self.csv_encoding, csv_size=os.stat(self.csv_path).st_size)
+        return build_layout(
+            boundary=self.boundary,
+            json_name=self.json_name,
+            params=self.params,
+            csv_name=self.csv_name,
+            csv_filename=self.csv_filename,
+            csv_encoding=self.csv_encoding,
+            csv_size=os.stat(self.csv_path).st_size,
+        )
 
     def _headers(self, reveal: bool, layout: Layout | None) -> list[tuple[str, str]]:
         user = [(k, v) for k, v in self.headers.items() if k.lower() not in _OWN_HEADERS]
         names = {k.lower() for k, _ in user}
-        own = (("User-Agent", f"haihai-tui/{__version__}"), ("Accept", "application/json"),
-               ("Accept-Encoding", "gzip, deflate"), ("Connection", "keep-alive"))
+        own = (
+            ("User-Agent", f"haihai-tui/{__version__}"),
+            ("Accept", "application/json"),
+            ("Accept-Encoding", "gzip, deflate"),
+            ("Connection", "keep-alive"),
+        )
         out = [(k, v) for k, v in own if k.lower() not in names]
         for k, v in user:
             if isinstance(v, Secret):
@@ -283,8 +323,11 @@ class ImportRequest:
         return self._headers(True, layout)
 
     def secret_values(self) -> list[str]:
-        vals = [v.reveal() if isinstance(v, Secret) else v for k, v in self.headers.items()
-                if isinstance(v, Secret) or is_secret_name(k)]
+        vals = [
+            v.reveal() if isinstance(v, Secret) else v
+            for k, v in self.headers.items()
+            if isinstance(v, Secret) or is_secret_name(k)
+        ]
         return sorted((v for v in vals if len(v) >= 4), key=len, reverse=True)
 
     def problem(self) -> tuple[str, str] | None:
@@ -299,15 +342,18 @@ class ImportRequest:
             raw = value.reveal() if isinstance(value, Secret) else value
             where = f" (from {value.source})" if isinstance(value, Secret) and value.source else ""
             if not name or not name.isascii() or any(c in name for c in " :\r\n\t"):
-                return "BAD_HEADER", (f"The header name {name!r} is not valid in HTTP: fix it in the integration's "
-                                      "headers.")
+                return "BAD_HEADER", (
+                    f"The header name {name!r} is not valid in HTTP: fix it in the integration's headers."
+                )
             if not raw and (isinstance(value, Secret) or name.lower() == TOKEN_HEADER.lower()):
                 return "TOKEN_MISSING", f"The {name} header is empty{where}: set the API token from HaiHai there."
             if not raw.isascii() or any(c in raw for c in "\r\n\0"):
                 secret = isinstance(value, Secret) or is_secret_name(name)
                 shown = "its value is secret and not shown" if secret else f"value {raw!r}"
-                return "BAD_HEADER", (f"The {name} header holds a line break or a non-ASCII character ({shown})"
-                                      f"{where}: fix the value in the settings.")
+                return "BAD_HEADER", (
+                    f"The {name} header holds a line break or a non-ASCII character ({shown})"
+                    f"{where}: fix the value in the settings."
+                )
         try:
             with open(self.csv_path, "rb"):
                 pass
@@ -319,6 +365,13 @@ class ImportRequest:
         """The exact request as text for --dry-run, with the token masked."""
         layout = self.layout()
         host = [("Host", httpx.URL(self.url).netloc.decode("ascii", "replace"))]
-        return render_preview(method="POST", url=self.url, headers=host + self.masked_headers(layout),
-                              layout=layout, json_name=self.json_name, csv_name=self.csv_name,
-                              csv_path=Path(self.csv_path), codec=normalize_encoding(self.csv_encoding))
+        return render_preview(
+            method="POST",
+            url=self.url,
+            headers=host + self.masked_headers(layout),
+            layout=layout,
+            json_name=self.json_name,
+            csv_name=self.csv_name,
+            csv_path=Path(self.csv_path),
+            codec=normalize_encoding(self.csv_encoding),
+        )

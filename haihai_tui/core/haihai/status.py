@@ -36,20 +36,21 @@ from haihai_tui.core.haihai.transport import (
 
 __all__ = ["MAX_RESULT_BYTES", "StatusResult", "fetch_result_csv", "poll_status"]
 
-MAX_RESULT_BYTES = 10 * 1024 * 1024    # most of a result.csv that is read
+MAX_RESULT_BYTES = 10 * 1024 * 1024  # most of a result.csv that is read
 
 
 @dataclass
 class StatusResult:
     """The mock-only status endpoint's answer: status plus HaiHai's four row categories."""
-    status: str                 # queued | processing | completed | failed (as the server says) | unknown
+
+    status: str  # queued | processing | completed | failed (as the server says) | unknown
     success: int | None = None  # 成功
     failure: int | None = None  # 失敗
-    other: int | None = None    # その他
+    other: int | None = None  # その他
     stopped: int | None = None  # 配信停止
-    finished: bool = False      # completed or failed was seen (False: timed out, last seen values)
+    finished: bool = False  # completed or failed was seen (False: timed out, last seen values)
     error: str = ""
-    cancelled: bool = False     # the user stopped the asking (the import itself was accepted)
+    cancelled: bool = False  # the user stopped the asking (the import itself was accepted)
 
 
 def _problem(req: ImportRequest) -> str | None:
@@ -76,8 +77,12 @@ def _sub_url(req: ImportRequest, import_id: str, tail: str = "") -> str:
     return f"{req.url.rstrip('/')}/{quote(str(import_id), safe='')}{tail}"
 
 
-_COUNT_KEYS = {"success": ("success", "succeeded", "成功"), "failure": ("failure", "failed", "失敗"),
-               "other": ("other", "others", "その他"), "stopped": ("stopped", "配信停止")}
+_COUNT_KEYS = {
+    "success": ("success", "succeeded", "成功"),
+    "failure": ("failure", "failed", "失敗"),
+    "other": ("other", "others", "その他"),
+    "stopped": ("stopped", "配信停止"),
+}
 
 
 def _status_of(data: dict) -> StatusResult:
@@ -85,7 +90,7 @@ def _status_of(data: dict) -> StatusResult:
     counts: dict[str, int | None] = {}
     for name, keys in _COUNT_KEYS.items():
         found = None
-        for pool in reversed(pools):                  # the most nested place wins
+        for pool in reversed(pools):  # the most nested place wins
             for k in keys:
                 if found is None:
                     found = server_int(pool.get(k))
@@ -95,10 +100,16 @@ def _status_of(data: dict) -> StatusResult:
     return StatusResult(status, **counts, finished=status in ("completed", "failed"))
 
 
-async def poll_status(req: ImportRequest, import_id: str, *, on_event: EventSink = ignore,
-                      interval: float = 1.0, timeout: float | None = None,
-                      transport: httpx.AsyncBaseTransport | None = None,
-                      cancel: asyncio.Event | None = None) -> StatusResult | None:
+async def poll_status(
+    req: ImportRequest,
+    import_id: str,
+    *,
+    on_event: EventSink = ignore,
+    interval: float = 1.0,
+    timeout: float | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    cancel: asyncio.Event | None = None,
+) -> StatusResult | None:
     """Poll GET {url}/{import_id} until completed/failed, the total ``timeout`` (default: the
     integration's timeouts.poll), or the user's ``cancel``. Each request is bounded in total by
     timeouts.status. None when the server does not offer the endpoint (404): real HaiHai does not,
@@ -114,26 +125,36 @@ async def poll_status(req: ImportRequest, import_id: str, *, on_event: EventSink
         return await _poll(req, import_id, emit, scrub, interval, total, transport, cancel)
 
 
-async def _poll(req: ImportRequest, import_id: str, emit: EventSink, scrub: Scrub, interval: float,
-                timeout: float, transport: httpx.AsyncBaseTransport | None,
-                cancel: asyncio.Event | None) -> StatusResult | None:
+async def _poll(
+    req: ImportRequest,
+    import_id: str,
+    emit: EventSink,
+    scrub: Scrub,
+    interval: float,
+    timeout: float,
+    transport: httpx.AsyncBaseTransport | None,
+    cancel: asyncio.Event | None,
+) -> StatusResult | None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     last: StatusResult | None = None
     error, stopped = "", False
     async with http_client(req, transport) as client:
-        for _ in range(100_000):                       # bounded; the deadline ends it long before
+        for _ in range(100_000):  # bounded; the deadline ends it long before
             left = deadline - loop.time()
             if left <= 0:
                 break
-            cut_by_poll = req.timeouts.status >= left      # this request may take all the time that is left
-            got = await guard(_get(client, req, _sub_url(req, import_id), MAX_JSON_BYTES), cancel=cancel,
-                              clock=after(min(req.timeouts.status, left), "the status request"))
+            cut_by_poll = req.timeouts.status >= left  # this request may take all the time that is left
+            got = await guard(
+                _get(client, req, _sub_url(req, import_id), MAX_JSON_BYTES),
+                cancel=cancel,
+                clock=after(min(req.timeouts.status, left), "the status request"),
+            )
             if isinstance(got, UserCancelled):
                 stopped = True
                 break
             if isinstance(got, OutOfTime):
-                if cut_by_poll:                            # the whole poll's time is up: say so below
+                if cut_by_poll:  # the whole poll's time is up: say so below
                     break
                 error = f"{got} (timeouts.status); HaiHai's status answer came too slowly or not at all"
             elif isinstance(got, (httpx.HTTPError, httpx.InvalidURL, OSError)):
@@ -145,8 +166,10 @@ async def _poll(req: ImportRequest, import_id: str, emit: EventSink, scrub: Scru
                 if ans.status == 404:
                     return None
                 if ans.truncated:
-                    error = (f"the status answer was larger than {human_size(MAX_JSON_BYTES)}, far more than a "
-                             "status; stopped asking")
+                    error = (
+                        f"the status answer was larger than {human_size(MAX_JSON_BYTES)}, far more than a "
+                        "status; stopped asking"
+                    )
                     break
                 data = json_object(ans.body) if 200 <= ans.status < 300 and ans.error is None else None
                 if data is not None:
@@ -180,9 +203,14 @@ async def _poll(req: ImportRequest, import_id: str, emit: EventSink, scrub: Scru
     return last
 
 
-async def fetch_result_csv(req: ImportRequest, import_id: str,
-                           transport: httpx.AsyncBaseTransport | None = None, *,
-                           max_bytes: int = MAX_RESULT_BYTES, cancel: asyncio.Event | None = None) -> bytes | None:
+async def fetch_result_csv(
+    req: ImportRequest,
+    import_id: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    max_bytes: int = MAX_RESULT_BYTES,
+    cancel: asyncio.Event | None = None,
+) -> bytes | None:
     """GET {url}/{import_id}/result.csv: the per-row result file; None when not offered (404).
     Bounded in total by the integration's timeouts.status, and stopped by ``cancel``. Raises
     ClientError (and nothing else) when it cannot be had, with a message saying why."""
@@ -191,8 +219,11 @@ async def fetch_result_csv(req: ImportRequest, import_id: str,
         raise ClientError(scrub(f"Cannot fetch the result file: {problem}"))
     with scrub:
         async with http_client(req, transport) as client:
-            ans = await guard(_get(client, req, _sub_url(req, import_id, "/result.csv"), max_bytes), cancel=cancel,
-                              clock=after(req.timeouts.status, "fetching the result file"))
+            ans = await guard(
+                _get(client, req, _sub_url(req, import_id, "/result.csv"), max_bytes),
+                cancel=cancel,
+                clock=after(req.timeouts.status, "fetching the result file"),
+            )
     if isinstance(ans, UserCancelled):
         raise ClientError(f"Stopped by you: the result file was not fetched; see {REPORT_PLACE} in HaiHai instead.")
     if isinstance(ans, OutOfTime):
@@ -206,9 +237,15 @@ async def fetch_result_csv(req: ImportRequest, import_id: str,
     if not 200 <= ans.status < 300:
         raise ClientError(f"HaiHai answered HTTP {ans.status} for the result file.")
     if ans.error is not None:
-        raise ClientError(scrub(f"The result file broke off after {len(ans.body)} bytes ({cause(ans.error)}); "
-                                f"see {REPORT_PLACE} in HaiHai instead."))
+        raise ClientError(
+            scrub(
+                f"The result file broke off after {len(ans.body)} bytes ({cause(ans.error)}); "
+                f"see {REPORT_PLACE} in HaiHai instead."
+            )
+        )
     if ans.truncated:
-        raise ClientError(f"The result file is larger than {human_size(max_bytes)}, so it was not kept; see "
-                          f"{REPORT_PLACE} in HaiHai instead.")
+        raise ClientError(
+            f"The result file is larger than {human_size(max_bytes)}, so it was not kept; see "
+            f"{REPORT_PLACE} in HaiHai instead."
+        )
     return ans.body

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 # --- keeping secrets out of what leaves --------------------------------------------------------
 
+
 class _LogScrub(logging.Filter):
     """Masks the secrets of requests in flight in httpx/httpcore log records (httpcore logs
     response headers at DEBUG, and a server could echo the token in one)."""
@@ -53,8 +54,18 @@ class _LogScrub(logging.Filter):
 
 _LOG_SCRUB = _LogScrub()
 _PKG = __name__.rpartition(".")[0]
-for _name in ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
-              "httpcore.socks", f"{_PKG}.client", f"{_PKG}.answers", f"{_PKG}.status", f"{_PKG}.transport"):
+for _name in (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+    f"{_PKG}.client",
+    f"{_PKG}.answers",
+    f"{_PKG}.status",
+    f"{_PKG}.transport",
+):
     logging.getLogger(_name).addFilter(_LOG_SCRUB)
 
 
@@ -95,11 +106,13 @@ class Scrub:
 
 def scrubbed_sink(on_event: EventSink, scrub: Scrub) -> EventSink:
     """``on_event`` behind the scrub; a listener that raises is logged, never breaks the request."""
+
     def emit(ev: RunEvent) -> None:
         try:
             on_event(scrub.event(ev))
         except Exception:  # a broken listener must not break an upload half-way
             log.warning("event listener failed on %s", type(ev).__name__, exc_info=True)
+
     return emit
 
 
@@ -111,9 +124,10 @@ def cause(exc: BaseException) -> str:
 
 # --- the HTTP client ---------------------------------------------------------------------------
 
+
 @functools.lru_cache(maxsize=8)
 def _ssl_context(ca_bundle: str, _mtime: float) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()          # system store (honours SSL_CERT_FILE / SSL_CERT_DIR)
+    ctx = ssl.create_default_context()  # system store (honours SSL_CERT_FILE / SSL_CERT_DIR)
     ctx.load_verify_locations(cafile=certifi.where())
     if ca_bundle:
         ctx.load_verify_locations(cafile=ca_bundle)
@@ -131,20 +145,23 @@ def http_client(req: ImportRequest, transport: httpx.AsyncBaseTransport | None) 
     t = req.timeouts
     timeout = httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool)
     verify = ssl_context(req.ca_bundle) if transport is None else True
-    return httpx.AsyncClient(verify=verify, trust_env=True, timeout=timeout, transport=transport,
-                             follow_redirects=False)
+    return httpx.AsyncClient(
+        verify=verify, trust_env=True, timeout=timeout, transport=transport, follow_redirects=False
+    )
 
 
 # --- reading an answer ------------------------------------------------------------------------
 
+
 @dataclass
 class Answer:
     """An HTTP answer as read (the body possibly cut at a cap)."""
+
     status: int
     headers: httpx.Headers
     body: bytes
-    error: Exception | None = None   # reading the body broke off
-    truncated: bool = False          # the body was longer than the cap; only its head was read
+    error: Exception | None = None  # reading the body broke off
+    truncated: bool = False  # the body was longer than the cap; only its head was read
 
 
 async def read_capped(resp: httpx.Response, limit: int) -> Answer:
@@ -168,12 +185,13 @@ def json_object(body: bytes) -> dict | None:
     """The body as a JSON object, or None (not JSON, not an object, not UTF-8, nested absurdly deep)."""
     try:
         data = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):   # RecursionError: "[[[[..." nested deep
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: "[[[[..." nested deep
         return None
     return data if isinstance(data, dict) else None
 
 
 # --- waiting: total deadlines and the user's cancel -------------------------------------------
+
 
 class UserCancelled(Exception):
     """The user's cancel event was set while a request was waited for."""
@@ -194,8 +212,9 @@ async def after(seconds: float, what: str) -> OutOfTime:
     return OutOfTime(seconds, what)
 
 
-async def guard(work: Awaitable[Any], *, cancel: asyncio.Event | None = None,
-                clock: Awaitable[OutOfTime] | None = None) -> Any:
+async def guard(
+    work: Awaitable[Any], *, cancel: asyncio.Event | None = None, clock: Awaitable[OutOfTime] | None = None
+) -> Any:
     """Wait for ``work`` until it ends, the user cancels, or ``clock`` ends, whichever comes first.
 
     Returns what ``work`` returned, or the exception that ended it, or :class:`UserCancelled`, or

@@ -12,13 +12,13 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Sequence
 
-from haihai_tui.core.settings.model import Database, FieldDef
 from haihai_tui.core.problems import Problem
+from haihai_tui.core.settings.model import Database, FieldDef
 
 BATCH = 50_000
 _CHUNK = 1 << 20
@@ -40,10 +40,10 @@ class RecordImportError(ValueError):
 
 @dataclass
 class ImportResult:
-    rows: int                 # records stored
-    encoding: str             # what the file was read as, for people: "UTF-8", "Windows-31J/cp932" ...
-    codec: str                # the Python codec used: "utf-8-sig" | "utf-8" | "cp932"
-    columns: list[str]        # field ids, in the file's column order
+    rows: int  # records stored
+    encoding: str  # what the file was read as, for people: "UTF-8", "Windows-31J/cp932" ...
+    codec: str  # the Python codec used: "utf-8-sig" | "utf-8" | "cp932"
+    columns: list[str]  # field ids, in the file's column order
     missing: list[str] = field(default_factory=list)  # field ids not in the file (stored empty)
     replaced: bool = False
     seconds: float = 0.0
@@ -85,7 +85,7 @@ def _looks_like_utf8(path: Path, offset: int) -> bool:
 
 
 def detect_encoding(path: Path) -> str:
-    """"utf-8-sig" / "utf-8" when the whole file is strict UTF-8, else "cp932". Never shift_jis."""
+    """ "utf-8-sig" / "utf-8" when the whole file is strict UTF-8, else "cp932". Never shift_jis."""
     with open(path, "rb") as f:
         bom = f.read(3) == codecs.BOM_UTF8
     bad = _utf8_failure(path)
@@ -93,8 +93,11 @@ def detect_encoding(path: Path) -> str:
         return "utf-8-sig" if bom else "utf-8"
     if bom or _looks_like_utf8(path, bad):
         line, col, byte = _position(path, bad)
-        raise RecordImportError(line, f"byte {col} (0x{byte:02X}) is not valid UTF-8, though the lines before "
-                                      f"it are UTF-8; fix or remove it, or save the file again as UTF-8")
+        raise RecordImportError(
+            line,
+            f"byte {col} (0x{byte:02X}) is not valid UTF-8, though the lines before "
+            f"it are UTF-8; fix or remove it, or save the file again as UTF-8",
+        )
     return "cp932"
 
 
@@ -105,8 +108,11 @@ def _cp932_failure(path: Path) -> RecordImportError:
             try:
                 raw.decode("cp932")
             except UnicodeDecodeError as e:
-                return RecordImportError(n, f"byte {e.start + 1} (0x{raw[e.start]:02X}) is neither UTF-8 nor "
-                                            f"Windows-31J (cp932); save the file as UTF-8 or Windows-31J (CSV)")
+                return RecordImportError(
+                    n,
+                    f"byte {e.start + 1} (0x{raw[e.start]:02X}) is neither UTF-8 nor "
+                    f"Windows-31J (cp932); save the file as UTF-8 or Windows-31J (CSV)",
+                )
     return RecordImportError(None, "the file is neither UTF-8 nor Windows-31J (cp932)")
 
 
@@ -117,8 +123,9 @@ def match_header(cells: Sequence[str], database: Database) -> list[FieldDef]:
     for i, cell in enumerate(cells, 1):
         name = cell.strip()
         if not name:
-            raise RecordImportError(1, f"column {i} of the header has no name; the header must name each "
-                                       f"column: {known}")
+            raise RecordImportError(
+                1, f"column {i} of the header has no name; the header must name each column: {known}"
+            )
         f = database.field(name)
         if f is None:
             raise RecordImportError(1, f"unknown column {name!r}; the columns of {database.name} are: {known}")
@@ -151,15 +158,18 @@ def _diagnose(path: Path, codec: str, width: int, cause: Exception) -> RecordImp
                     continue
                 if len(row) != width:
                     span = "" if start == prev else f" (the row runs on to line {prev}: is a quote left open?)"
-                    return RecordImportError(start, f"{len(row)} cells but the header has {width}{span}; "
-                                                    f"quote cells that hold a comma")
+                    return RecordImportError(
+                        start, f"{len(row)} cells but the header has {width}{span}; quote cells that hold a comma"
+                    )
         except csv.Error as e:
             if "end of data" in str(e):
-                return RecordImportError(prev + 1, "a quoted cell in the record starting on this line is never "
-                                                   'closed (a " is missing)')
+                return RecordImportError(
+                    prev + 1, 'a quoted cell in the record starting on this line is never closed (a " is missing)'
+                )
             if "expected after" in str(e):
-                return RecordImportError(reader.line_num, 'text follows a closing quote; inside a quoted cell '
-                                                          'write a quote as ""')
+                return RecordImportError(
+                    reader.line_num, 'text follows a closing quote; inside a quoted cell write a quote as ""'
+                )
             return RecordImportError(reader.line_num, f"{e} (is a quote left open?)")
     return RecordImportError(None, f"the records could not be stored: {cause}")
 
@@ -169,8 +179,16 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
-def import_file(conn: sqlite3.Connection, table: str, column_of: Callable[[str], str], path: Path,
-                database: Database, *, replace: bool = False, on_progress: ProgressFn | None = None) -> ImportResult:
+def import_file(
+    conn: sqlite3.Connection,
+    table: str,
+    column_of: Callable[[str], str],
+    path: Path,
+    database: Database,
+    *,
+    replace: bool = False,
+    on_progress: ProgressFn | None = None,
+) -> ImportResult:
     """Load ``path`` into ``table`` in one transaction; any error rolls everything back.
 
     ``conn`` must be in autocommit mode (``isolation_level=None``) and used by no one else meanwhile.
@@ -182,8 +200,15 @@ def import_file(conn: sqlite3.Connection, table: str, column_of: Callable[[str],
         raise
 
 
-def _load(conn: sqlite3.Connection, table: str, column_of: Callable[[str], str], path: Path,
-          database: Database, replace: bool, on_progress: ProgressFn | None) -> ImportResult:
+def _load(
+    conn: sqlite3.Connection,
+    table: str,
+    column_of: Callable[[str], str],
+    path: Path,
+    database: Database,
+    replace: bool,
+    on_progress: ProgressFn | None,
+) -> ImportResult:
     t0 = time.perf_counter()
     try:
         size = os.path.getsize(path)
@@ -224,5 +249,12 @@ def _load(conn: sqlite3.Connection, table: str, column_of: Callable[[str], str],
             _rollback(conn)
             raise
     ids = [fd.id for fd in fields]
-    return ImportResult(done, LABELS[codec], codec, ids, [fd.id for fd in database.fields if fd.id not in ids],
-                        replace, time.perf_counter() - t0)
+    return ImportResult(
+        done,
+        LABELS[codec],
+        codec,
+        ids,
+        [fd.id for fd in database.fields if fd.id not in ids],
+        replace,
+        time.perf_counter() - t0,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Op = Literal["=", "~"]
@@ -11,7 +11,7 @@ Op = Literal["=", "~"]
 @dataclass(frozen=True)
 class Condition:
     field_id: str
-    op: Op          # "=" equals, "~" contains (case-insensitive for ASCII)
+    op: Op  # "=" equals, "~" contains (case-insensitive for ASCII)
     value: str
 
     def describe(self, label: str | None = None) -> str:
@@ -21,13 +21,14 @@ class Condition:
 @dataclass(frozen=True)
 class Query:
     conditions: tuple[Condition, ...] = ()
-    search: str = ""                     # free text over ``search_fields``
+    search: str = ""  # free text over ``search_fields``
     search_fields: tuple[str, ...] = ()  # field ids (the menu's shown columns)
-    sort_field: str | None = None        # None = import order
+    sort_field: str | None = None  # None = import order
     descending: bool = False
 
-    def with_(self, **changes) -> "Query":
+    def with_(self, **changes) -> Query:
         from dataclasses import replace
+
         return replace(self, **changes)
 
 
@@ -41,7 +42,7 @@ def parse_condition(text: str, fields: list[tuple[str, str]]) -> Condition:
     if not pos:
         raise ConditionError(f"condition {text!r}: write LABEL=VALUE (equals) or LABEL~TEXT (contains)")
     i = min(pos)
-    name, op, value = text[:i].strip(), text[i], text[i + 1:]
+    name, op, value = text[:i].strip(), text[i], text[i + 1 :]
     for fid, label in fields:
         if name in (fid, label):
             return Condition(fid, op, value)  # type: ignore[arg-type]

@@ -17,23 +17,33 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
-from haihai_tui.core.settings.model import Database
 from haihai_tui.core.paths import ensure_private_dir
-from haihai_tui.core.text import one_line
-from haihai_tui.core.records.query import Query
 from haihai_tui.core.records.importer import BATCH, ImportResult, ProgressFn, import_file
+from haihai_tui.core.records.query import Query
+from haihai_tui.core.settings.model import Database
+from haihai_tui.core.text import one_line
 
-__all__ = ["ANCHOR_EVERY", "Cursor", "DatabaseIdError", "Page", "QueryPlan", "RecordFileError", "RecordQueryError",
-           "RecordStore", "check_database_id", "column"]
+__all__ = [
+    "ANCHOR_EVERY",
+    "Cursor",
+    "DatabaseIdError",
+    "Page",
+    "QueryPlan",
+    "RecordFileError",
+    "RecordQueryError",
+    "RecordStore",
+    "check_database_id",
+    "column",
+]
 
 TABLE = "records"
-ANCHOR_EVERY = 1000   # K: one anchor (sort key, rowid) every K rows of a query's order
+ANCHOR_EVERY = 1000  # K: one anchor (sort key, rowid) every K rows of a query's order
 _CACHED_QUERIES = 16
 
 
@@ -77,15 +87,18 @@ def check_database_id(name: str) -> str:
     if why is None and os.path.basename(os.path.normpath(name)) != name:  # belt and braces
         why = "it is not a plain file name"
     if why:
-        raise DatabaseIdError(f"database id '{one_line(name)}' cannot be used as a file name in the records "
-                              f"folder: {why}; in db.toml use an id of letters, digits, '-' and '_' (e.g. "
-                              f"\"customers\")")
+        raise DatabaseIdError(
+            f"database id '{one_line(name)}' cannot be used as a file name in the records "
+            f"folder: {why}; in db.toml use an id of letters, digits, '-' and '_' (e.g. "
+            f'"customers")'
+        )
     return name
 
 
 @dataclass(frozen=True)
 class Cursor:
     """Where a page ended: the sort key (None when in import order) and the rowid of its last row."""
+
     key: str | None
     rowid: int
 
@@ -94,7 +107,7 @@ class Cursor:
 class Page:
     rows: list[tuple[str, ...]]
     rowids: list[int]
-    next: Cursor | None   # None = this was the last page
+    next: Cursor | None  # None = this was the last page
 
 
 class QueryPlan:
@@ -134,10 +147,11 @@ class QueryPlan:
         """
         eq = "=" if inclusive else ""
         if self.key is None:
-            return [(f"({self.where}) AND rid {'<' if self.desc else '>'}{eq} ?", self.params + [at.rowid],
-                     self.order)]
-        return [(f"({self.where}) AND {self.key} = ? AND rid >{eq} ?", self.params + [at.key, at.rowid], "rid"),
-                (f"({self.where}) AND {self.key} {'<' if self.desc else '>'} ?", self.params + [at.key], self.order)]
+            return [(f"({self.where}) AND rid {'<' if self.desc else '>'}{eq} ?", self.params + [at.rowid], self.order)]
+        return [
+            (f"({self.where}) AND {self.key} = ? AND rid >{eq} ?", self.params + [at.key, at.rowid], "rid"),
+            (f"({self.where}) AND {self.key} {'<' if self.desc else '>'} ?", self.params + [at.key], self.order),
+        ]
 
     def after(self, a: tuple, b: tuple) -> bool:
         """True if row ``a`` = (key, rowid) comes strictly after row ``b`` in this order."""
@@ -178,11 +192,13 @@ class RecordStore:
                 self._version = self._data_version()
             except sqlite3.DatabaseError as e:
                 self._conn.close()
-                raise RecordFileError(f"the record database {self.path} cannot be used: {e}; if it is damaged, "
-                                      f"move it aside and load the records again (haihai-tui db import)") from None
+                raise RecordFileError(
+                    f"the record database {self.path} cannot be used: {e}; if it is damaged, "
+                    f"move it aside and load the records again (haihai-tui db import)"
+                ) from None
 
     @classmethod
-    def open(cls, records_dir: Path, database: Database) -> "RecordStore":
+    def open(cls, records_dir: Path, database: Database) -> RecordStore:
         """Open (creating the folder, file and table as needed) the store of ``database``.
 
         Raises DatabaseIdError, before touching the disk, for an id that is not a plain file name inside
@@ -200,7 +216,7 @@ class RecordStore:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> "RecordStore":
+    def __enter__(self) -> RecordStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -217,8 +233,9 @@ class RecordStore:
         with self._lock:
             self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB while importing: fewer spills
             try:
-                return import_file(self._conn, TABLE, column, Path(file), self.database, replace=replace,
-                                   on_progress=on_progress)
+                return import_file(
+                    self._conn, TABLE, column, Path(file), self.database, replace=replace, on_progress=on_progress
+                )
             finally:
                 self._conn.execute("PRAGMA cache_size=-2000")
                 self._changed()
@@ -226,8 +243,7 @@ class RecordStore:
     def insert_rows(self, rows: Iterable[Sequence[str]], field_ids: Sequence[str]) -> int:
         """Append rows (cells in ``field_ids`` order) in one transaction; returns how many."""
         _check_fields(field_ids, {f.id for f in self.database.fields}, self.database)
-        sql = (f"INSERT INTO {TABLE} ({', '.join(map(column, field_ids))}) "
-               f"VALUES ({', '.join('?' * len(field_ids))})")
+        sql = f"INSERT INTO {TABLE} ({', '.join(map(column, field_ids))}) VALUES ({', '.join('?' * len(field_ids))})"
         it, n = iter(rows), 0
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -256,7 +272,8 @@ class RecordStore:
             if n is None:
                 plan = QueryPlan(q, self.database)
                 n = self._counts[q] = self._conn.execute(
-                    f"SELECT count(*) FROM {TABLE} WHERE {plan.where}", plan.params).fetchone()[0]
+                    f"SELECT count(*) FROM {TABLE} WHERE {plan.where}", plan.params
+                ).fetchone()[0]
             return n
 
     def page(self, q: Query, columns: Sequence[str], *, after: Cursor | None = None, limit: int = 100) -> Page:
@@ -270,8 +287,10 @@ class RecordStore:
         with self._lock:
             self._ensure_index(q)
             if after is None:
-                raw = self._conn.execute(f"SELECT {select} FROM {TABLE} WHERE {plan.where} ORDER BY {plan.order} "
-                                         f"LIMIT ?", plan.params + [limit + 1]).fetchall()
+                raw = self._conn.execute(
+                    f"SELECT {select} FROM {TABLE} WHERE {plan.where} ORDER BY {plan.order} LIMIT ?",
+                    plan.params + [limit + 1],
+                ).fetchall()
             else:
                 raw = self._seek(plan, select, after, False, 0, limit + 1)
         more = len(raw) > limit
@@ -302,8 +321,9 @@ class RecordStore:
         """The 0-based position of record ``rowid`` in the result of ``q``; None if it is not in it."""
         plan = QueryPlan(q, self.database)
         with self._lock:
-            hit = self._conn.execute(f"SELECT {plan.key or 'NULL'} FROM {TABLE} WHERE rid = ? AND ({plan.where})",
-                                     [rowid] + plan.params).fetchone()
+            hit = self._conn.execute(
+                f"SELECT {plan.key or 'NULL'} FROM {TABLE} WHERE rid = ? AND ({plan.where})", [rowid] + plan.params
+            ).fetchone()
             if hit is None:
                 return None
             target = (hit[0], rowid)
@@ -350,8 +370,10 @@ class RecordStore:
             return
         name = f'"ix_{q.sort_field.replace(chr(34), chr(34) * 2)}{"_desc" if q.descending else ""}"'
         if name not in self._indexes:
-            self._conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {TABLE} "
-                               f"({column(q.sort_field)}{' DESC' if q.descending else ''})")
+            self._conn.execute(
+                f"CREATE INDEX IF NOT EXISTS {name} ON {TABLE} "
+                f"({column(q.sort_field)}{' DESC' if q.descending else ''})"
+            )
             self._indexes.add(name)
 
     def _anchors_for(self, q: Query, plan: QueryPlan) -> list[tuple]:
@@ -362,8 +384,9 @@ class RecordStore:
             self._anchors.move_to_end(q)
             return hit
         self._ensure_index(q)
-        cur = self._conn.execute(f"SELECT {plan.key or 'NULL'}, rid FROM {TABLE} WHERE {plan.where} "
-                                 f"ORDER BY {plan.order}", plan.params)
+        cur = self._conn.execute(
+            f"SELECT {plan.key or 'NULL'}, rid FROM {TABLE} WHERE {plan.where} ORDER BY {plan.order}", plan.params
+        )
         anchors = self._anchors[q] = list(islice(cur, 0, None, ANCHOR_EVERY))  # skipping in C
         while len(self._anchors) > _CACHED_QUERIES:
             self._anchors.popitem(last=False)
@@ -376,8 +399,9 @@ class RecordStore:
             sql = f"FROM {TABLE} WHERE {where} ORDER BY {order}"
             rows = self._conn.execute(f"SELECT {select} {sql} LIMIT ? OFFSET ?", params + [count, skip]).fetchall()
             if not rows and skip:  # all of this part was skipped, or less: how much of ``skip`` is left
-                skip -= self._conn.execute(f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT ?)",
-                                           params + [skip]).fetchone()[0]
+                skip -= self._conn.execute(
+                    f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT ?)", params + [skip]
+                ).fetchone()[0]
             else:
                 skip = 0
             out += rows

@@ -47,33 +47,35 @@ class QuotaExceeded(HistoryError):
 
     def __init__(self, host: str, used: int, quota: int, needed: int) -> None:
         self.host, self.used, self.quota, self.needed = host, used, quota, needed
-        super().__init__(f"the daily quota for {one_line(host)} is {quota:,} request(s) and {used:,} are sent or "
-                         f"reserved by runs since 00:00 JST; this run needs {needed:,}. Nothing was sent; "
-                         f"send it after 00:00 JST (or raise daily_quota in db.toml if HaiHai raised it)")
+        super().__init__(
+            f"the daily quota for {one_line(host)} is {quota:,} request(s) and {used:,} are sent or "
+            f"reserved by runs since 00:00 JST; this run needs {needed:,}. Nothing was sent; "
+            f"send it after 00:00 JST (or raise daily_quota in db.toml if HaiHai raised it)"
+        )
 
 
 @dataclass
 class RunRecord:
     run_id: int | None
-    started_at: str                 # ISO 8601 with offset, local time
+    started_at: str  # ISO 8601 with offset, local time
     ended_at: str | None
-    executor: str                   # login
+    executor: str  # login
     integration: str
     menu: str
-    conditions: list[str]           # as typed; the free-text search as "search:..."
+    conditions: list[str]  # as typed; the free-text search as "search:..."
     memo: str
     rows: int
     bytes: int
-    requests: int                   # requests sent (a split run sends several)
-    host: str                       # URL host only
-    url: str                        # without query; never a token
+    requests: int  # requests sent (a split run sends several)
+    host: str  # URL host only
+    url: str  # without query; never a token
     http_status: int | None
     outcome: Outcome
-    code: str | None                # server or client code
+    code: str | None  # server or client code
     message: str
     import_ids: list[str]
-    counts: dict[str, int] | None   # success / failure / other / stopped, when the server gave them
-    params: dict[str, str]          # the import_settings sent
+    counts: dict[str, int] | None  # success / failure / other / stopped, when the server gave them
+    params: dict[str, str]  # the import_settings sent
     response_excerpt: str
     dry_run: bool = False
     result_csv: bytes | None = field(default=None, repr=False)  # the server's row-level result file
@@ -130,6 +132,7 @@ def clean_url(url: str) -> str:
 
 # -- process identity, for mark_interrupted ------------------------------------------------------
 
+
 def _pid_is_ours(pid: int, proc_start: str) -> bool:
     """True while ``pid`` is alive and (where its start time is known) still the same process."""
     if not pid_alive(pid):
@@ -138,6 +141,7 @@ def _pid_is_ours(pid: int, proc_start: str) -> bool:
 
 
 # -- the store -----------------------------------------------------------------------------------
+
 
 class History:
     def __init__(self, path: Path, journal: Path | None = None) -> None:
@@ -165,7 +169,8 @@ class History:
                 db.execute("ROLLBACK")
                 raise HistoryError(
                     f"{self.path}: written by a newer haihai-tui (history schema {row[0]}, this one "
-                    f"knows {SCHEMA_VERSION}); upgrade haihai-tui or point --data-dir elsewhere")
+                    f"knows {SCHEMA_VERSION}); upgrade haihai-tui or point --data-dir elsewhere"
+                )
             db.execute("COMMIT")
         self._replay_quietly()
 
@@ -183,11 +188,14 @@ class History:
                 db.execute("ROLLBACK")
             text = str(e)
             if "not a database" in text or "malformed" in text:
-                raise HistoryError(f"{self.path}: not a readable run history ({text}); move the file "
-                                   f"away and a new, empty one is made on the next start") from None
+                raise HistoryError(
+                    f"{self.path}: not a readable run history ({text}); move the file "
+                    f"away and a new, empty one is made on the next start"
+                ) from None
             if "locked" in text or "busy" in text:
-                raise HistoryBusy(f"{self.path}: busy for over {BUSY_TIMEOUT_S:.0f} s (another "
-                                  f"haihai-tui is writing); try again") from None
+                raise HistoryBusy(
+                    f"{self.path}: busy for over {BUSY_TIMEOUT_S:.0f} s (another haihai-tui is writing); try again"
+                ) from None
             raise HistoryError(f"{self.path}: {text}") from None
         except BaseException:
             if db.in_transaction:
@@ -211,8 +219,13 @@ class History:
         rec.url = clean_url(rec.url)
         rec.host = rec.host or (urlsplit(rec.url).hostname or "")
         values = {name: _to_sql(name, getattr(rec, name)) for name in _COLUMNS}
-        values.update(started_epoch=_epoch(rec.started_at), pid=os.getpid(),
-                      proc_start=start_time(os.getpid()), boot_id=boot_id(), machine=socket.gethostname())
+        values.update(
+            started_epoch=_epoch(rec.started_at),
+            pid=os.getpid(),
+            proc_start=start_time(os.getpid()),
+            boot_id=boot_id(),
+            machine=socket.gethostname(),
+        )
         names = list(values)
         sql = f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         with self._connect() as db:
@@ -256,15 +269,17 @@ class History:
             db.execute("BEGIN IMMEDIATE")
             gone = []
             for run_id, pid, proc_start, run_boot, machine in db.execute(
-                    "SELECT run_id, pid, proc_start, boot_id, machine FROM runs WHERE outcome = ?",
-                    (Outcome.RUNNING.value,)).fetchall():
+                "SELECT run_id, pid, proc_start, boot_id, machine FROM runs WHERE outcome = ?", (Outcome.RUNNING.value,)
+            ).fetchall():
                 if machine and machine != me:
                     continue  # another machine's run (shared folder): we cannot see its processes
                 if (run_boot and boot and run_boot != boot) or pid is None or not _pid_is_ours(pid, proc_start or ""):
                     gone.append(run_id)
             for run_id in gone:
-                db.execute("UPDATE runs SET outcome = ?, message = ?, ended_at = COALESCE(ended_at, ?) "
-                           "WHERE run_id = ?", (Outcome.UNKNOWN.value, INTERRUPTED_MESSAGE, now_iso(), run_id))
+                db.execute(
+                    "UPDATE runs SET outcome = ?, message = ?, ended_at = COALESCE(ended_at, ?) WHERE run_id = ?",
+                    (Outcome.UNKNOWN.value, INTERRUPTED_MESSAGE, now_iso(), run_id),
+                )
             db.execute("COMMIT")
         return len(gone)
 
@@ -277,8 +292,9 @@ class History:
         busy or the process dies, :meth:`replay_journal` (run at every start) puts it in the history.
         ``changes`` are :meth:`finish` fields; the result file is left out (it stays in HaiHai).
         Raises OSError when the journal cannot be written."""
-        fields_ = {k: (v if k in _JSON else _to_sql(k, v)) for k, v in changes.items()
-                   if k in _COLUMNS and k != "result_csv"}
+        fields_ = {
+            k: (v if k in _JSON else _to_sql(k, v)) for k, v in changes.items() if k in _COLUMNS and k != "result_csv"
+        }
         line = json.dumps({"run_id": run_id, "started_at": started_at, "fields": fields_}, ensure_ascii=False)
         ensure_private_dir(self.journal.parent)
         fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -324,12 +340,15 @@ class History:
                         continue
                     values = {k: _to_sql(k, v) for k, v in fields_.items()}
                     names = list(values)
-                    row = db.execute(f"SELECT {', '.join(names)} FROM runs WHERE run_id = ? AND started_at = ?",
-                                     (run_id, started_at)).fetchone()
+                    row = db.execute(
+                        f"SELECT {', '.join(names)} FROM runs WHERE run_id = ? AND started_at = ?", (run_id, started_at)
+                    ).fetchone()
                     if row is None or list(row) == [values[n] for n in names]:
                         continue  # another history file's run, or already written
-                    db.execute(f"UPDATE runs SET {', '.join(f'{n} = ?' for n in names)} WHERE run_id = ?",
-                               [*values.values(), run_id])
+                    db.execute(
+                        f"UPDATE runs SET {', '.join(f'{n} = ?' for n in names)} WHERE run_id = ?",
+                        [*values.values(), run_id],
+                    )
                     changed += 1
                 db.execute("COMMIT")
             os.ftruncate(fd, 0)
@@ -349,8 +368,7 @@ class History:
     def get(self, run_id: int) -> RunRecord | None:
         with self._connect() as db:
             db.row_factory = sqlite3.Row
-            row = db.execute(f"SELECT run_id, {', '.join(_COLUMNS)} FROM runs WHERE run_id = ?",
-                             (run_id,)).fetchone()
+            row = db.execute(f"SELECT run_id, {', '.join(_COLUMNS)} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return _from_row(row) if row else None
 
     def list(self, limit: int = 200, offset: int = 0) -> list[RunRecord]:
@@ -358,9 +376,11 @@ class History:
         cols = [c for c in _COLUMNS if c != "result_csv"]
         with self._connect() as db:
             db.row_factory = sqlite3.Row
-            rows = db.execute(f"SELECT run_id, {', '.join(cols)}, LENGTH(result_csv) AS result_size "
-                              f"FROM runs ORDER BY started_epoch DESC, run_id DESC LIMIT ? OFFSET ?",
-                              (limit, offset)).fetchall()
+            rows = db.execute(
+                f"SELECT run_id, {', '.join(cols)}, LENGTH(result_csv) AS result_size "
+                f"FROM runs ORDER BY started_epoch DESC, run_id DESC LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
         return [_from_row(r) for r in rows]
 
     def latest(self, integration: str) -> RunRecord | None:
@@ -368,9 +388,11 @@ class History:
         cols = [c for c in _COLUMNS if c != "result_csv"]
         with self._connect() as db:
             db.row_factory = sqlite3.Row
-            row = db.execute(f"SELECT run_id, {', '.join(cols)}, LENGTH(result_csv) AS result_size FROM runs "
-                             f"WHERE integration = ? ORDER BY started_epoch DESC, run_id DESC LIMIT 1",
-                             (integration,)).fetchone()
+            row = db.execute(
+                f"SELECT run_id, {', '.join(cols)}, LENGTH(result_csv) AS result_size FROM runs "
+                f"WHERE integration = ? ORDER BY started_epoch DESC, run_id DESC LIMIT 1",
+                (integration,),
+            ).fetchone()
         return _from_row(row) if row else None
 
     def count(self) -> int:
@@ -390,7 +412,8 @@ class History:
         (used,) = db.execute(
             "SELECT COALESCE(SUM(requests), 0) FROM runs WHERE host = ? AND dry_run = 0 "
             "AND started_epoch >= ? AND started_epoch < ?",
-            (host, day.timestamp(), (day + timedelta(days=1)).timestamp())).fetchone()
+            (host, day.timestamp(), (day + timedelta(days=1)).timestamp()),
+        ).fetchone()
         return int(used)
 
 
@@ -430,6 +453,7 @@ def _from_row(row: sqlite3.Row) -> RunRecord:
 
 # -- output for the command line -----------------------------------------------------------------
 
+
 def to_json(rec: RunRecord) -> dict:
     """A JSON-ready dict (``haihai-tui history --json``); the result file is only flagged."""
     out: dict[str, Any] = {"run_id": rec.run_id}
@@ -446,10 +470,19 @@ def format_table(recs: list[RunRecord], width: int = 100) -> str:
     """A plain-text table aligned by display cells (rich.cells, as the TUI draws); every outside value
     (names, memos) goes through ``one_line``, so no control character reaches the terminal."""
     heads = ["#", "time", "who", "integration", "memo", "rows", "state", "HTTP"]
-    cells = [[str(r.run_id or ""), one_line((r.started_at or "")[:16].replace("T", " ")), one_line(r.executor),
-              one_line(r.integration), one_line(r.memo), f"{r.rows:,}",
-              r.outcome.label + (" dry" if r.dry_run else ""),
-              str(r.http_status) if r.http_status is not None else "-"] for r in recs]
+    cells = [
+        [
+            str(r.run_id or ""),
+            one_line((r.started_at or "")[:16].replace("T", " ")),
+            one_line(r.executor),
+            one_line(r.integration),
+            one_line(r.memo),
+            f"{r.rows:,}",
+            r.outcome.label + (" dry" if r.dry_run else ""),
+            str(r.http_status) if r.http_status is not None else "-",
+        ]
+        for r in recs
+    ]
     widths = [max([cell_width(h)] + [cell_width(row[i]) for row in cells]) for i, h in enumerate(heads)]
     widths[2] = min(widths[2], 12)
     gap = 2
@@ -474,5 +507,7 @@ def last_run_caution(history: History, integration: str) -> str:
     r = history.latest(integration)
     if r is None or r.outcome is not Outcome.UNKNOWN:
         return ""
-    return (f"The last run of this integration (#{r.run_id}, {one_line(r.started_at[:16].replace('T', ' '))}) is "
-            f"結果不明: make sure in HaiHai ({REPORT_PLACE}) that it was not imported before sending again.")
+    return (
+        f"The last run of this integration (#{r.run_id}, {one_line(r.started_at[:16].replace('T', ' '))}) is "
+        f"結果不明: make sure in HaiHai ({REPORT_PLACE}) that it was not imported before sending again."
+    )

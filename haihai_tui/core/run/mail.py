@@ -33,10 +33,19 @@ RUN_HEADER = "X-HaiHai-TUI-Run"
 ERROR_OUTCOMES = (Outcome.ERROR, Outcome.UNKNOWN)
 FINISHED = (Outcome.DONE, Outcome.ERROR, Outcome.UNKNOWN, Outcome.CANCELLED)
 _SECRETISH = re.compile(r"token|passw|secret|api_?key", re.I)
-_COUNT_LABELS = (("success", "成功 (success)"), ("failure", "失敗 (failure)"),
-                 ("other", "その他 (other)"), ("stopped", "配信停止 (stopped)"))
-_OUTCOME_EN = {Outcome.RUNNING: "running", Outcome.DONE: "done", Outcome.ERROR: "error",
-               Outcome.UNKNOWN: "outcome unknown", Outcome.CANCELLED: "cancelled"}
+_COUNT_LABELS = (
+    ("success", "成功 (success)"),
+    ("failure", "失敗 (failure)"),
+    ("other", "その他 (other)"),
+    ("stopped", "配信停止 (stopped)"),
+)
+_OUTCOME_EN = {
+    Outcome.RUNNING: "running",
+    Outcome.DONE: "done",
+    Outcome.ERROR: "error",
+    Outcome.UNKNOWN: "outcome unknown",
+    Outcome.CANCELLED: "cancelled",
+}
 
 
 class MailError(Exception):
@@ -72,12 +81,15 @@ def recipient_note(report_to: str, executor_email: str | None, executor: str = "
         return ""
     executor = one_line(executor)
     who = f"「{executor}」" if executor else "実行者"
-    return (f"{who}のメールアドレスが admin.toml の [[users]] に無いため、管理者に送っています。\n"
-            f"(The executor{' ' + repr(executor) if executor else ''} has no e-mail in admin.toml [[users]], "
-            f"so this went to the administrators.)")
+    return (
+        f"{who}のメールアドレスが admin.toml の [[users]] に無いため、管理者に送っています。\n"
+        f"(The executor{' ' + repr(executor) if executor else ''} has no e-mail in admin.toml [[users]], "
+        f"so this went to the administrators.)"
+    )
 
 
 # -- building ------------------------------------------------------------------------------------
+
 
 def subject(rec: RunRecord) -> str:
     dry = " (ドライラン)" if rec.dry_run else ""
@@ -98,27 +110,35 @@ def _guidance(rec: RunRecord) -> list[str]:
     if rec.dry_run:
         return ["ドライランです。配配メールには何も送っていません。", "(Dry run: nothing was sent to HaiHai.)"]
     if rec.outcome == Outcome.DONE:
-        return ["配配メールがデータを受け付けました。行ごとの結果は配配メールの",
-                "「レポート > 一括登録・削除の処理結果」で確認できます (10日間保存)。",
-                "(HaiHai accepted the data; per-row results are under Report > bulk import results for 10 days.)"]
+        return [
+            "配配メールがデータを受け付けました。行ごとの結果は配配メールの",
+            "「レポート > 一括登録・削除の処理結果」で確認できます (10日間保存)。",
+            "(HaiHai accepted the data; per-row results are under Report > bulk import results for 10 days.)",
+        ]
     if rec.outcome == Outcome.UNKNOWN:
-        return ["データは送信しましたが、配配メールからの応答を受け取れませんでした。",
-                "取り込まれたかどうかは分かりません。再実行する前に必ず確認してください。",
-                "(The data was sent but no answer came back: it may or may not have been imported.)",
-                "",
-                "確認すること (what to check in HaiHai):",
-                "  1. 配配メールにログインし「レポート > 一括登録・削除の処理結果」を開く",
-                f"     (open Report > bulk import results and look for an import started around {rec.started_at})",
-                "  2. その処理があれば再実行は不要です。再実行すると同じ顧客が二重に処理され、",
-                "     1日のAPI実行回数の上限も消費します。",
-                "     (If it is there, do not run again: a second run processes the customers twice",
-                "     and spends the daily request quota.)",
-                "  3. 無い場合だけ、同じ条件で再実行してください。(Only if it is not there, run it again.)"]
+        return [
+            "データは送信しましたが、配配メールからの応答を受け取れませんでした。",
+            "取り込まれたかどうかは分かりません。再実行する前に必ず確認してください。",
+            "(The data was sent but no answer came back: it may or may not have been imported.)",
+            "",
+            "確認すること (what to check in HaiHai):",
+            "  1. 配配メールにログインし「レポート > 一括登録・削除の処理結果」を開く",
+            f"     (open Report > bulk import results and look for an import started around {rec.started_at})",
+            "  2. その処理があれば再実行は不要です。再実行すると同じ顧客が二重に処理され、",
+            "     1日のAPI実行回数の上限も消費します。",
+            "     (If it is there, do not run again: a second run processes the customers twice",
+            "     and spends the daily request quota.)",
+            "  3. 無い場合だけ、同じ条件で再実行してください。(Only if it is not there, run it again.)",
+        ]
     if rec.outcome == Outcome.CANCELLED:
-        return ["実行者が送信前に中止しました。配配メールには何も送っていません。",
-                "(Cancelled before the data was sent; nothing reached HaiHai.)"]
-    return ["エラーで終了しました。下のエラー内容を確認し、設定またはデータを直してから再実行してください。",
-            "(The run failed; see the error below, fix the settings or data, then run it again.)"]
+        return [
+            "実行者が送信前に中止しました。配配メールには何も送っていません。",
+            "(Cancelled before the data was sent; nothing reached HaiHai.)",
+        ]
+    return [
+        "エラーで終了しました。下のエラー内容を確認し、設定またはデータを直してから再実行してください。",
+        "(The run failed; see the error below, fix the settings or data, then run it again.)",
+    ]
 
 
 def build_body(rec: RunRecord, *, app_host: str = "", note: str = "") -> str:
@@ -127,8 +147,7 @@ def build_body(rec: RunRecord, *, app_host: str = "", note: str = "") -> str:
     lines: list[str] = []
     if note:
         lines += [safe(note, multiline=True), ""]
-    lines += [f"楽楽販売のシステム連携「{one_line(rec.integration)}」の実行結果です。(Run report from haihai-tui.)",
-              ""]
+    lines += [f"楽楽販売のシステム連携「{one_line(rec.integration)}」の実行結果です。(Run report from haihai-tui.)", ""]
     lines += _guidance(rec) + [""]
     when = lambda v: v or "-"  # noqa: E731
     status = rec.outcome.label + f" ({_OUTCOME_EN[rec.outcome]})" + (" [ドライラン (dry run)]" if rec.dry_run else "")
@@ -139,8 +158,10 @@ def build_body(rec: RunRecord, *, app_host: str = "", note: str = "") -> str:
         ("実行者 (executor)", one_line(rec.executor)),
         ("開始 (started)", one_line(when(rec.started_at))),
         ("終了 (ended)", one_line(when(rec.ended_at))),
-        ("検索条件 (conditions)", " / ".join(map(one_line, rec.conditions)) if rec.conditions
-         else "なし (none: all records)"),
+        (
+            "検索条件 (conditions)",
+            " / ".join(map(one_line, rec.conditions)) if rec.conditions else "なし (none: all records)",
+        ),
         ("メモ (memo)", one_line(rec.memo) or "-"),
         ("件数 (rows)", f"{rec.rows:,}件"),
         ("サイズ (bytes)", f"{rec.bytes:,} バイト"),
@@ -149,21 +170,34 @@ def build_body(rec: RunRecord, *, app_host: str = "", note: str = "") -> str:
         ("HTTPステータス (HTTP status)", str(rec.http_status) if rec.http_status is not None else "なし (none)"),
     ]
     if rec.code or rec.message:
-        rows.append(("エラー内容・メッセージ (code / message)",
-                     ": ".join(p for p in (one_line(rec.code or ""), one_line(rec.message)) if p)))
+        rows.append(
+            (
+                "エラー内容・メッセージ (code / message)",
+                ": ".join(p for p in (one_line(rec.code or ""), one_line(rec.message)) if p),
+            )
+        )
     if rec.import_ids:
         rows.append(("インポートID (import id)", ", ".join(map(one_line, rec.import_ids))))
     if rec.counts:
-        rows.append(("処理結果 (row results)", " / ".join(
-            f"{label} {rec.counts.get(key, 0):,}" for key, label in _COUNT_LABELS)))
+        rows.append(
+            (
+                "処理結果 (row results)",
+                " / ".join(f"{label} {rec.counts.get(key, 0):,}" for key, label in _COUNT_LABELS),
+            )
+        )
     if rec.params:
-        rows.append(("送信した設定 (import_settings)",
-                     ", ".join(_param_line(k, str(v)) for k, v in rec.params.items())))
+        rows.append(
+            ("送信した設定 (import_settings)", ", ".join(_param_line(k, str(v)) for k, v in rec.params.items()))
+        )
     lines += [f"{label}: {value}" for label, value in rows]
     if rec.response_excerpt:
         lines += ["", "サーバーの応答 (response excerpt):", safe(rec.response_excerpt[:800], multiline=True)]
-    lines += ["", "-- ", f"haihai-tui{' on ' + app_host if app_host else ''}",
-              f"履歴 (history) #{rec.run_id}: haihai-tui history"]
+    lines += [
+        "",
+        "-- ",
+        f"haihai-tui{' on ' + app_host if app_host else ''}",
+        f"履歴 (history) #{rec.run_id}: haihai-tui history",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -172,17 +206,19 @@ def _check_address(addr: str) -> str:
     addr = addr.strip()
     problem = email_problem(addr)
     if problem:
-        raise MailError(f"report mail address {one_line(addr)!r} is not an e-mail address ({problem}); "
-                        f"fix it in admin.toml")
+        raise MailError(
+            f"report mail address {one_line(addr)!r} is not an e-mail address ({problem}); fix it in admin.toml"
+        )
     return addr
 
 
-def build_report(rec: RunRecord, *, sender: str, to: list[str], app_host: str = "",
-                 note: str = "") -> EmailMessage:
+def build_report(rec: RunRecord, *, sender: str, to: list[str], app_host: str = "", note: str = "") -> EmailMessage:
     """The report as a UTF-8 message with Date, Message-ID, From, To and a Japanese subject."""
     if not to:
-        raise MailError("the report mail has no recipient: set admin_emails under [system] in admin.toml "
-                        "(or an email for the executor under [[users]])")
+        raise MailError(
+            "the report mail has no recipient: set admin_emails under [system] in admin.toml "
+            "(or an email for the executor under [[users]])"
+        )
     to = [_check_address(a) for a in to]
     sender = _check_address(sender) if sender else f"haihai-tui@{app_host or 'localhost'}"
     domain = app_host or sender.rpartition("@")[2] or "haihai-tui.invalid"
@@ -199,6 +235,7 @@ def build_report(rec: RunRecord, *, sender: str, to: list[str], app_host: str = 
 
 
 # -- delivering ----------------------------------------------------------------------------------
+
 
 def _write_outbox(msg: EmailMessage, outbox: Path) -> str:
     try:
@@ -232,8 +269,15 @@ def _reply(e: Exception, secret: str) -> str:
     return one_line(" ".join(text.split()))
 
 
-def deliver(msg: EmailMessage, *, smtp: Smtp, password: Secret | None, outbox: Path,
-            timeout: float = 30, ssl_context: ssl.SSLContext | None = None) -> str:
+def deliver(
+    msg: EmailMessage,
+    *,
+    smtp: Smtp,
+    password: Secret | None,
+    outbox: Path,
+    timeout: float = 30,
+    ssl_context: ssl.SSLContext | None = None,
+) -> str:
     """Send ``msg`` by SMTP (or write it to ``outbox`` when no host is set); say what happened."""
     to = [a for _, a in getaddresses(msg.get_all("To", []) + msg.get_all("Cc", [])) if a]
     if not to:
@@ -242,8 +286,10 @@ def deliver(msg: EmailMessage, *, smtp: Smtp, password: Secret | None, outbox: P
         return _write_outbox(msg, outbox)
     where = f"{smtp.host}:{smtp.port}"
     if smtp.username and not password:
-        raise MailError(f"SMTP login as {smtp.username!r} at {where} needs a password: put it under "
-                        f"[smtp] password in secrets.toml (mode 0600)")
+        raise MailError(
+            f"SMTP login as {smtp.username!r} at {where} needs a password: put it under "
+            f"[smtp] password in secrets.toml (mode 0600)"
+        )
     step, secret = "connect to", ""
     try:
         with smtplib.SMTP(smtp.host, smtp.port, timeout=timeout) as s:
@@ -252,8 +298,10 @@ def deliver(msg: EmailMessage, *, smtp: Smtp, password: Secret | None, outbox: P
             if smtp.starttls:
                 step = "start TLS (STARTTLS) with"
                 if not s.has_extn("starttls"):
-                    raise MailError(f"{where} does not offer STARTTLS; set starttls = false under "
-                                    f"[system.smtp] in admin.toml only if that network is trusted")
+                    raise MailError(
+                        f"{where} does not offer STARTTLS; set starttls = false under "
+                        f"[system.smtp] in admin.toml only if that network is trusted"
+                    )
                 s.starttls(context=ssl_context or ssl.create_default_context())
                 s.ehlo()
             if smtp.username:
@@ -265,17 +313,23 @@ def deliver(msg: EmailMessage, *, smtp: Smtp, password: Secret | None, outbox: P
     except MailError:
         raise
     except smtplib.SMTPAuthenticationError as e:
-        raise MailError(f"could not {step} {where}: user name or password refused ({_reply(e, secret)}); "
-                        f"check username under [system.smtp] in admin.toml and password under [smtp] "
-                        f"in secrets.toml") from None
+        raise MailError(
+            f"could not {step} {where}: user name or password refused ({_reply(e, secret)}); "
+            f"check username under [system.smtp] in admin.toml and password under [smtp] "
+            f"in secrets.toml"
+        ) from None
     except smtplib.SMTPRecipientsRefused as e:
         bad = ", ".join(f"{a} ({c})" for a, (c, _) in e.recipients.items())
         raise MailError(f"{where} refused every recipient of the report mail: {bad}") from None
     except smtplib.SMTPNotSupportedError as e:
-        hint = ("; many servers offer AUTH only after STARTTLS: set starttls = true under [system.smtp] "
-                "in admin.toml" if smtp.username and not smtp.starttls and step.startswith("log in") else "")
-        raise MailError(f"could not {step} {where}: the server does not support it "
-                        f"({_reply(e, secret)}){hint}") from None
+        hint = (
+            "; many servers offer AUTH only after STARTTLS: set starttls = true under [system.smtp] in admin.toml"
+            if smtp.username and not smtp.starttls and step.startswith("log in")
+            else ""
+        )
+        raise MailError(
+            f"could not {step} {where}: the server does not support it ({_reply(e, secret)}){hint}"
+        ) from None
     except (smtplib.SMTPException, ssl.SSLError, OSError) as e:
         raise MailError(f"could not {step} {where}: {_reply(e, secret)}") from None
     sent = [a for a in to if a not in refused]

@@ -51,8 +51,8 @@ from haihai_tui.core.settings.model import Database, Integration, Menu, Settings
 from haihai_tui.core.settings.params import describe_run, is_dangerous
 from haihai_tui.core.settings.validate import integration_problems
 
-COUNT_KEYS = ("success", "failure", "other", "stopped")   # 成功 失敗 その他 配信停止
-SPLIT_CODES = frozenset({"over_rows", "over_bytes"})      # pre-flight findings that splitting the run solves
+COUNT_KEYS = ("success", "failure", "other", "stopped")  # 成功 失敗 その他 配信停止
+SPLIT_CODES = frozenset({"over_rows", "over_bytes"})  # pre-flight findings that splitting the run solves
 #: how often the outcome is offered to a busy history (each try waits up to history.BUSY_TIMEOUT_S)
 HISTORY_ATTEMPTS = 3
 
@@ -64,6 +64,7 @@ class RunRefused(Exception):
 @dataclass
 class Target:
     """What to run: an integration attached to a record-list menu, on a search result."""
+
     menu: str
     integration: str
     conditions: tuple[Condition, ...] = ()
@@ -75,13 +76,14 @@ class Target:
 @dataclass
 class Prepared:
     """A run checked and built, waiting for the user's say. ``discard()`` when not sent."""
+
     target: Target
     menu: Menu
     integration: Integration
     database: Database
     query: Query
     built: BuiltCsv
-    headers: dict[str, object]           # resolved; the token is a Secret
+    headers: dict[str, object]  # resolved; the token is a Secret
     summary: str
     dangerous: str | None
     quota_used_today: int
@@ -130,10 +132,19 @@ class Prepared:
 
     def request(self, index: int = 0):
         from haihai_tui.core.haihai.multipart import ImportRequest  # lazy for start-up speed: multipart loads httpx
+
         g = self.integration
-        return ImportRequest(url=g.url, headers=self.headers, params=dict(g.params), json_name=g.json_name,
-                             csv_name=g.csv_name, csv_path=self.built.files[index],
-                             csv_encoding=g.python_encoding, timeouts=g.timeouts, ca_bundle=g.ca_bundle)
+        return ImportRequest(
+            url=g.url,
+            headers=self.headers,
+            params=dict(g.params),
+            json_name=g.json_name,
+            csv_name=g.csv_name,
+            csv_path=self.built.files[index],
+            csv_encoding=g.python_encoding,
+            timeouts=g.timeouts,
+            ca_bundle=g.ca_bundle,
+        )
 
     def preview(self) -> str:
         """The exact request(s), token masked — what --dry-run prints and the dry-run dialog shows."""
@@ -153,8 +164,10 @@ def resolve_target(settings: Settings, target: Target) -> tuple[Menu, Integratio
     if menu is None:
         raise RunRefused(f"no menu {target.menu!r}; menus: {', '.join(m.name for m in settings.menus) or '(none)'}")
     if target.integration not in menu.integrations:
-        raise RunRefused(f"integration {target.integration!r} is not attached to menu {menu.name!r}; "
-                         f"attached: {', '.join(menu.integrations) or '(none)'} (メニュー設定)")
+        raise RunRefused(
+            f"integration {target.integration!r} is not attached to menu {menu.name!r}; "
+            f"attached: {', '.join(menu.integrations) or '(none)'} (メニュー設定)"
+        )
     integ = settings.integration(target.integration)
     db = settings.database(menu.database)
     if integ is None or db is None:
@@ -168,28 +181,44 @@ def resolve_headers(settings: Settings, integ: Integration, environ: dict[str, s
         if hv.value is None:
             raise RunRefused(f"header {hv.name}: {hv.missing}")
         if hdr.is_token_header(hv.name) and hv.kind == "literal":
-            raise RunRefused("the API token is written in db.toml; move it to secrets.toml "
-                             "(`haihai-tui check` says how)")
+            raise RunRefused(
+                "the API token is written in db.toml; move it to secrets.toml (`haihai-tui check` says how)"
+            )
         out[hv.name] = hv.value
     if hdr.token_header(integ) is None:
         raise RunRefused("the integration has no X-HM-apitoken header (システム連携設定 > HTTPヘッダ)")
     return out
 
 
-def prepare(settings: Settings, paths: Paths, target: Target, *, environ: dict[str, str], split: bool = False,
-            on_event: EventSink = ignore, cancel: threading.Event | None = None) -> Prepared:
+def prepare(
+    settings: Settings,
+    paths: Paths,
+    target: Target,
+    *,
+    environ: dict[str, str],
+    split: bool = False,
+    on_event: EventSink = ignore,
+    cancel: threading.Event | None = None,
+) -> Prepared:
     """Query the rows, run pre-flight and build the exact file(s). Blocking: call it from a thread."""
     if settings.load_errors:
         first = settings.load_errors[0]
-        raise RunRefused(f"the settings have {len(settings.load_errors)} error(s), so nothing is sent until they "
-                         f"are fixed; first: {first} (run `haihai-tui check` for all)")
+        raise RunRefused(
+            f"the settings have {len(settings.load_errors)} error(s), so nothing is sent until they "
+            f"are fixed; first: {first} (run `haihai-tui check` for all)"
+        )
     menu, integ, db = resolve_target(settings, target)
     errors = [m for _, sev, m in integration_problems(integ, settings, environ) if sev == "error"]
     if errors:
         raise RunRefused(f"integration {integ.name!r} has settings errors: {errors[0]}")
     headers = resolve_headers(settings, integ, environ)
-    query = Query(conditions=target.conditions, search=target.search, search_fields=tuple(menu.columns),
-                  sort_field=target.sort_field, descending=target.descending)
+    query = Query(
+        conditions=target.conditions,
+        search=target.search,
+        search_fields=tuple(menu.columns),
+        sort_field=target.sort_field,
+        descending=target.descending,
+    )
     on_event(StageChanged(Stage.QUERY, f"reading {db.name} ({menu.name})"))
     sweep_stale(paths.runs_dir)
     store = RecordStore.open(paths.records_dir, db)
@@ -198,11 +227,19 @@ def prepare(settings: Settings, paths: Paths, target: Target, *, environ: dict[s
         on_event(RowsProgress(0, total))
         on_event(StageChanged(Stage.PREFLIGHT, f"checking and building {total:,} rows"))
         labels = [db.field(c).label for c in menu.columns]  # type: ignore[union-attr]
-        built = build_csv(store.iter_rows(query, menu.columns), labels, encoding=integ.python_encoding,
-                          header=integ.csv_header, dest_dir=ensure_private_dir(paths.runs_dir),
-                          max_rows=integ.limits.max_rows, max_bytes=integ.limits.max_bytes, split=split,
-                          on_rows=lambda n: on_event(RowsProgress(n, total)), cancel=cancel,
-                          daily_quota=integ.limits.daily_quota)
+        built = build_csv(
+            store.iter_rows(query, menu.columns),
+            labels,
+            encoding=integ.python_encoding,
+            header=integ.csv_header,
+            dest_dir=ensure_private_dir(paths.runs_dir),
+            max_rows=integ.limits.max_rows,
+            max_bytes=integ.limits.max_bytes,
+            split=split,
+            on_rows=lambda n: on_event(RowsProgress(n, total)),
+            cancel=cancel,
+            daily_quota=integ.limits.daily_quota,
+        )
     finally:
         store.close()
     try:
@@ -234,23 +271,55 @@ def _prepared(settings, paths, target, menu, integ, db, query, built, headers, s
     used = history.used_today(urlsplit(integ.url).hostname or "")
     caution = last_run_caution(history, integ.name)
     if built.files and built.requests > integ.limits.daily_quota - used:
-        on_event(LogLine(f"this run needs {built.requests} requests but only "
-                         f"{max(0, integ.limits.daily_quota - used)} of the daily quota are left", "warning"))
+        on_event(
+            LogLine(
+                f"this run needs {built.requests} requests but only "
+                f"{max(0, integ.limits.daily_quota - used)} of the daily quota are left",
+                "warning",
+            )
+        )
     cond_texts = [c.describe(db.field(c.field_id).label if db.field(c.field_id) else None) for c in target.conditions]
     if target.search:
         cond_texts.append(f"search:{target.search}")
-    prepared = Prepared(target, menu, integ, db, query, built, headers,
-                        describe_run(integ.params, built.total_rows, max(1, built.requests)),
-                        is_dangerous(integ.params), used, split, cond_texts, caution)
-    on_event(LogLine(f"pre-flight: {built.total_rows:,} rows, {built.error_count} errors, "
-                     f"{built.warning_count} warnings, {built.requests} request(s)"))
+    prepared = Prepared(
+        target,
+        menu,
+        integ,
+        db,
+        query,
+        built,
+        headers,
+        describe_run(integ.params, built.total_rows, max(1, built.requests)),
+        is_dangerous(integ.params),
+        used,
+        split,
+        cond_texts,
+        caution,
+    )
+    on_event(
+        LogLine(
+            f"pre-flight: {built.total_rows:,} rows, {built.error_count} errors, "
+            f"{built.warning_count} warnings, {built.requests} request(s)"
+        )
+    )
     return prepared
 
 
-async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, executor: str, memo: str = "",
-                  confirm_dangerous: bool = False, accept_warnings: bool = True, on_event: EventSink = ignore,
-                  cancel: asyncio.Event | None = None, transport=None, poll_interval: float = 1.0,
-                  poll_timeout: float | None = None) -> RunRecord:
+async def execute(
+    prepared: Prepared,
+    paths: Paths,
+    settings: Settings,
+    *,
+    executor: str,
+    memo: str = "",
+    confirm_dangerous: bool = False,
+    accept_warnings: bool = True,
+    on_event: EventSink = ignore,
+    cancel: asyncio.Event | None = None,
+    transport=None,
+    poll_interval: float = 1.0,
+    poll_timeout: float | None = None,
+) -> RunRecord:
     """Send the prepared file(s); record the run; send the report mail; always remove the files.
 
     Starting the run reserves its requests of the daily quota atomically (several runs at once never
@@ -260,14 +329,16 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
     # lazy for start-up speed: the client loads httpx, which the TUI does not need until the first send
     from haihai_tui.core.haihai.client import send_import
     from haihai_tui.core.haihai.status import fetch_result_csv, poll_status
+
     history: History | None = None
     run_id: int | None = None
     results: list = []
     sending = recorded = False
     try:
         if prepared.blocked:
-            raise RunRefused(f"pre-flight found {prepared.built.error_count} error(s); fix them first: "
-                             f"{prepared.built.errors[0]}")
+            raise RunRefused(
+                f"pre-flight found {prepared.built.error_count} error(s); fix them first: {prepared.built.errors[0]}"
+            )
         if prepared.built.warnings and not accept_warnings:
             raise RunRefused(f"pre-flight found {prepared.built.warning_count} warning(s); accept them to run")
         if prepared.dangerous and not confirm_dangerous:
@@ -275,13 +346,29 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
         g = prepared.integration
         # the history is SQLite on disk: keep its writes off the event loop (the TUI stays responsive)
         history = await asyncio.to_thread(History, paths.history_db, paths.history_journal)
-        rec = RunRecord(run_id=None, started_at=datetime.now().astimezone().isoformat(timespec="seconds"),
-                        ended_at=None, executor=executor, integration=g.name, menu=prepared.menu.name,
-                        conditions=prepared.condition_texts, memo=memo, rows=prepared.rows,
-                        bytes=sum(prepared.built.bytes_per_file), requests=prepared.requests,
-                        host=urlsplit(g.url).hostname or "", url=g.url.split("?")[0], http_status=None,
-                        outcome=Outcome.RUNNING, code=None, message="", import_ids=[], counts=None,
-                        params=dict(g.params), response_excerpt="")
+        rec = RunRecord(
+            run_id=None,
+            started_at=datetime.now().astimezone().isoformat(timespec="seconds"),
+            ended_at=None,
+            executor=executor,
+            integration=g.name,
+            menu=prepared.menu.name,
+            conditions=prepared.condition_texts,
+            memo=memo,
+            rows=prepared.rows,
+            bytes=sum(prepared.built.bytes_per_file),
+            requests=prepared.requests,
+            host=urlsplit(g.url).hostname or "",
+            url=g.url.split("?")[0],
+            http_status=None,
+            outcome=Outcome.RUNNING,
+            code=None,
+            message="",
+            import_ids=[],
+            counts=None,
+            params=dict(g.params),
+            response_excerpt="",
+        )
         try:  # counts today's requests and reserves this run's in one transaction
             run_id = await asyncio.to_thread(history.start, rec, daily_quota=g.limits.daily_quota)
         except QuotaExceeded as e:
@@ -294,14 +381,19 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
             req = prepared.request(i)
             on_event(StageChanged(Stage.SEND, f"request {i + 1} of {prepared.requests}"))
             sending = True
-            res = await send_import(req, on_event=on_event, cancel=cancel, part=i + 1, parts=prepared.requests,
-                                    transport=transport)
+            res = await send_import(
+                req, on_event=on_event, cancel=cancel, part=i + 1, parts=prepared.requests, transport=transport
+            )
             sending = False
             results.append(res)
             if res.outcome is not Outcome.DONE:
                 if i + 1 < prepared.requests:
-                    on_event(LogLine(f"stopped after request {i + 1}: the remaining "
-                                     f"{prepared.requests - i - 1} were not sent", "warning"))
+                    on_event(
+                        LogLine(
+                            f"stopped after request {i + 1}: the remaining {prepared.requests - i - 1} were not sent",
+                            "warning",
+                        )
+                    )
                 break
         final = summarize(results, prepared.requests, cancelled=bool(cancel and cancel.is_set()))
         changes = dict(final, ended_at=now_iso())
@@ -311,19 +403,33 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
         if final["outcome"] is Outcome.DONE and final["import_ids"]:
             on_event(StageChanged(Stage.POLL, "asking HaiHai for the row results"))
             try:
-                counts, result_csv, unfetched = await _collect(prepared, final["import_ids"], on_event, transport,
-                                                               poll_interval, poll_timeout, poll_status,
-                                                               fetch_result_csv, cancel=cancel)
+                counts, result_csv, unfetched = await _collect(
+                    prepared,
+                    final["import_ids"],
+                    on_event,
+                    transport,
+                    poll_interval,
+                    poll_timeout,
+                    poll_status,
+                    fetch_result_csv,
+                    cancel=cancel,
+                )
             except Exception as e:  # the upload was accepted: a status hiccup must not turn it into a failure
                 unfetched = f"{type(e).__name__}: {e}"
-                on_event(LogLine(f"could not read the row results ({type(e).__name__}: {e}); the import itself "
-                                 f"was accepted - see {REPORT_PLACE} in HaiHai", "warning"))
+                on_event(
+                    LogLine(
+                        f"could not read the row results ({type(e).__name__}: {e}); the import itself "
+                        f"was accepted - see {REPORT_PLACE} in HaiHai",
+                        "warning",
+                    )
+                )
         on_event(StageChanged(Stage.HISTORY))
         if unfetched:  # the import stands (完了, its import_id kept); only its row results are missing
             changes["message"] = f"{changes['message']} Row results were not fetched ({unfetched})."
             await asyncio.to_thread(_journal, history, rec, {"message": changes["message"]}, on_event)
-        done = await asyncio.to_thread(_record, history, rec, dict(changes, counts=counts, result_csv=result_csv),
-                                       on_event)
+        done = await asyncio.to_thread(
+            _record, history, rec, dict(changes, counts=counts, result_csv=result_csv), on_event
+        )
         recorded = True
         on_event(StageChanged(Stage.MAIL))
         note = await asyncio.to_thread(send_report, done, g, settings, paths, on_event)
@@ -334,8 +440,13 @@ async def execute(prepared: Prepared, paths: Paths, settings: Settings, *, execu
     except BaseException:
         if history is not None and run_id is not None and not recorded and not sending and not results:
             try:  # stopped before anything was sent: release the quota this run reserved
-                history.finish(run_id, outcome=Outcome.CANCELLED, code="CANCELLED", requests=0,
-                               message="stopped before anything was sent")
+                history.finish(
+                    run_id,
+                    outcome=Outcome.CANCELLED,
+                    code="CANCELLED",
+                    requests=0,
+                    message="stopped before anything was sent",
+                )
             except HistoryError:
                 pass
         raise
@@ -367,18 +478,33 @@ def _record(history: History, rec: RunRecord, changes: dict, on_event: EventSink
             break
     done = dataclasses.replace(rec, **changes)
     kept = _journal(history, rec, {k: v for k, v in changes.items() if k != "result_csv"}, on_event)
-    later = (f"the answer is kept in {history.journal} and goes into the history at the next start of haihai-tui"
-             if kept else "note the answer from here")
-    on_event(LogLine(f"could not write run #{rec.run_id} into the history {history.path} ({problem}); "
-                     f"HaiHai's answer stands: {done.outcome.label} ({done.outcome.value}); {later}", "warning"))
+    later = (
+        f"the answer is kept in {history.journal} and goes into the history at the next start of haihai-tui"
+        if kept
+        else "note the answer from here"
+    )
+    on_event(
+        LogLine(
+            f"could not write run #{rec.run_id} into the history {history.path} ({problem}); "
+            f"HaiHai's answer stands: {done.outcome.label} ({done.outcome.value}); {later}",
+            "warning",
+        )
+    )
     return done
 
 
 def summarize(results: list, planned: int, cancelled: bool) -> dict:
     """Fold the per-request results into the history fields of the run."""
     if not results:
-        return dict(outcome=Outcome.CANCELLED, code="CANCELLED", message="cancelled before anything was sent",
-                    http_status=None, import_ids=[], response_excerpt="", requests=0)
+        return dict(
+            outcome=Outcome.CANCELLED,
+            code="CANCELLED",
+            message="cancelled before anything was sent",
+            http_status=None,
+            import_ids=[],
+            response_excerpt="",
+            requests=0,
+        )
     last = results[-1]
     ids = [r.import_id for r in results if r.import_id]
     used = sum(r.outcome in (Outcome.DONE, Outcome.UNKNOWN) for r in results)
@@ -388,37 +514,66 @@ def summarize(results: list, planned: int, cancelled: bool) -> dict:
         outcome, msg = Outcome.CANCELLED, f"cancelled after {len(results)} of {planned} requests"
     elif outcome is not Outcome.DONE and len(results) > 1:
         msg = f"request {len(results)} of {planned}: {msg} (requests 1-{len(results) - 1} were accepted)"
-    return dict(outcome=outcome, code=last.code, message=msg, http_status=last.http_status, import_ids=ids,
-                response_excerpt=last.body_excerpt, requests=used)
+    return dict(
+        outcome=outcome,
+        code=last.code,
+        message=msg,
+        http_status=last.http_status,
+        import_ids=ids,
+        response_excerpt=last.body_excerpt,
+        requests=used,
+    )
 
 
-async def _collect(prepared: Prepared, import_ids: list[str], on_event, transport, interval, timeout,
-                   poll_status, fetch_result_csv, cancel: asyncio.Event | None = None):
+async def _collect(
+    prepared: Prepared,
+    import_ids: list[str],
+    on_event,
+    transport,
+    interval,
+    timeout,
+    poll_status,
+    fetch_result_csv,
+    cancel: asyncio.Event | None = None,
+):
     """Counts summed over the requests, the row-level result file of the first (None where not offered),
     and why the row results were not all fetched ("" when they were). The poll is bounded by the
     integration's timeouts (``timeout`` None) and stops on ``cancel``; the accepted import stands."""
     totals: dict[str, int] = {}
     result_csv = None
     for i, iid in enumerate(import_ids):
-        st = await poll_status(prepared.request(min(i, prepared.requests - 1)), iid, on_event=on_event,
-                               interval=interval, timeout=timeout, transport=transport, cancel=cancel)
+        st = await poll_status(
+            prepared.request(min(i, prepared.requests - 1)),
+            iid,
+            on_event=on_event,
+            interval=interval,
+            timeout=timeout,
+            transport=transport,
+            cancel=cancel,
+        )
         if st is not None and st.cancelled:
-            on_event(LogLine(f"import {iid}: {st.error}; its row results were not fetched (the import itself "
-                             "was accepted)", "warning"))
+            on_event(
+                LogLine(
+                    f"import {iid}: {st.error}; its row results were not fetched (the import itself was accepted)",
+                    "warning",
+                )
+            )
             return (totals or None), result_csv, st.error
         if st is None:
             on_event(LogLine("HaiHai does not offer a status endpoint; see レポート > 一括登録・削除の処理結果 there"))
             return None, None, ""
         if not st.finished:
-            on_event(LogLine(f"import {iid}: {st.error}; the counts below are what HaiHai had processed so far",
-                             "warning"))
+            on_event(
+                LogLine(f"import {iid}: {st.error}; the counts below are what HaiHai had processed so far", "warning")
+            )
         for k in COUNT_KEYS:
             v = getattr(st, k, None)
             if v is not None:
                 totals[k] = totals.get(k, 0) + int(v)
-        if not st.finished:   # out of time: the row results are not ready, the import stands
+        if not st.finished:  # out of time: the row results are not ready, the import stands
             return (totals or None), result_csv, st.error
         if result_csv is None:
-            result_csv = await fetch_result_csv(prepared.request(min(i, prepared.requests - 1)), iid,
-                                                transport=transport, cancel=cancel)
+            result_csv = await fetch_result_csv(
+                prepared.request(min(i, prepared.requests - 1)), iid, transport=transport, cancel=cancel
+            )
     return (totals or None), result_csv, ""

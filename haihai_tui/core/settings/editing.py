@@ -32,8 +32,14 @@ class EditRefused(Exception):
 def _users(doc: Any) -> list[User]:
     out = []
     for t in doc.get("users", []):
-        out.append(User(str(t.get("login", "")), str(t.get("name", "")), str(t.get("email", "")),
-                        [str(p) for p in t.get("permissions", [])]))
+        out.append(
+            User(
+                str(t.get("login", "")),
+                str(t.get("name", "")),
+                str(t.get("email", "")),
+                [str(p) for p in t.get("permissions", [])],
+            )
+        )
     return out
 
 
@@ -97,8 +103,10 @@ def _find(aot: Any, key: str, value: str) -> int | None:
 
 # --- users and permissions (admin.toml) -------------------------------------------------------------
 
-def set_permissions(paths: Paths, actor_login: str, target_login: str, permissions: list[str],
-                    expected: list[str] | None = None) -> None:
+
+def set_permissions(
+    paths: Paths, actor_login: str, target_login: str, permissions: list[str], expected: list[str] | None = None
+) -> None:
     """Set ``target_login``'s permissions. With ``expected`` (what the screen showed), refuse when someone
     else changed that user's permissions in the meantime, instead of silently undoing their change."""
     wanted = [p for p in perm.PERMISSION_NAMES if p in permissions]  # product order
@@ -115,8 +123,10 @@ def set_permissions(paths: Paths, actor_login: str, target_login: str, permissio
         if expected is not None:
             now = perm.find_user(users, target_login).permissions
             if sorted(now) != sorted(expected):
-                raise EditRefused(f"someone else changed {target_login!r}'s permissions since this screen loaded "
-                                  f"them (now: {', '.join(now) or 'none'}); reload (F5) and tick again")
+                raise EditRefused(
+                    f"someone else changed {target_login!r}'s permissions since this screen loaded "
+                    f"them (now: {', '.join(now) or 'none'}); reload (F5) and tick again"
+                )
         _set(doc["users"][i], "permissions", wanted)
 
     store.update(paths.admin, mutate)
@@ -126,6 +136,7 @@ def bootstrap_first_admin(paths: Paths, login: str, name: str = "", email: str =
     """With no users at all in admin.toml, the person at the terminal becomes the first user, with all 15
     permissions (somebody must hold 「権限付与」 and 「ユーザ設定」 before anything can be granted). Only
     themselves, and only while the list is empty — checked under the file's lock."""
+
     def mutate(doc: Any) -> None:
         if _users(doc):
             raise EditRefused("admin.toml already has users; ask a holder of 「ユーザ設定」 to add you")
@@ -187,20 +198,30 @@ def remove_user(paths: Paths, actor_login: str, login: str) -> None:
 
 # --- integrations and menus (db.toml) ---------------------------------------------------------------
 
-def integration_errors(paths: Paths, integ: Integration, original_name: str | None,
-                       environ: dict[str, str] | None = None) -> list[str]:
+
+def integration_errors(
+    paths: Paths, integ: Integration, original_name: str | None, environ: dict[str, str] | None = None
+) -> list[str]:
     """The errors that would block saving ``integ`` (warnings do not block)."""
     loaded = load_settings(paths, environ, validate_all=False)
     s = loaded.settings
-    errors = [msg for _, sev, msg in integration_problems(integ, s, os.environ if environ is None else environ)
-              if sev == "error"]
+    errors = [
+        msg
+        for _, sev, msg in integration_problems(integ, s, os.environ if environ is None else environ)
+        if sev == "error"
+    ]
     if integ.name != original_name and s.integration(integ.name) is not None:
         errors.insert(0, f"an integration named {integ.name!r} already exists")
     return errors
 
 
-def save_integration(paths: Paths, actor_login: str, integ: Integration, original_name: str | None = None,
-                     environ: dict[str, str] | None = None) -> None:
+def save_integration(
+    paths: Paths,
+    actor_login: str,
+    integ: Integration,
+    original_name: str | None = None,
+    environ: dict[str, str] | None = None,
+) -> None:
     _require_configure(paths, actor_login)
     errors = integration_errors(paths, integ, original_name, environ)
     if errors:

@@ -18,10 +18,10 @@ REF = re.compile(r"^\$\{(?:(secret):)?([^}]+)\}$")
 @dataclass(frozen=True)
 class HeaderValue:
     name: str
-    kind: str           # "env" | "secret" | "literal"
-    ref: str            # the variable or secrets.toml name ("" for literal)
-    value: Secret | str | None   # None when the reference does not resolve, or its value was refused
-    refused: str | None = None   # why the value was refused (never the value itself)
+    kind: str  # "env" | "secret" | "literal"
+    ref: str  # the variable or secrets.toml name ("" for literal)
+    value: Secret | str | None  # None when the reference does not resolve, or its value was refused
+    refused: str | None = None  # why the value was refused (never the value itself)
 
     @property
     def source(self) -> str:
@@ -39,8 +39,7 @@ class HeaderValue:
             return None
         if self.kind == "env":
             return f"environment variable {self.ref} is not set (export {self.ref}=... before starting)"
-        return (f'secrets.toml has no [tokens] "{self.ref}"; add it there '
-                f'(the file must be mode 0600)')
+        return f'secrets.toml has no [tokens] "{self.ref}"; add it there (the file must be mode 0600)'
 
 
 def is_token_header(name: str) -> bool:
@@ -65,9 +64,14 @@ def resolve(name: str, raw: str, settings: Settings, environ: dict[str, str]) ->
         v = environ.get(ref)
         value = None if v is None else Secret(v, f"environment variable {ref}")
         if v is not None and CONTROL_CHARS.search(v):
-            value, refused = None, (f"header {one_line(name)}: environment variable {one_line(ref)} contains a "
-                                    "control character (a line break, tab, DEL or similar), so it is not sent; "
-                                    "set it again without it")
+            value, refused = (
+                None,
+                (
+                    f"header {one_line(name)}: environment variable {one_line(ref)} contains a "
+                    "control character (a line break, tab, DEL or similar), so it is not sent; "
+                    "set it again without it"
+                ),
+            )
     elif kind == "secret":
         value = settings.secrets.tokens.get(ref)
         if ref in settings.secrets.refused:
@@ -84,11 +88,15 @@ def resolve_all(integ: Integration, settings: Settings, environ: dict[str, str])
 def header_problem(name: str, raw: str) -> str | None:
     """Why header ``name`` with the value ``raw`` as written in db.toml cannot be sent (never shows the value)."""
     if not HEADER_NAME.fullmatch(name):
-        return (f"header name {one_line(repr(name))} is not a valid HTTP header name (letters, digits and "
-                "!#$%&'*+.^_`|~- only, no spaces)")
+        return (
+            f"header name {one_line(repr(name))} is not a valid HTTP header name (letters, digits and "
+            "!#$%&'*+.^_`|~- only, no spaces)"
+        )
     if CONTROL_CHARS.search(raw):
-        return (f"header {name}: its value contains a control character (a line break, tab, DEL or similar), "
-                "so it is not sent; write it again without it")
+        return (
+            f"header {name}: its value contains a control character (a line break, tab, DEL or similar), "
+            "so it is not sent; write it again without it"
+        )
     return None
 
 

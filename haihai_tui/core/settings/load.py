@@ -46,8 +46,14 @@ Schema = dict[str, tuple[tuple[type, ...], bool]]
 STR, INT, BOOL, NUM = (str,), (int,), (bool,), (int, float)
 LIST, TABLE = (list,), (dict,)
 
-TYPE_WORDS = {STR: "a string in quotes", INT: "a whole number", BOOL: "true or false", NUM: "a number",
-              LIST: "a list [ ... ]", TABLE: "a table"}
+TYPE_WORDS = {
+    STR: "a string in quotes",
+    INT: "a whole number",
+    BOOL: "true or false",
+    NUM: "a number",
+    LIST: "a list [ ... ]",
+    TABLE: "a table",
+}
 
 
 def plain(value: Any) -> Any:
@@ -90,8 +96,14 @@ def str_list(ctx: Ctx, value: Any, keypath: tuple, what: str) -> list[str]:
 
 ADMIN_TOP: Schema = {"system": (TABLE, False), "users": (LIST, False)}
 SYSTEM: Schema = {"admin_emails": (LIST, False), "smtp": (TABLE, False)}
-SMTP: Schema = {"host": (STR, False), "port": (INT, False), "starttls": (BOOL, False), "from": (STR, False),
-                "username": (STR, False), "password": (STR, False)}
+SMTP: Schema = {
+    "host": (STR, False),
+    "port": (INT, False),
+    "starttls": (BOOL, False),
+    "from": (STR, False),
+    "username": (STR, False),
+    "password": (STR, False),
+}
 USER: Schema = {"login": (STR, True), "name": (STR, False), "email": (STR, False), "permissions": (LIST, False)}
 
 
@@ -101,11 +113,17 @@ def parse_admin(ctx: Ctx, doc: dict, s: Settings) -> None:
     s.admin_emails = str_list(ctx, system.get("admin_emails", []), ("system", "admin_emails"), "admin_emails")
     smtp = check_table(ctx, system.get("smtp", {}), SMTP, ("system", "smtp"), "[system.smtp]")
     if "password" in smtp:
-        ctx.add(("system", "smtp", "password"),
-                "the SMTP password does not belong in admin.toml; move it to secrets.toml under "
-                "[smtp] password = \"...\"")
-    s.smtp = Smtp(host=smtp.get("host", ""), port=smtp.get("port", 587), starttls=smtp.get("starttls", True),
-                  from_addr=smtp.get("from", ""), username=smtp.get("username", ""))
+        ctx.add(
+            ("system", "smtp", "password"),
+            'the SMTP password does not belong in admin.toml; move it to secrets.toml under [smtp] password = "..."',
+        )
+    s.smtp = Smtp(
+        host=smtp.get("host", ""),
+        port=smtp.get("port", 587),
+        starttls=smtp.get("starttls", True),
+        from_addr=smtp.get("from", ""),
+        username=smtp.get("username", ""),
+    )
     for i, raw in enumerate(top.get("users", [])):
         u = check_table(ctx, raw, USER, ("users", i), "[[users]]")
         if "login" not in u:
@@ -120,15 +138,30 @@ DB_TOP: Schema = {"databases": (LIST, False), "integrations": (LIST, False), "me
 DATABASE: Schema = {"id": (STR, True), "name": (STR, False), "fields": (LIST, True)}
 FIELD: Schema = {"id": (STR, True), "label": (STR, True), "type": (STR, False)}
 INTEGRATION: Schema = {
-    "name": (STR, True), "url": (STR, True), "body_format": (STR, False), "json_name": (STR, False),
-    "csv_name": (STR, False), "csv_header": (BOOL, False), "csv_encoding": (STR, False),
-    "report_mail": (INT, False), "report_to": (STR, False), "headers": (TABLE, False), "params": (TABLE, False),
-    "ca_bundle": (STR, False), "timeouts": (TABLE, False), "limits": (TABLE, False),
+    "name": (STR, True),
+    "url": (STR, True),
+    "body_format": (STR, False),
+    "json_name": (STR, False),
+    "csv_name": (STR, False),
+    "csv_header": (BOOL, False),
+    "csv_encoding": (STR, False),
+    "report_mail": (INT, False),
+    "report_to": (STR, False),
+    "headers": (TABLE, False),
+    "params": (TABLE, False),
+    "ca_bundle": (STR, False),
+    "timeouts": (TABLE, False),
+    "limits": (TABLE, False),
 }
 TIMEOUTS: Schema = {k: (NUM, False) for k in ("connect", "write", "read", "pool", "answer", "status", "poll")}
 LIMITS: Schema = {k: (INT, False) for k in ("max_rows", "max_bytes", "daily_quota")}
-MENU: Schema = {"name": (STR, True), "type": (STR, False), "database": (STR, True), "columns": (LIST, False),
-                "integrations": (LIST, False)}
+MENU: Schema = {
+    "name": (STR, True),
+    "type": (STR, False),
+    "database": (STR, True),
+    "columns": (LIST, False),
+    "integrations": (LIST, False),
+}
 
 
 def parse_db(ctx: Ctx, doc: dict, s: Settings) -> None:
@@ -138,9 +171,12 @@ def parse_db(ctx: Ctx, doc: dict, s: Settings) -> None:
         if "id" not in d:
             continue
         if not DATABASE_ID.fullmatch(d["id"]):
-            ctx.add(("databases", i, "id"), f"database id {safe_repr(d['id'])} may hold only letters A-Z a-z, digits, "
-                                             "'_' and '-' (1 to 64 of them): it names the database's file; "
-                                             "this database was not loaded")
+            ctx.add(
+                ("databases", i, "id"),
+                f"database id {safe_repr(d['id'])} may hold only letters A-Z a-z, digits, "
+                "'_' and '-' (1 to 64 of them): it names the database's file; "
+                "this database was not loaded",
+            )
             continue
         db = Database(id=d["id"], name=d.get("name", d["id"]))
         for j, rawf in enumerate(d.get("fields", [])):
@@ -166,24 +202,41 @@ def parse_db(ctx: Ctx, doc: dict, s: Settings) -> None:
             if why:
                 ctx.add(("integrations", i, "headers", k), why)
                 del headers[k]
-        t = check_table(ctx, g.get("timeouts", {}), TIMEOUTS, ("integrations", i, "timeouts"),
-                        "[integrations.timeouts]")
+        t = check_table(
+            ctx, g.get("timeouts", {}), TIMEOUTS, ("integrations", i, "timeouts"), "[integrations.timeouts]"
+        )
         lim = check_table(ctx, g.get("limits", {}), LIMITS, ("integrations", i, "limits"), "[integrations.limits]")
-        s.integrations.append(Integration(
-            name=g["name"], url=g.get("url", ""), headers=headers, params=params,
-            body_format=g.get("body_format", "json"), json_name=g.get("json_name", "import_settings"),
-            csv_name=g.get("csv_name", "customer_list"), csv_header=g.get("csv_header", True),
-            csv_encoding=g.get("csv_encoding", "sjis"), report_mail=g.get("report_mail", 0),
-            report_to=g.get("report_to", "executor"), ca_bundle=g.get("ca_bundle", ""),
-            timeouts=Timeouts(**{k: float(v) for k, v in t.items()}), limits=Limits(**lim)))
+        s.integrations.append(
+            Integration(
+                name=g["name"],
+                url=g.get("url", ""),
+                headers=headers,
+                params=params,
+                body_format=g.get("body_format", "json"),
+                json_name=g.get("json_name", "import_settings"),
+                csv_name=g.get("csv_name", "customer_list"),
+                csv_header=g.get("csv_header", True),
+                csv_encoding=g.get("csv_encoding", "sjis"),
+                report_mail=g.get("report_mail", 0),
+                report_to=g.get("report_to", "executor"),
+                ca_bundle=g.get("ca_bundle", ""),
+                timeouts=Timeouts(**{k: float(v) for k, v in t.items()}),
+                limits=Limits(**lim),
+            )
+        )
     for i, raw in enumerate(top.get("menus", [])):
         m = check_table(ctx, raw, MENU, ("menus", i), "[[menus]]")
         if "name" not in m or "database" not in m:
             continue
-        s.menus.append(Menu(name=m["name"], database=m["database"], type=m.get("type", "record_list"),
-                            columns=str_list(ctx, m.get("columns", []), ("menus", i, "columns"), "columns"),
-                            integrations=str_list(ctx, m.get("integrations", []), ("menus", i, "integrations"),
-                                                  "integrations")))
+        s.menus.append(
+            Menu(
+                name=m["name"],
+                database=m["database"],
+                type=m.get("type", "record_list"),
+                columns=str_list(ctx, m.get("columns", []), ("menus", i, "columns"), "columns"),
+                integrations=str_list(ctx, m.get("integrations", []), ("menus", i, "integrations"), "integrations"),
+            )
+        )
 
 
 # --- secrets.toml and tui.toml ---------------------------------------------------------------------
@@ -200,14 +253,19 @@ def parse_secrets(ctx: Ctx, doc: dict, s: Settings) -> None:
         if not isinstance(value, str):
             ctx.add(("tokens", name), f"token {safe_repr(name)} must be a string in quotes")
         elif CONTROL_CHARS.search(value):
-            refused[name] = (f"secrets.toml [tokens] {safe_repr(name)} contains a control character (a line break, "
-                             "tab, DEL or similar), so it is not used; paste the token again without it")
+            refused[name] = (
+                f"secrets.toml [tokens] {safe_repr(name)} contains a control character (a line break, "
+                "tab, DEL or similar), so it is not used; paste the token again without it"
+            )
             ctx.add(("tokens", name), refused[name])
         else:
-            tokens[name] = Secret(value, f"secrets.toml [tokens] \"{name}\"")
+            tokens[name] = Secret(value, f'secrets.toml [tokens] "{name}"')
     smtp = check_table(ctx, top.get("smtp", {}), {"password": (STR, False)}, ("smtp",), "[smtp]")
-    s.secrets = Secrets(tokens=tokens, smtp_password=Secret(smtp["password"], "secrets.toml [smtp] password")
-                        if "password" in smtp else None, refused=refused)
+    s.secrets = Secrets(
+        tokens=tokens,
+        smtp_password=Secret(smtp["password"], "secrets.toml [smtp] password") if "password" in smtp else None,
+        refused=refused,
+    )
 
 
 def parse_tui(ctx: Ctx, doc: dict, s: Settings) -> None:
@@ -217,7 +275,7 @@ def parse_tui(ctx: Ctx, doc: dict, s: Settings) -> None:
         if isinstance(keys, str) and keys.strip():
             s.keys[binding_id] = keys
         else:
-            ctx.add(("keys", binding_id), f"keys.{binding_id} must be a key name in quotes, like \"f5\" or \"ctrl+r\"")
+            ctx.add(("keys", binding_id), f'keys.{binding_id} must be a key name in quotes, like "f5" or "ctrl+r"')
 
 
 # --- the folder --------------------------------------------------------------------------------------

@@ -22,10 +22,11 @@ SECRET_KEY = re.compile(r"(token|password|passwd|secret|api[_-]?key)", re.I)
 @dataclass
 class Ctx:
     """Where problems go while one file is parsed."""
+
     file: str
     text: str = field(repr=False)
     problems: list[Problem]
-    hide_values: bool = False   # secrets.toml: never echo a value in a problem
+    hide_values: bool = False  # secrets.toml: never echo a value in a problem
 
     def show(self, key: str, value: Any) -> str:
         if self.hide_values or SECRET_KEY.search(key):

@@ -26,10 +26,15 @@ IMPORT_TYPES: dict[str, tuple[str, str]] = {
     "5": ("配信可能", "make deliverable again"),
 }
 IS_OVERWRITE = {"0": ("上書きしない", "keep existing customers"), "1": ("上書きする", "overwrite existing")}
-OVERWRITE_TYPE = {"1": ("元の値を残す", "keep HaiHai's value where a cell is blank"),
-                  "2": ("空白で上書き", "blank HaiHai's value where a cell is blank")}
-REPORT_OPTION = {"0": ("送信しない", "no HaiHai report"), "1": ("送信する", "HaiHai report always"),
-                 "2": ("エラー時のみ", "HaiHai report only on error")}
+OVERWRITE_TYPE = {
+    "1": ("元の値を残す", "keep HaiHai's value where a cell is blank"),
+    "2": ("空白で上書き", "blank HaiHai's value where a cell is blank"),
+}
+REPORT_OPTION = {
+    "0": ("送信しない", "no HaiHai report"),
+    "1": ("送信する", "HaiHai report always"),
+    "2": ("エラー時のみ", "HaiHai report only on error"),
+}
 REPORT_MAIL = {0: ("送信しない", "none"), 1: ("送信する", "always"), 2: ("エラー時のみ", "only on error")}
 REPORT_TO = {"executor": "実行者", "admin": "管理者"}
 KNOWN_PARAMS = ("login_id", "import_type", "is_overwrite", "overwrite_type", "gid", "spid", "report_option")
@@ -70,18 +75,20 @@ class Database:
 class Timeouts:
     """Seconds. connect/write/read/pool bound each network operation (a read, a write); answer,
     status and poll bound a whole phase in total, so a server that drips bytes cannot hold a run."""
+
     connect: float = 10.0
     write: float = 60.0
     read: float = 300.0
     pool: float = 10.0
-    answer: float = 600.0   # HaiHai's whole answer to the import, from the moment the file was sent
-    status: float = 30.0    # each status or result-file request, in total
-    poll: float = 60.0      # asking for the row results after an accepted import, in total
+    answer: float = 600.0  # HaiHai's whole answer to the import, from the moment the file was sent
+    status: float = 30.0  # each status or result-file request, in total
+    poll: float = 60.0  # asking for the row results after an accepted import, in total
 
 
 @dataclass
 class Limits:
     """Per-request and per-day limits [assumed in the contract, so settings]."""
+
     max_rows: int = 10_000
     max_bytes: int = 3_000_000
     daily_quota: int = 240
@@ -91,16 +98,16 @@ class Limits:
 class Integration:
     name: str
     url: str
-    headers: dict[str, str] = field(default_factory=dict)   # raw values: "${VAR}", "${secret:NAME}", literal
-    params: dict[str, str] = field(default_factory=dict)    # the KEY/VALUE grid, as strings, in order
+    headers: dict[str, str] = field(default_factory=dict)  # raw values: "${VAR}", "${secret:NAME}", literal
+    params: dict[str, str] = field(default_factory=dict)  # the KEY/VALUE grid, as strings, in order
     body_format: str = "json"
     json_name: str = "import_settings"
     csv_name: str = "customer_list"
     csv_header: bool = True
-    csv_encoding: str = "sjis"   # "sjis" (Windows-31J) | "utf-8"
-    report_mail: int = 0         # 0 none, 1 always, 2 only on error
+    csv_encoding: str = "sjis"  # "sjis" (Windows-31J) | "utf-8"
+    report_mail: int = 0  # 0 none, 1 always, 2 only on error
     report_to: str = "executor"  # "executor" | "admin"
-    ca_bundle: str = ""          # extra CA bundle file for TLS verification (verification is always on)
+    ca_bundle: str = ""  # extra CA bundle file for TLS verification (verification is always on)
     timeouts: Timeouts = field(default_factory=Timeouts)
     limits: Limits = field(default_factory=Limits)
 
@@ -116,7 +123,7 @@ class Menu:
     name: str
     database: str
     type: str = "record_list"
-    columns: list[str] = field(default_factory=list)       # field ids, in order = the CSV's columns
+    columns: list[str] = field(default_factory=list)  # field ids, in order = the CSV's columns
     integrations: list[str] = field(default_factory=list)  # integration names, in order
 
 
@@ -140,6 +147,7 @@ class Secrets:
 @dataclass
 class Settings:
     """Everything loaded from one settings folder."""
+
     config_dir: Path
     admin_emails: list[str] = field(default_factory=list)
     smtp: Smtp = field(default_factory=Smtp)

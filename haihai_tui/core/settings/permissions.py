@@ -103,15 +103,17 @@ def configure_refusal(user: User | None, login: str) -> str | None:
     if not missing:
         return None
     if user is None:
-        return (f"'{login}' has no user entry in admin.toml, so settings are read-only. "
-                f"Ask a holder of 「{GRANT}」 to add you with 「{DB_SETTINGS}」 and 「{INTEGRATION}」.")
+        return (
+            f"'{login}' has no user entry in admin.toml, so settings are read-only. "
+            f"Ask a holder of 「{GRANT}」 to add you with 「{DB_SETTINGS}」 and 「{INTEGRATION}」."
+        )
     need = "」 and 「".join(missing)
-    return (f"Read-only: '{login}' lacks 「{need}」 (全体権限). "
-            f"Ask a holder of 「{GRANT}」 to grant it in 全体権限一覧.")
+    return f"Read-only: '{login}' lacks 「{need}」 (全体権限). Ask a holder of 「{GRANT}」 to grant it in 全体権限一覧."
 
 
-def check_permission_change(users: list[User], actor: User | None, target_login: str,
-                            new_permissions: list[str]) -> None:
+def check_permission_change(
+    users: list[User], actor: User | None, target_login: str, new_permissions: list[str]
+) -> None:
     """Raise PermissionDenied unless ``actor`` may set ``target_login``'s permissions to ``new_permissions``."""
     unknown = [p for p in new_permissions if p not in PERMISSION_NAMES]
     if unknown:
@@ -123,13 +125,13 @@ def check_permission_change(users: list[User], actor: User | None, target_login:
     added = [p for p in new_permissions if p not in old]
     lacking = [p for p in added if not actor.has(p)]
     if lacking:
-        raise PermissionDenied(
-            f"you cannot grant 「{'」, 「'.join(lacking)}」: you do not hold it yourself")
+        raise PermissionDenied(f"you cannot grant 「{'」, 「'.join(lacking)}」: you do not hold it yourself")
     if GRANT in old and GRANT not in new_permissions:
         holders = [u for u in users if u.has(GRANT)]
         if len(holders) <= 1:
             raise PermissionDenied(
-                f"'{target_login}' is the last holder of 「{GRANT}」; grant it to someone else first")
+                f"'{target_login}' is the last holder of 「{GRANT}」; grant it to someone else first"
+            )
 
 
 def check_user_removal(users: list[User], actor: User | None, target_login: str) -> None:
@@ -137,5 +139,4 @@ def check_user_removal(users: list[User], actor: User | None, target_login: str)
         raise PermissionDenied(f"removing users needs 「{USER_SETTINGS}」, which you do not hold")
     target = find_user(users, target_login)
     if target and target.has(GRANT) and sum(u.has(GRANT) for u in users) <= 1:
-        raise PermissionDenied(
-            f"'{target_login}' is the last holder of 「{GRANT}」; grant it to someone else first")
+        raise PermissionDenied(f"'{target_login}' is the last holder of 「{GRANT}」; grant it to someone else first")

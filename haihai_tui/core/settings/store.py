@@ -33,8 +33,19 @@ from haihai_tui.core.problems import Problem, SettingsFileError
 from haihai_tui.core.settings import trust
 from haihai_tui.core.settings.tomlpos import MAX_DEPTH, scan
 
-__all__ = ["TomlFile", "load", "parse", "save", "update", "locate", "StoreError", "ConflictError",
-           "LockTimeout", "check_private_file", "check_folder"]
+__all__ = [
+    "TomlFile",
+    "load",
+    "parse",
+    "save",
+    "update",
+    "locate",
+    "StoreError",
+    "ConflictError",
+    "LockTimeout",
+    "check_private_file",
+    "check_folder",
+]
 
 Fingerprint = tuple[int, int, str]
 _BOM = b"\xef\xbb\xbf"
@@ -52,8 +63,11 @@ class ConflictError(StoreError):
     """The file changed on disk between load() and save()."""
 
     def __init__(self, path: Path | str):
-        super().__init__(path, f"{path} was changed on disk since it was loaded (by another session or an "
-                               "editor); reload and apply your change again")
+        super().__init__(
+            path,
+            f"{path} was changed on disk since it was loaded (by another session or an "
+            "editor); reload and apply your change again",
+        )
 
 
 class LockTimeout(StoreError):
@@ -76,6 +90,7 @@ class TomlFile:
 
 
 # --- reading ---------------------------------------------------------------------------------------
+
 
 def _fingerprint(st: os.stat_result, data: bytes) -> Fingerprint:
     return (st.st_mtime_ns, st.st_size, hashlib.sha256(data).hexdigest())
@@ -102,43 +117,56 @@ def _looks_cp932(data: bytes) -> bool:
         text = data.decode("cp932")
     except UnicodeDecodeError:
         return False
-    return bool(re.search(r"[\u3040-\u30ff\u4e00-\u9fff\uff01-\uff60]", text)) and \
-        not re.search(r"[\x80-\x9f\ue000-\uf8ff]", text)
+    return bool(re.search(r"[\u3040-\u30ff\u4e00-\u9fff\uff01-\uff60]", text)) and not re.search(
+        r"[\x80-\x9f\ue000-\uf8ff]", text
+    )
 
 
 def _decode(path: Path, data: bytes, name: str) -> str:
     q = shlex.quote(str(path))
     if data.startswith(_BOM):
-        raise SettingsFileError(name, 1, "file starts with a UTF-8 BOM; save it as UTF-8 without BOM, e.g. "
-                                         f"`sed -i '1s/^\\xEF\\xBB\\xBF//' {q}`")
+        raise SettingsFileError(
+            name,
+            1,
+            f"file starts with a UTF-8 BOM; save it as UTF-8 without BOM, e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' {q}`",
+        )
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise SettingsFileError(name, 1, "file is UTF-16, not UTF-8; save it as UTF-8 (without BOM), e.g. "
-                                         f"`iconv -f UTF-16 -t UTF-8 {q} > {q}.new && mv {q}.new {q}`")
+        raise SettingsFileError(
+            name,
+            1,
+            "file is UTF-16, not UTF-8; save it as UTF-8 (without BOM), e.g. "
+            f"`iconv -f UTF-16 -t UTF-8 {q} > {q}.new && mv {q}.new {q}`",
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         bad = e.start
     line = data.count(b"\n", 0, bad) + 1
-    col = len(data[data.rfind(b"\n", 0, bad) + 1:bad].decode("utf-8", "replace")) + 1
+    col = len(data[data.rfind(b"\n", 0, bad) + 1 : bad].decode("utf-8", "replace")) + 1
     if not _looks_cp932(data):
-        raise SettingsFileError(name, line, f"file is not valid UTF-8 (byte 0x{data[bad]:02X}); save it as "
-                                            "UTF-8", col)
-    raise SettingsFileError(name, line, "file is not UTF-8; looks like Shift_JIS/Windows-31J; convert with "
-                                        f"`iconv -f CP932 -t UTF-8 {q} > {q}.new && mv {q}.new {q}`", col)
+        raise SettingsFileError(name, line, f"file is not valid UTF-8 (byte 0x{data[bad]:02X}); save it as UTF-8", col)
+    raise SettingsFileError(
+        name,
+        line,
+        "file is not UTF-8; looks like Shift_JIS/Windows-31J; convert with "
+        f"`iconv -f CP932 -t UTF-8 {q} > {q}.new && mv {q}.new {q}`",
+        col,
+    )
 
 
 _HINTS = {
-    "Invalid value": "invalid value (text needs quotes: key = \"text\"; true/false are lower case)",
+    "Invalid value": 'invalid value (text needs quotes: key = "text"; true/false are lower case)',
     "Invalid statement": "invalid line: expected `key = value`, `[table]` or `[[array]]` (a key with "
-                         "characters other than A-Z a-z 0-9 _ - needs quotes: \"顧客\" = ...)",
-    "Illegal character '\\n'": "string is not closed on its line (a \"...\" string ends on the same line; "
-                                 "use \"\"\"...\"\"\" for text over several lines)",
+    'characters other than A-Z a-z 0-9 _ - needs quotes: "顧客" = ...)',
+    "Illegal character '\\n'": 'string is not closed on its line (a "..." string ends on the same line; '
+    'use """...""" for text over several lines)',
     "Expected '=' after a key in a key/value pair": "expected '=' after the key (write `key = value`)",
-    "Invalid initial character for a key part":
-        "invalid key: use letters, digits, '_' or '-', or put it in quotes (\"キー\" = ...)",
+    "Invalid initial character for a key part": (
+        "invalid key: use letters, digits, '_' or '-', or put it in quotes (\"キー\" = ...)"
+    ),
     "Unclosed array": "array is not closed: missing ']' or a ',' between items",
     "Unclosed inline table": "inline table is not closed: missing '}' or a ',' between items "
-                             "(an inline table must stay on one line)",
+    "(an inline table must stay on one line)",
     "Unterminated string": "string is not closed: missing the closing quote",
     "Unescaped '\\' in a string": "unescaped '\\' in a \"...\" string: write \\\\ or use a '...' string",
 }
@@ -156,9 +184,13 @@ def _syntax_error(name: str, text: str, msg: str, line: int | None, col: int | N
 
 
 def _too_deep(name: str, line: int | None) -> SettingsFileError:
-    return SettingsFileError(name, line, f"values are nested more than {MAX_DEPTH} levels deep (arrays [ ] or tables "
-                                         "{ } inside each other); settings need only a few levels: look for a run of "
-                                         "brackets that is not closed where you meant")
+    return SettingsFileError(
+        name,
+        line,
+        f"values are nested more than {MAX_DEPTH} levels deep (arrays [ ] or tables "
+        "{ } inside each other); settings need only a few levels: look for a run of "
+        "brackets that is not closed where you meant",
+    )
 
 
 def _depth(value: object) -> int:
@@ -221,8 +253,11 @@ def load(path: Path, *, missing_ok: bool = True, name: str | None = None) -> Tom
     try:
         got = _read(path, name)
     except PermissionError:
-        raise SettingsFileError(name, None, f"cannot read {path}: permission denied (check its owner and "
-                                            f"mode: ls -l {shlex.quote(str(path))})") from None
+        raise SettingsFileError(
+            name,
+            None,
+            f"cannot read {path}: permission denied (check its owner and mode: ls -l {shlex.quote(str(path))})",
+        ) from None
     except OSError as e:
         raise SettingsFileError(name, None, f"cannot read {path}: {e.strerror or e}") from None
     if got is None:
@@ -236,15 +271,19 @@ def load(path: Path, *, missing_ok: bool = True, name: str | None = None) -> Tom
 
 # --- writing ---------------------------------------------------------------------------------------
 
+
 def _target(path: Path) -> Path:
     """The file to replace: ``path`` itself, refused when it is a symbolic link or another account could
     change it (see trust.py); the replace swaps the name in its folder and never follows a link."""
     path = Path(path)
     if path.is_symlink():
         real = os.path.realpath(path)
-        raise StoreError(path, f"not saved: {path} is a symbolic link (to {real}); haihai-tui never writes through "
-                               "a link, which could put the settings (and a token) wherever it points. Make it a "
-                               f"plain file: cp --remove-destination {shlex.quote(real)} {shlex.quote(str(path))}")
+        raise StoreError(
+            path,
+            f"not saved: {path} is a symbolic link (to {real}); haihai-tui never writes through "
+            "a link, which could put the settings (and a token) wherever it points. Make it a "
+            f"plain file: cp --remove-destination {shlex.quote(real)} {shlex.quote(str(path))}",
+        )
     why = trust.refusal(path)
     if why:
         raise StoreError(path, f"not saved: {why}")
@@ -265,8 +304,11 @@ def _locked(path: Path, timeout: float) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
-                    raise LockTimeout(path, f"{path} is being saved by another process (pid {holder}) "
-                                            f"for more than {timeout:g} s; try again, or see `fuser {lock}`") from None
+                    raise LockTimeout(
+                        path,
+                        f"{path} is being saved by another process (pid {holder}) "
+                        f"for more than {timeout:g} s; try again, or see `fuser {lock}`",
+                    ) from None
                 time.sleep(pause)
                 pause = min(pause * 2, 0.02)
         os.ftruncate(fd, 0)
@@ -282,15 +324,16 @@ def _glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 
-def _write_new(folder: Path, stem: str, data: bytes, mode: int,
-               owner: tuple[int, int] | None) -> tuple[Path, os.stat_result]:
+def _write_new(
+    folder: Path, stem: str, data: bytes, mode: int, owner: tuple[int, int] | None
+) -> tuple[Path, os.stat_result]:
     """Write ``data`` to a fresh temp file (created 0600, O_EXCL) in ``folder``, give it ``mode``, fsync it."""
     tmp = folder / f".{stem}.{os.getpid()}.{_rand.token_hex(4)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         if owner and os.geteuid() == 0:
             os.fchown(fd, *owner)
         os.fchmod(fd, mode)
@@ -319,8 +362,9 @@ def _save_locked(tf: TomlFile, target: Path, force: bool, backup: bool = True) -
     try:  # never write what we could not read back
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise StoreError(tf.path, f"not saved: the edited {tf.path.name} would not be valid TOML ({e}); "
-                                  "the file was not changed") from None
+        raise StoreError(
+            tf.path, f"not saved: the edited {tf.path.name} would not be valid TOML ({e}); the file was not changed"
+        ) from None
     doc = tf.doc
     data = text.encode("utf-8")
     old = _read(target, tf.path.name)
@@ -364,8 +408,9 @@ def save(tf: TomlFile, *, force: bool = False, lock_timeout: float = 30.0, backu
         raise _oserror(target, e) from None
 
 
-def update(path: Path, mutate: Callable[[tomlkit.TOMLDocument], None], *, lock_timeout: float = 30.0,
-           backup: bool = True) -> TomlFile:
+def update(
+    path: Path, mutate: Callable[[tomlkit.TOMLDocument], None], *, lock_timeout: float = 30.0, backup: bool = True
+) -> TomlFile:
     """Load, ``mutate(doc)`` and save under one lock hold, so concurrent updates never lose each other."""
     path = Path(path)
     target = _target(path)
@@ -382,6 +427,7 @@ def update(path: Path, mutate: Callable[[tomlkit.TOMLDocument], None], *, lock_t
 
 # --- where things are, and who may read them ------------------------------------------------------
 
+
 def locate(text: str, keypath: tuple[str | int, ...]) -> int | None:
     """1-based line of ``keypath`` in ``text``, else of its longest defined prefix, else None."""
     return scan(text).locate(tuple(keypath))
@@ -396,8 +442,15 @@ def _mode_problem(path: Path, allowed: int, fix: str, what: str) -> str | None:
     extra = mode & ~allowed & 0o077
     if not extra:
         return None
-    how = "readable and writable" if extra & 0o044 and extra & 0o022 else \
-        "readable" if extra & 0o044 else "writable" if extra & 0o022 else "usable"
+    how = (
+        "readable and writable"
+        if extra & 0o044 and extra & 0o022
+        else "readable"
+        if extra & 0o044
+        else "writable"
+        if extra & 0o022
+        else "usable"
+    )
     return f"{what}{path} is {how} by others (mode {mode:04o}); run: chmod {fix} {shlex.quote(str(path))}"
 
 

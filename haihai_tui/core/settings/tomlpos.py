@@ -21,9 +21,12 @@ _WS_NL = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
 _BASIC_KEY = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)")
 _SIMPLE_ESC = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\", "e": "\x1b"}
-_STRINGS = (re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""(?:"{0,2})', re.S),
-            re.compile(r"'''(?:[^']|'(?!''))*'''(?:'{0,2})"),
-            re.compile(r'"(?:[^"\\\n]|\\.)*"'), re.compile(r"'[^'\n]*'"))
+_STRINGS = (
+    re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""(?:"{0,2})', re.S),
+    re.compile(r"'''(?:[^']|'(?!''))*'''(?:'{0,2})"),
+    re.compile(r'"(?:[^"\\\n]|\\.)*"'),
+    re.compile(r"'[^'\n]*'"),
+)
 _SCALAR = re.compile(r"[^,\]}#\r\n]+")
 
 #: arrays and inline tables nested deeper than this are not followed (settings need three or four levels;
@@ -60,11 +63,11 @@ class TomlScan:
         self.s, self.i = text, 0
         self._nl = [m.start() for m in re.finditer("\n", text)]
         self.lines: dict[tuple, int] = {}
-        self.kinds: dict[tuple, str] = {}   # value | table | aot | implicit | dotted
-        self.aot: dict[tuple, int] = {}     # array of tables -> how many so far
-        self.sizes: dict[tuple, int] = {}   # array value -> element count
+        self.kinds: dict[tuple, str] = {}  # value | table | aot | implicit | dotted
+        self.aot: dict[tuple, int] = {}  # array of tables -> how many so far
+        self.sizes: dict[tuple, int] = {}  # array value -> element count
         self.dups: list[Dup] = []
-        self.too_deep: int | None = None    # line where values nest deeper than MAX_DEPTH, if they do
+        self.too_deep: int | None = None  # line where values nest deeper than MAX_DEPTH, if they do
         self._depth = 0
         try:
             self._document()
@@ -91,7 +94,7 @@ class TomlScan:
         return bisect.bisect_left(self._nl, self.i) + 1
 
     def _peek(self) -> str:
-        return self.s[self.i:self.i + 1]
+        return self.s[self.i : self.i + 1]
 
     def _skip(self, rx: re.Pattern) -> None:
         self.i = rx.match(self.s, self.i).end()
@@ -160,8 +163,11 @@ class TomlScan:
             if kind == "aot":
                 path += (self.aot[path] - 1,)
             elif kind == "value":
-                self._dup(path, line, f"[{_show(tuple(keys))}] conflicts with the value {_show(path)} "
-                                      f"(line {self.lines[path]})")
+                self._dup(
+                    path,
+                    line,
+                    f"[{_show(tuple(keys))}] conflicts with the value {_show(path)} (line {self.lines[path]})",
+                )
             elif kind is None:
                 self.kinds[path], self.lines[path] = "implicit", line
         path += (keys[-1],)
@@ -177,8 +183,11 @@ class TomlScan:
         if kind == "table" and not aot:
             self._dup(path, line, f"table [{_show(path)}] is defined twice (first at line {self.lines[path]})")
         elif kind not in (None, "implicit"):
-            self._dup(path, line, f"{brackets.format(_show(path))} conflicts with {_show(path)} defined at "
-                                  f"line {self.lines[path]}")
+            self._dup(
+                path,
+                line,
+                f"{brackets.format(_show(path))} conflicts with {_show(path)} defined at line {self.lines[path]}",
+            )
         else:
             self.kinds[path], self.lines[path] = "table", line
         return path
@@ -210,7 +219,7 @@ class TomlScan:
             finally:
                 self._depth -= 1
             return
-        for rx in (_STRINGS if c in "\"'" else (_SCALAR,)):
+        for rx in _STRINGS if c in "\"'" else (_SCALAR,):
             m = rx.match(self.s, self.i)
             if m:
                 self.i = m.end()

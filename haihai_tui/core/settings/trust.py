@@ -69,8 +69,10 @@ def refusal(path: Path | str, *, home: Path | None = None, uid: int | None = Non
         return None  # unreadable: the read itself reports it with its own message
     for link, st in ((path, lst), (path.parent, _lstat(path.parent))):
         if st is not None and stat.S_ISLNK(st.st_mode) and st.st_uid not in (me, 0):
-            return (f"{link} is a symbolic link owned by {_who(st.st_uid)}, not by you or root: another account "
-                    f"chose where it points (see: ls -l {q(str(link))}); replace it with a file of your own")
+            return (
+                f"{link} is a symbolic link owned by {_who(st.st_uid)}, not by you or root: another account "
+                f"chose where it points (see: ls -l {q(str(link))}); replace it with a file of your own"
+            )
     real = Path(os.path.realpath(path))
     if lst is not None:
         try:
@@ -89,8 +91,10 @@ def refusal(path: Path | str, *, home: Path | None = None, uid: int | None = Non
         if st is not None:
             why = _writable_by_others(st)
             if why and not st.st_mode & stat.S_ISVTX:
-                return (f"folder {folder} above {path.name} is {why}, so another account could replace "
-                        f"{below.name}; run: chmod go-w {q(str(folder))}")
+                return (
+                    f"folder {folder} above {path.name} is {why}, so another account could replace "
+                    f"{below.name}; run: chmod go-w {q(str(folder))}"
+                )
         if folder == stop:
             break
         below = folder

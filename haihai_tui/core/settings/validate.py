@@ -34,8 +34,13 @@ def url_problems(url: str) -> list[tuple[str, str]]:
     if parts.query or parts.fragment:
         out.append(("error", "URL must not carry a query (?...) or fragment (#...); the token goes in the HTTP header"))
     if not parts.path.rstrip("/").endswith(API_PATH):
-        out.append(("warning", f"URL path {parts.path or '/'!r} does not end in {API_PATH}; "
-                               f"HaiHai's import endpoint is https://{{HOST}}/{{PATH}}{API_PATH}"))
+        out.append(
+            (
+                "warning",
+                f"URL path {parts.path or '/'!r} does not end in {API_PATH}; "
+                f"HaiHai's import endpoint is https://{{HOST}}/{{PATH}}{API_PATH}",
+            )
+        )
     return out
 
 
@@ -47,54 +52,83 @@ def integration_problems(g: Integration, settings: Settings, environ: dict[str, 
     for sev, msg in url_problems(g.url):
         out.append((("url",), sev, msg))
     if g.body_format != "json":
-        out.append((("body_format",), "error", f"body_format must be \"json\" (HTTPボディ形式), not {g.body_format!r}"))
+        out.append((("body_format",), "error", f'body_format must be "json" (HTTPボディ形式), not {g.body_format!r}'))
     for key, label in (("json_name", "name: of the JSON part"), ("csv_name", "連携データ(CSV)のname")):
         if not getattr(g, key).strip():
             out.append(((key,), "error", f"{key} ({label}) is empty"))
     if g.csv_encoding not in SETTING_ENCODINGS:
-        out.append((("csv_encoding",), "error",
-                    f"csv_encoding must be \"sjis\" (Windows-31J) or \"utf-8\", not {g.csv_encoding!r}"))
+        out.append(
+            (
+                ("csv_encoding",),
+                "error",
+                f'csv_encoding must be "sjis" (Windows-31J) or "utf-8", not {g.csv_encoding!r}',
+            )
+        )
     if g.report_mail not in REPORT_MAIL:
-        out.append((("report_mail",), "error",
-                    f"report_mail must be 0 (none), 1 (always) or 2 (only on error), not {g.report_mail}"))
+        out.append(
+            (
+                ("report_mail",),
+                "error",
+                f"report_mail must be 0 (none), 1 (always) or 2 (only on error), not {g.report_mail}",
+            )
+        )
     if g.report_to not in REPORT_TO:
-        out.append((("report_to",), "error",
-                    f"report_to must be \"executor\" (実行者) or \"admin\" (管理者), not {g.report_to!r}"))
+        out.append(
+            (("report_to",), "error", f'report_to must be "executor" (実行者) or "admin" (管理者), not {g.report_to!r}')
+        )
     elif g.report_mail and g.report_to == "admin" and not settings.admin_emails:
-        out.append((("report_to",), "warning",
-                    "report mail goes to 管理者 but admin.toml [system] admin_emails is empty"))
-    for name, raw in g.headers.items():   # what the form is about to save (load already dropped such headers)
+        out.append(
+            (("report_to",), "warning", "report mail goes to 管理者 but admin.toml [system] admin_emails is empty")
+        )
+    for name, raw in g.headers.items():  # what the form is about to save (load already dropped such headers)
         why = hdr.header_problem(name, raw)
         if why:
             out.append((("headers", name), "error", why))
     tok = hdr.token_header(g)
     if tok is None:
-        out.append((("headers",), "error", f"HTTPヘッダ needs the {TOKEN_HEADER} header, with the value "
-                    f'"${{secret:{g.name}}}" or "${{HAIHAI_API_TOKEN}}" (never the token itself)'))
+        out.append(
+            (
+                ("headers",),
+                "error",
+                f"HTTPヘッダ needs the {TOKEN_HEADER} header, with the value "
+                f'"${{secret:{g.name}}}" or "${{HAIHAI_API_TOKEN}}" (never the token itself)',
+            )
+        )
     else:
         name, raw = tok
         if name != TOKEN_HEADER:
             out.append((("headers", name), "warning", f"header {name!r} is usually written {TOKEN_HEADER!r}"))
         hv = hdr.resolve(name, raw, settings, environ)
         if hv.kind == "literal":
-            out.append((("headers", name), "error",
-                        f"a literal API token is written in db.toml; move it to secrets.toml as "
-                        f"[tokens] \"{g.name}\" = \"...\" (mode 0600) and write \"${{secret:{g.name}}}\" here, "
-                        f"or use an environment variable \"${{HAIHAI_API_TOKEN}}\""))
+            out.append(
+                (
+                    ("headers", name),
+                    "error",
+                    f"a literal API token is written in db.toml; move it to secrets.toml as "
+                    f'[tokens] "{g.name}" = "..." (mode 0600) and write "${{secret:{g.name}}}" here, '
+                    f'or use an environment variable "${{HAIHAI_API_TOKEN}}"',
+                )
+            )
         elif hv.missing:
             severity = "warning" if hv.kind == "env" and not hv.refused else "error"
             out.append((("headers", name), severity, hv.missing))
     for issue in param_findings(g.params):
         out.append((("params", issue.key) if issue.key else ("params",), issue.severity, issue.message))
     for key, value in vars(g.timeouts).items():
-        if not 0 < value < 10 ** 7:   # also refuses nan and inf
-            out.append((("timeouts", key), "error", f"timeouts.{key} must be a number of seconds above 0 "
-                                                    f"(and below 10000000), not {value}"))
+        if not 0 < value < 10**7:  # also refuses nan and inf
+            out.append(
+                (
+                    ("timeouts", key),
+                    "error",
+                    f"timeouts.{key} must be a number of seconds above 0 (and below 10000000), not {value}",
+                )
+            )
     for key, value in vars(g.limits).items():
         if value <= 0:
             out.append((("limits", key), "error", f"limits.{key} must be more than 0"))
     if g.ca_bundle:
         from pathlib import Path
+
         if not Path(g.ca_bundle).expanduser().is_file():
             out.append((("ca_bundle",), "error", f"ca_bundle {g.ca_bundle!r} is not a readable file"))
     return out
@@ -140,9 +174,11 @@ def validate(loaded: Loaded, environ: dict[str, str]) -> None:
             if f.label in labels:
                 db.add(("databases", i, "fields", j), f"field label {f.label!r} appears twice in database {d.id!r}")
             if f.type not in FIELD_TYPES:
-                db.add(("databases", i, "fields", j),
-                       f"field type {f.type!r} unknown{did_you_mean(f.type, FIELD_TYPES)}; "
-                       f"types are {', '.join(FIELD_TYPES)}")
+                db.add(
+                    ("databases", i, "fields", j),
+                    f"field type {f.type!r} unknown{did_you_mean(f.type, FIELD_TYPES)}; "
+                    f"types are {', '.join(FIELD_TYPES)}",
+                )
             fids.add(f.id)
             labels.add(f.label)
     # integrations
@@ -160,22 +196,33 @@ def validate(loaded: Loaded, environ: dict[str, str]) -> None:
             db.add(("menus", i, "name"), f"menu name {m.name!r} appears twice")
         mnames.add(m.name)
         if m.type != "record_list":
-            db.add(("menus", i, "type"),
-                   f"menu type {m.type!r} is not supported; use \"record_list\" (レコード一覧タイプ)")
+            db.add(
+                ("menus", i, "type"), f'menu type {m.type!r} is not supported; use "record_list" (レコード一覧タイプ)'
+            )
         d = s.database(m.database)
         if d is None:
-            db.add(("menus", i, "database"), f"menu {m.name!r}: no database {m.database!r}"
-                                             f"{did_you_mean(m.database, [x.id for x in s.databases])}")
+            db.add(
+                ("menus", i, "database"),
+                f"menu {m.name!r}: no database {m.database!r}{did_you_mean(m.database, [x.id for x in s.databases])}",
+            )
         else:
             for c in m.columns:
                 if d.field(c) is None:
-                    db.add(("menus", i, "columns"), f"menu {m.name!r}: database {d.id!r} has no column {c!r}"
-                                                    f"{did_you_mean(c, [f.id for f in d.fields])}")
+                    db.add(
+                        ("menus", i, "columns"),
+                        f"menu {m.name!r}: database {d.id!r} has no column {c!r}"
+                        f"{did_you_mean(c, [f.id for f in d.fields])}",
+                    )
             shown = [d.field(c) for c in m.columns]
             if m.integrations and not any(f and f.label == EMAIL_LABEL for f in shown):
-                db.add(("menus", i, "columns"), f"menu {m.name!r} carries integrations but shows no {EMAIL_LABEL} "
-                                                "column; HaiHai needs it as the key column")
+                db.add(
+                    ("menus", i, "columns"),
+                    f"menu {m.name!r} carries integrations but shows no {EMAIL_LABEL} "
+                    "column; HaiHai needs it as the key column",
+                )
         for n in m.integrations:
             if s.integration(n) is None:
-                db.add(("menus", i, "integrations"), f"menu {m.name!r}: no integration {n!r}"
-                                                     f"{did_you_mean(n, [g.name for g in s.integrations])}")
+                db.add(
+                    ("menus", i, "integrations"),
+                    f"menu {m.name!r}: no integration {n!r}{did_you_mean(n, [g.name for g in s.integrations])}",
+                )

@@ -58,7 +58,8 @@ class ConfirmScreen(_Dialog):
 
     def on_mount(self) -> None:
         self.query_one("#hint", Static).update(
-            f"{_keys(self, 'yes', 'y')} = {self.yes}    {_keys(self, 'no', 'n/Esc')} = {self.no}")
+            f"{_keys(self, 'yes', 'y')} = {self.yes}    {_keys(self, 'no', 'n/Esc')} = {self.no}"
+        )
 
     def action_yes(self) -> None:
         self.dismiss(True)
@@ -80,8 +81,11 @@ class TypedConfirmScreen(_Dialog):
         with Vertical():
             yield Static(self.title_text, classes="dlg-title", markup=False)
             yield Static(self.question, classes="dlg-body", markup=False)
-            yield Static(f"Type {one_line(self.word)} and press Enter to go ahead; Esc cancels.", classes="dlg-hint",
-                         markup=False)
+            yield Static(
+                f"Type {one_line(self.word)} and press Enter to go ahead; Esc cancels.",
+                classes="dlg-hint",
+                markup=False,
+            )
             yield SafeInput(placeholder=one_line(self.word), id="typed", compact=True)
             yield Static("", id="typed-error", markup=False)
 
@@ -91,7 +95,8 @@ class TypedConfirmScreen(_Dialog):
             self.dismiss(True)
         else:
             self.query_one("#typed-error", Static).update(
-                f"That is not {one_line(self.word)}; type it exactly, or Esc.")
+                f"That is not {one_line(self.word)}; type it exactly, or Esc."
+            )
 
     def action_no(self) -> None:
         self.dismiss(False)
@@ -130,8 +135,11 @@ class PickScreen(_Dialog):
         with Vertical():
             yield Static(self.title_text, classes="dlg-title", markup=False)
             if self.options:
-                yield OptionList(*[Option(Text(one_line(label)), id=str(i))
-                                   for i, (_, label) in enumerate(self.options)], id="pick", compact=True)
+                yield OptionList(
+                    *[Option(Text(one_line(label)), id=str(i)) for i, (_, label) in enumerate(self.options)],
+                    id="pick",
+                    compact=True,
+                )
             else:
                 yield Static("(nothing left to choose)", markup=False)
             yield Static(self.hint or "Enter = choose    Esc = cancel", classes="dlg-hint", markup=False)

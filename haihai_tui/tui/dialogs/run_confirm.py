@@ -18,19 +18,23 @@ from haihai_tui.tui.widgets.safe_input import SafeInput
 
 # -- confirm -------------------------------------------------------------------------------------
 
+
 @dataclass
 class ConfirmChoice:
-    action: str          # "run" | "split" | "cancel"
+    action: str  # "run" | "split" | "cancel"
     memo: str = ""
 
 
 class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
     """The last word before sending: memo, what it does, requests and quota, dry run, typed name."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(cls="ConfirmRunScreen") + """
+    DEFAULT_CSS = (
+        DIALOG_CSS.format(cls="ConfirmRunScreen")
+        + """
     ConfirmRunScreen #cf-body { height: auto; max-height: 12; }
     ConfirmRunScreen Input { margin: 0; background: $boost; }
     """
+    )
     BINDINGS = scope("confirm_run")
 
     def __init__(self, prepared: Prepared, memo: str = "", caution: str = "") -> None:
@@ -58,8 +62,9 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
             yield Static("メモ memo (optional, saved in the history):", markup=False)
             yield SafeInput(value=self.memo, placeholder="(optional) e.g. 4月セミナー参加者", id="memo", compact=True)
             if p.dangerous:
-                yield Static(f"Type the integration's name to enable 実行:  {one_line(p.integration.name)}",
-                             markup=False)
+                yield Static(
+                    f"Type the integration's name to enable 実行:  {one_line(p.integration.name)}", markup=False
+                )
                 yield SafeInput(placeholder="(type the name above here)", id="typed", compact=True)
             yield Static("", id="cf-state", markup=False)
             yield Static(self._hint(), classes="dlg-hint", markup=False)
@@ -74,12 +79,16 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
         lim = p.integration.limits
         if self.must_split:
             n = p.split_estimate
-            lines.append(f"Over the per-request limit ({lim.max_rows:,} rows / {lim.max_bytes:,} bytes): "
-                         f"F4 splits it into about {n:,} requests, using {n:,} of the {p.quota_left:,} "
-                         f"requests left today (daily quota {lim.daily_quota:,}).")
+            lines.append(
+                f"Over the per-request limit ({lim.max_rows:,} rows / {lim.max_bytes:,} bytes): "
+                f"F4 splits it into about {n:,} requests, using {n:,} of the {p.quota_left:,} "
+                f"requests left today (daily quota {lim.daily_quota:,})."
+            )
         else:
-            lines.append(f"Requests: {p.requests:,} (uses {p.requests:,} of the {p.quota_left:,} left today; "
-                         f"daily quota {lim.daily_quota:,}, resets 00:00 JST)")
+            lines.append(
+                f"Requests: {p.requests:,} (uses {p.requests:,} of the {p.quota_left:,} left today; "
+                f"daily quota {lim.daily_quota:,}, resets 00:00 JST)"
+            )
         if p.built.warning_count:
             lines.append(f"Warnings accepted: {p.built.warning_count:,} (see pre-flight)")
         return safe("\n".join(lines), multiline=True)
@@ -99,8 +108,10 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
         if self.must_split:
             return "Over the per-request limit: press F4 to split, or narrow the search."
         if self.over_quota:
-            return (f"This needs {self.p.requests:,} requests but only {self.p.quota_left:,} are left today; "
-                    f"narrow the search or wait until 00:00 JST.")
+            return (
+                f"This needs {self.p.requests:,} requests but only {self.p.quota_left:,} are left today; "
+                f"narrow the search or wait until 00:00 JST."
+            )
         if self.p.blocked:
             return "Pre-flight found errors; correct them first."
         if self.p.dangerous:
@@ -143,8 +154,11 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
 
     def action_dry_run(self) -> None:
         if not self.p.built.files:
-            self.notify("No request can be built: " + (self.blocked_reason() or "nothing to send"),
-                        severity="warning", markup=False)
+            self.notify(
+                "No request can be built: " + (self.blocked_reason() or "nothing to send"),
+                severity="warning",
+                markup=False,
+            )
             return
         self.app.push_screen(PreviewScreen(self.p))
 
@@ -155,10 +169,13 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
 class PreviewScreen(ModalScreen[None]):
     """The dry run: the exact request(s), token masked. Nothing is sent."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(cls="PreviewScreen") + """
+    DEFAULT_CSS = (
+        DIALOG_CSS.format(cls="PreviewScreen")
+        + """
     PreviewScreen > Vertical { width: 100%; height: 100%; }
     PreviewScreen #pv-text { height: 1fr; }
     """
+    )
     BINDINGS = scope("preview")
 
     def __init__(self, prepared: Prepared) -> None:
@@ -168,12 +185,14 @@ class PreviewScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("Dry run: the exact request, token masked - nothing was sent", classes="dlg-title",
-                         markup=False)
+            yield Static(
+                "Dry run: the exact request, token masked - nothing was sent", classes="dlg-title", markup=False
+            )
             with VerticalScroll(id="pv-text"):
                 yield Static("building the preview...", id="pv-body", markup=False)
-            yield Static("arrows/PgUp/PgDn = scroll    y = copy to clipboard    Esc = back", classes="dlg-hint",
-                         markup=False)
+            yield Static(
+                "arrows/PgUp/PgDn = scroll    y = copy to clipboard    Esc = back", classes="dlg-hint", markup=False
+            )
 
     def on_mount(self) -> None:
         self.query_one("#pv-text").focus()
@@ -188,7 +207,7 @@ class PreviewScreen(ModalScreen[None]):
         self.app.call_from_thread(self._show, text)
 
     def _show(self, text: str) -> None:
-        self.text = text       # copied as built (the clipboard write is base64-encoded)
+        self.text = text  # copied as built (the clipboard write is base64-encoded)
         self.query_one("#pv-body", Static).update(safe(text, multiline=True))
 
     def action_copy(self) -> None:

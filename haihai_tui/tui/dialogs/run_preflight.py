@@ -24,17 +24,18 @@ from haihai_tui.tui.host import host
 from haihai_tui.tui.runs import prepare_for_run
 from haihai_tui.tui.widgets.progress import bar
 
-MAX_LISTED = 500   # findings listed in the dialog (the rest are counted)
+MAX_LISTED = 500  # findings listed in the dialog (the rest are counted)
 
 
 # -- pre-flight ----------------------------------------------------------------------------------
 
+
 @dataclass
 class PreflightResult:
     prepared: Prepared | None = None
-    error: str | None = None      # a refusal, in plain words
+    error: str | None = None  # a refusal, in plain words
     cancelled: bool = False
-    caution: str = ""             # e.g. the last run of this integration is 結果不明
+    caution: str = ""  # e.g. the last run of this integration is 結果不明
 
 
 class PreflightScreen(ModalScreen[PreflightResult]):
@@ -48,13 +49,16 @@ class PreflightScreen(ModalScreen[PreflightResult]):
         self.target, self.split = target, split
         self._cancel = threading.Event()
         self._abandoned = False
-        self._rows: tuple[int, int | None] = (0, None)   # written by the worker thread
+        self._rows: tuple[int, int | None] = (0, None)  # written by the worker thread
         self._stage = "starting"
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Pre-flight check / 事前チェック: {one_line(self.target.integration)}", classes="dlg-title",
-                         markup=False)
+            yield Static(
+                f"Pre-flight check / 事前チェック: {one_line(self.target.integration)}",
+                classes="dlg-title",
+                markup=False,
+            )
             yield Static("", id="pf-status", markup=False)
             yield Static("Esc = cancel", classes="dlg-hint", markup=False)
 
@@ -107,12 +111,16 @@ class PreflightScreen(ModalScreen[PreflightResult]):
 
 # -- findings ------------------------------------------------------------------------------------
 
+
 class FindingsScreen(ModalScreen[tuple[str, int | None]]):
     """Findings, errors first. Enter on one with a row -> ("jump", row); c -> ("continue", None)."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(cls="FindingsScreen") + """
+    DEFAULT_CSS = (
+        DIALOG_CSS.format(cls="FindingsScreen")
+        + """
     FindingsScreen OptionList { height: auto; max-height: 14; }
     """
+    )
     BINDINGS = scope("findings")
 
     def __init__(self, prepared: Prepared) -> None:
@@ -124,18 +132,29 @@ class FindingsScreen(ModalScreen[tuple[str, int | None]]):
     def compose(self) -> ComposeResult:
         b = self.p.built
         with Vertical():
-            yield Static(f"Pre-flight found {b.error_count:,} error(s) and {b.warning_count:,} warning(s) "
-                         f"in {b.total_rows:,} rows", classes="dlg-title", markup=False)
-            yield OptionList(*[Option(self._line(f), id=str(i)) for i, f in enumerate(self.listed)],
-                             id="findings", compact=True)
+            yield Static(
+                f"Pre-flight found {b.error_count:,} error(s) and {b.warning_count:,} warning(s) "
+                f"in {b.total_rows:,} rows",
+                classes="dlg-title",
+                markup=False,
+            )
+            yield OptionList(
+                *[Option(self._line(f), id=str(i)) for i, f in enumerate(self.listed)], id="findings", compact=True
+            )
             if self.blocked:
-                yield Static("Errors block the run: correct the rows in 楽楽販売 (or narrow the search), then "
-                             "run again.", classes="dlg-err", markup=False)
+                yield Static(
+                    "Errors block the run: correct the rows in 楽楽販売 (or narrow the search), then run again.",
+                    classes="dlg-err",
+                    markup=False,
+                )
                 yield Static("Enter = go to the row    Esc = close", classes="dlg-hint", markup=False)
             else:
                 yield Static("Only warnings: HaiHai will still accept the file.", classes="dlg-warn", markup=False)
-                yield Static("c = run anyway (next: confirm)    Enter = go to the row    Esc = close",
-                             classes="dlg-hint", markup=False)
+                yield Static(
+                    "c = run anyway (next: confirm)    Enter = go to the row    Esc = close",
+                    classes="dlg-hint",
+                    markup=False,
+                )
 
     @staticmethod
     def _line(f: Finding) -> Text:

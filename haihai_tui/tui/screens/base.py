@@ -66,8 +66,10 @@ class AppScreen(Screen):
         def done(yes: bool | None) -> None:
             if yes:
                 self.app.pop_screen()
-        self.app.push_screen(ConfirmScreen("You have unsaved changes. Leave and discard them?",
-                                           yes="discard and leave", no="stay"), done)
+
+        self.app.push_screen(
+            ConfirmScreen("You have unsaved changes. Leave and discard them?", yes="discard and leave", no="stay"), done
+        )
 
     def action_nav(self, where: str) -> None:
         nav_widget(self.focused, where)
@@ -78,7 +80,7 @@ class AppScreen(Screen):
             keys = [k for k, ab in self.active_bindings.items() if ab.binding.action == action]
         except Exception:
             keys = []
-        return " or ".join(key_label(k) for k in keys[:1 if first else None]) or default
+        return " or ".join(key_label(k) for k in keys[: 1 if first else None]) or default
 
     # settings refresh ------------------------------------------------------------------------------
     _seen_version = -1

@@ -47,8 +47,7 @@ class HelpScreen(AppScreen):
         intro = f"Keys of: {self.for_title}"
         if self.text:
             intro += f"\n{self.text}"
-        intro += ("\nRemap any key in tui.toml:  [keys]  <id> = \"f5\"   (several: \"f5,ctrl+r\"). "
-                  "Esc closes this help.")
+        intro += '\nRemap any key in tui.toml:  [keys]  <id> = "f5"   (several: "f5,ctrl+r"). Esc closes this help.'
         yield Static(intro, id="help-intro", markup=False)
         yield DataTable(id="keys", cursor_type="row", zebra_stripes=True)
 

@@ -19,17 +19,38 @@ from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.screens.base import AppScreen
 
 LIMIT = 500
-STATE_STYLE = {Outcome.RUNNING: "bold", Outcome.DONE: "green", Outcome.ERROR: "bold red",
-               Outcome.UNKNOWN: "bold yellow reverse", Outcome.CANCELLED: ""}
+STATE_STYLE = {
+    Outcome.RUNNING: "bold",
+    Outcome.DONE: "green",
+    Outcome.ERROR: "bold red",
+    Outcome.UNKNOWN: "bold yellow reverse",
+    Outcome.CANCELLED: "",
+}
 # (heading, width, right-aligned); the widths fit 80 columns with one space between
-COLUMNS = [("#", 4, True), ("time", 11, False), ("who", 8, False), ("integration", 16, False),
-           ("memo", 10, False), ("rows", 7, True), ("state", 8, False), ("HTTP", 4, True)]
+COLUMNS = [
+    ("#", 4, True),
+    ("time", 11, False),
+    ("who", 8, False),
+    ("integration", 16, False),
+    ("memo", 10, False),
+    ("rows", 7, True),
+    ("state", 8, False),
+    ("HTTP", 4, True),
+]
 
 
 def _cells(r: RunRecord) -> list[Text]:
     when = (r.started_at or "")[5:16].replace("T", " ")
-    values = [str(r.run_id or ""), when, r.executor, r.integration, r.memo, f"{r.rows:,}",
-              r.outcome.label + ("*" if r.dry_run else ""), str(r.http_status) if r.http_status else "-"]
+    values = [
+        str(r.run_id or ""),
+        when,
+        r.executor,
+        r.integration,
+        r.memo,
+        f"{r.rows:,}",
+        r.outcome.label + ("*" if r.dry_run else ""),
+        str(r.http_status) if r.http_status else "-",
+    ]
     out = []
     for (_, width, right), v in zip(COLUMNS, values):
         out.append(Text(fit_cells(one_line(v or ""), width, right=right) + " "))
@@ -49,10 +70,12 @@ def decode_result(data: bytes) -> str:
 
 class HistoryScreen(AppScreen):
     TITLE_TEXT = "システム連携状況確認 History"
-    HELP_TEXT = ("Every run of every integration on this machine's history file, newest first. Enter opens "
-                 "the details: the request (no token is ever stored), HaiHai's answer, the counts and the "
-                 "row-level result. 結果不明 means the upload left but no answer came: check HaiHai before "
-                 "sending again.")
+    HELP_TEXT = (
+        "Every run of every integration on this machine's history file, newest first. Enter opens "
+        "the details: the request (no token is ever stored), HaiHai's answer, the counts and the "
+        "row-level result. 結果不明 means the upload left but no answer came: check HaiHai before "
+        "sending again."
+    )
     BINDINGS = scope("history")
 
     def body(self) -> ComposeResult:
@@ -100,7 +123,7 @@ class HistoryScreen(AppScreen):
         table = self.query_one("#runs", DataTable)
         shown = [(r.run_id, r.outcome, r.http_status, r.memo, r.rows, r.ended_at) for r in recs]
         if shown == getattr(self, "_shown", None):
-            return                      # unchanged: keep the cursor where the user left it
+            return  # unchanged: keep the cursor where the user left it
         self._shown = shown
         keep = table.cursor_row
         table.clear()
@@ -108,8 +131,9 @@ class HistoryScreen(AppScreen):
             table.add_row(*_cells(r), key=str(r.run_id))
         if recs:
             table.move_cursor(row=min(keep, len(recs) - 1))
-        shown = (f"{len(recs):,} of {total:,} runs" if total > len(recs)
-                 else f"{total:,} run" + ("" if total == 1 else "s"))
+        shown = (
+            f"{len(recs):,} of {total:,} runs" if total > len(recs) else f"{total:,} run" + ("" if total == 1 else "s")
+        )
         hint = "Enter = details" if recs else "No runs yet: run an integration from a record list (r)."
         self.query_one("#hist-status", Static).update(f"{shown}, newest first.  {hint}  (* = dry run)")
 
@@ -162,9 +186,11 @@ def describe_run(r: RunRecord) -> Text:
     if r.response_excerpt:
         t.append(f"  excerpt: {s(r.response_excerpt)}\n")
     if r.outcome is Outcome.UNKNOWN:
-        t.append(f"\n結果不明: the upload left this machine but no answer came back. Check HaiHai "
-                 f"({REPORT_PLACE}) before sending it again; it was not re-sent.\n",
-                 style="bold yellow")
+        t.append(
+            f"\n結果不明: the upload left this machine but no answer came back. Check HaiHai "
+            f"({REPORT_PLACE}) before sending it again; it was not re-sent.\n",
+            style="bold yellow",
+        )
     t.append("\nCounts\n", style="bold")
     if r.counts:
         t.append("  " + "   ".join(f"{o(COUNT_WORDS.get(k, k))} {v:,}" for k, v in r.counts.items()) + "\n")
@@ -219,7 +245,7 @@ class RunDetailScreen(AppScreen):
             self.query_one("#detail-text", Static).update(f"There is no run #{self.run_id}.")
             return
         self.query_one("#detail-text", Static).update(describe_run(rec))
-        self.result_text = result      # copied as HaiHai sent it (the clipboard write is base64-encoded)
+        self.result_text = result  # copied as HaiHai sent it (the clipboard write is base64-encoded)
         self.set_class(bool(result), "with-result")
         self.query_one("#result", TextArea).load_text(safe(result.replace("\r\n", "\n"), multiline=True))
 

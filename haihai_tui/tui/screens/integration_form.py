@@ -47,21 +47,23 @@ def field_row(label: str, widget: Widget) -> Horizontal:
 
 class IntegrationFormScreen(AppScreen):
     TITLE_TEXT = "システム連携設定 Integration"
-    HELP_TEXT = ("One システム連携設定. F2 確定 saves to db.toml (comments kept). In the grids F7 adds a row, "
-                 "F8 deletes the focused row; on a coded value Left/Right/Space cycle the allowed values. "
-                 "ctrl+t reveals the API token in its own field for this session. Problems below update as "
-                 "you type; errors block saving.")
+    HELP_TEXT = (
+        "One システム連携設定. F2 確定 saves to db.toml (comments kept). In the grids F7 adds a row, "
+        "F8 deletes the focused row; on a coded value Left/Right/Space cycle the allowed values. "
+        "ctrl+t reveals the API token in its own field for this session. Problems below update as "
+        "you type; errors block saving."
+    )
     BINDINGS = scope("integration_form")
 
     def __init__(self, integ: Integration | None, *, copy: bool = False) -> None:
         super().__init__()
-        blank = Integration(name="", url="", headers={},
-                            params={"login_id": "", "import_type": "0"}, report_mail=2)
+        blank = Integration(name="", url="", headers={}, params={"login_id": "", "import_type": "0"}, report_mail=2)
         self.base = dataclasses.replace(integ) if integ else blank
         self.original_name = integ.name if integ and not copy else None
         if copy and integ:
-            self.base = dataclasses.replace(integ, name=f"{integ.name} copy", headers=dict(integ.headers),
-                                            params=dict(integ.params))
+            self.base = dataclasses.replace(
+                integ, name=f"{integ.name} copy", headers=dict(integ.headers), params=dict(integ.params)
+            )
         tok = hdr.token_header(self.base)
         self.token_name, self.token_raw = tok if tok else (TOKEN_HEADER, "")
         self.revealed: str | None = None
@@ -78,35 +80,55 @@ class IntegrationFormScreen(AppScreen):
         yield Static("", id="form-banner", classes="banner", markup=False)
         with VerticalScroll(id="form"):
             yield field_row("システム連携名 name", SafeInput(g.name, id="f-name", compact=True))
-            yield field_row("URL", SafeInput(g.url, id="f-url", compact=True,
-                                         placeholder="https://{HOST}/{PATH}/api/v1/custcsv/import"))
+            yield field_row(
+                "URL",
+                SafeInput(g.url, id="f-url", compact=True, placeholder="https://{HOST}/{PATH}/api/v1/custcsv/import"),
+            )
             yield Static("HTTPヘッダ  HTTP headers", classes="section", markup=False)
-            yield field_row(f"{self.token_name} from", SafeInput(ref, id="f-token-ref", compact=True,
-                                                             placeholder="${HAIHAI_API_TOKEN} or ${secret:NAME}"))
-            yield field_row("token / トークン", MaskedInput(id="f-token", compact=True, password=True,
-                                                          placeholder=self.token_placeholder()))
+            yield field_row(
+                f"{self.token_name} from",
+                SafeInput(ref, id="f-token-ref", compact=True, placeholder="${HAIHAI_API_TOKEN} or ${secret:NAME}"),
+            )
+            yield field_row(
+                "token / トークン",
+                MaskedInput(id="f-token", compact=True, password=True, placeholder=self.token_placeholder()),
+            )
             yield Static("", id="f-token-source", classes="hint", markup=False)
             yield Static("other headers (F7 add, F8 delete)", classes="hint", markup=False)
             yield KVGrid(other, known=False, id="f-headers")
             yield field_row("HTTPボディ形式 body format", Static("JSON (the only format)", markup=False))
             yield field_row("name: (JSON part)", SafeInput(g.json_name, id="f-json-name", compact=True))
-            yield Static("リクエストパラメータ  request parameters (F7 add, F8 delete)", classes="section",
-                         markup=False)
+            yield Static(
+                "リクエストパラメータ  request parameters (F7 add, F8 delete)", classes="section", markup=False
+            )
             yield KVGrid(list(g.params.items()), known=True, id="f-params")
             yield Static("連携データ(CSV)  CSV data", classes="section", markup=False)
             yield field_row("連携データ(CSV)のname", SafeInput(g.csv_name, id="f-csv-name", compact=True))
-            yield field_row("連携データ(CSV)のヘッダ", Choice(
-                [("true", "[x] 1行目に項目名 header row"), ("false", "[ ] no header row")],
-                "true" if g.csv_header else "false", id="f-csv-header"))
-            yield field_row("連携データ(CSV)の文字コード", Choice(
-                [(k, e.label) for k, e in SETTING_ENCODINGS.items()],
-                g.csv_encoding, id="f-csv-encoding"))
+            yield field_row(
+                "連携データ(CSV)のヘッダ",
+                Choice(
+                    [("true", "[x] 1行目に項目名 header row"), ("false", "[ ] no header row")],
+                    "true" if g.csv_header else "false",
+                    id="f-csv-header",
+                ),
+            )
+            yield field_row(
+                "連携データ(CSV)の文字コード",
+                Choice([(k, e.label) for k, e in SETTING_ENCODINGS.items()], g.csv_encoding, id="f-csv-encoding"),
+            )
             yield Static("レポートメール  report mail", classes="section", markup=False)
-            yield field_row("レポートメール send", Choice(
-                [(str(k), f"{k} {ja} {en}") for k, (ja, en) in REPORT_MAIL.items()], str(g.report_mail),
-                id="f-report-mail"))
-            yield field_row("送信先 recipient", Choice(
-                [(k, f"{v} {k}") for k, v in REPORT_TO.items()], g.report_to, id="f-report-to"))
+            yield field_row(
+                "レポートメール send",
+                Choice(
+                    [(str(k), f"{k} {ja} {en}") for k, (ja, en) in REPORT_MAIL.items()],
+                    str(g.report_mail),
+                    id="f-report-mail",
+                ),
+            )
+            yield field_row(
+                "送信先 recipient",
+                Choice([(k, f"{v} {k}") for k, v in REPORT_TO.items()], g.report_to, id="f-report-to"),
+            )
         yield Static("", id="form-problems", markup=False)
 
     @property
@@ -157,13 +179,18 @@ class IntegrationFormScreen(AppScreen):
         headers = {self.token_name: ref} if ref else {}
         headers.update({k: v for k, v in self.query_one("#f-headers", KVGrid).rows() if k != self.token_name})
         return dataclasses.replace(
-            self.base, name=name, url=self._in("#f-url").strip(), headers=headers,
-            params=self.query_one("#f-params", KVGrid).as_dict(), json_name=self._in("#f-json-name").strip(),
+            self.base,
+            name=name,
+            url=self._in("#f-url").strip(),
+            headers=headers,
+            params=self.query_one("#f-params", KVGrid).as_dict(),
+            json_name=self._in("#f-json-name").strip(),
             csv_name=self._in("#f-csv-name").strip(),
             csv_header=self.query_one("#f-csv-header", Choice).value == "true",
             csv_encoding=self.query_one("#f-csv-encoding", Choice).value,
             report_mail=int(self.query_one("#f-report-mail", Choice).value),
-            report_to=self.query_one("#f-report-to", Choice).value)
+            report_to=self.query_one("#f-report-to", Choice).value,
+        )
 
     def is_dirty(self) -> bool:
         if self.snapshot is None or self.happ.ctx.configure_refusal:
@@ -196,8 +223,10 @@ class IntegrationFormScreen(AppScreen):
         if not found:
             text.append("No problems." + ("" if self.read_only else " F2 確定 saves to db.toml."), style="bold")
         else:
-            text.append(f"{errors} error(s), {len(found) - errors} warning(s)"
-                        f"{' - errors block saving' if errors else ''}:\n", style="bold")
+            text.append(
+                f"{errors} error(s), {len(found) - errors} warning(s){' - errors block saving' if errors else ''}:\n",
+                style="bold",
+            )
         for where, sev, msg in found:
             text.append(f"{sev}: ", style="bold red" if sev == "error" else "bold yellow")
             text.append(f"[{one_line(where)}] {safe(msg, multiline=True)}\n")
@@ -213,13 +242,16 @@ class IntegrationFormScreen(AppScreen):
             raw = g.headers.get(self.token_name, "")
             hv = hdr.resolve(self.token_name, raw, ctx.settings, ctx.environ) if raw else None
             if hv is None:
-                line = ("no token yet: paste it into the token field above (kept in secrets.toml), "
-                        "or write ${ENV_VAR} in 'from'")
+                line = (
+                    "no token yet: paste it into the token field above (kept in secrets.toml), "
+                    "or write ${ENV_VAR} in 'from'"
+                )
             elif hv.value is None:
                 line = f"token from {hv.source}: NOT FOUND - {hv.missing}"
             else:
-                line = f"token from {hv.source}: set" + ("" if self.read_only else
-                                                              f" ({self.keys_for('reveal', '^t')} reveals it here)")
+                line = f"token from {hv.source}: set" + (
+                    "" if self.read_only else f" ({self.keys_for('reveal', '^t')} reveals it here)"
+                )
         self._update("#f-token-source", safe(line, multiline=True))
 
     def _update(self, wid: str, content: Text | str) -> None:
@@ -244,8 +276,9 @@ class IntegrationFormScreen(AppScreen):
         return refusal
 
     def _grid(self) -> KVGrid:
-        focused_grid = next((a for a in (self.focused.ancestors if self.focused else [])
-                             if isinstance(a, KVGrid)), None)
+        focused_grid = next(
+            (a for a in (self.focused.ancestors if self.focused else []) if isinstance(a, KVGrid)), None
+        )
         return focused_grid or self.query_one("#f-params", KVGrid)
 
     async def action_add_row(self) -> None:
@@ -291,8 +324,7 @@ class IntegrationFormScreen(AppScreen):
             ok, _ = self.attempt(editing.set_token, ctx.paths, ctx.login, g.name, token)
             if not ok:
                 return
-        ok, _ = self.attempt(editing.save_integration, ctx.paths, ctx.login, g, self.original_name,
-                             environ=ctx.environ)
+        ok, _ = self.attempt(editing.save_integration, ctx.paths, ctx.login, g, self.original_name, environ=ctx.environ)
         if not ok:
             return
         self.happ.reload_settings()

@@ -19,16 +19,23 @@ def summary(g: Integration) -> tuple[str, str, str]:
     """(operation, target, report) in words for one row."""
     it = g.params.get("import_type", "")
     op = f"{it} {IMPORT_TYPES[it][0]}" if it in IMPORT_TYPES else f"{it or '?'} (invalid)"
-    target = f"gid {g.params['gid']}" if g.params.get("gid") else \
-        f"spid {g.params['spid']}" if g.params.get("spid") else ("whole DB" if it == "1" else "-")
+    target = (
+        f"gid {g.params['gid']}"
+        if g.params.get("gid")
+        else f"spid {g.params['spid']}"
+        if g.params.get("spid")
+        else ("whole DB" if it == "1" else "-")
+    )
     report = REPORT_MAIL.get(g.report_mail, ("?", "?"))[1]
     return op, target, report
 
 
 class IntegrationsScreen(AppScreen):
     TITLE_TEXT = "システム連携設定 Integrations"
-    HELP_TEXT = ("DB設定 > システム連携 > システム連携設定. a 新規追加 adds, Enter/e edits, c copies, d deletes "
-                 "(and detaches it from every menu). Changing needs 「DB設定」 and 「システム連携」.")
+    HELP_TEXT = (
+        "DB設定 > システム連携 > システム連携設定. a 新規追加 adds, Enter/e edits, c copies, d deletes "
+        "(and detaches it from every menu). Changing needs 「DB設定」 and 「システム連携」."
+    )
     BINDINGS = scope("integrations")
     AUTO_FOCUS = "#integrations"
 
@@ -89,8 +96,12 @@ class IntegrationsScreen(AppScreen):
             token = "token: no X-HM-apitoken header"
         found = integration_problems(g, ctx.settings, ctx.environ)
         errors = sum(1 for p in found if p[1] == "error")
-        lines = [f"URL: {g.url}", token, f"menus: {', '.join(menus) or '(not attached; see メニュー設定)'}",
-                 f"problems: {errors} error(s), {len(found) - errors} warning(s)"]
+        lines = [
+            f"URL: {g.url}",
+            token,
+            f"menus: {', '.join(menus) or '(not attached; see メニュー設定)'}",
+            f"problems: {errors} error(s), {len(found) - errors} warning(s)",
+        ]
         lines += [f"  {sev}: {msg}" for _, sev, msg in found[:3]]
         detail.update("\n".join(one_line(line) for line in lines))
 
@@ -108,18 +119,21 @@ class IntegrationsScreen(AppScreen):
     def action_add(self) -> None:
         if not self._refusal():
             from haihai_tui.tui.screens.integration_form import IntegrationFormScreen
+
             self.app.push_screen(IntegrationFormScreen(None))
 
     def action_edit(self) -> None:
         g = self.selected()
         if g is not None:  # read-only users may look; the form says why it cannot save
             from haihai_tui.tui.screens.integration_form import IntegrationFormScreen
+
             self.app.push_screen(IntegrationFormScreen(g))
 
     def action_copy(self) -> None:
         g = self.selected()
         if g is not None and not self._refusal():
             from haihai_tui.tui.screens.integration_form import IntegrationFormScreen
+
             self.app.push_screen(IntegrationFormScreen(g, copy=True))
 
     def action_delete(self) -> None:
@@ -127,6 +141,7 @@ class IntegrationsScreen(AppScreen):
         if g is None or self._refusal():
             return
         from haihai_tui.tui.dialogs.common import ConfirmScreen
+
         ctx = self.happ.ctx
         menus = [m.name for m in ctx.settings.menus if g.name in m.integrations]
         also = f"\nIt is attached to: {', '.join(menus)} (it will be detached)." if menus else ""
@@ -139,5 +154,13 @@ class IntegrationsScreen(AppScreen):
                 self.happ.reload_settings()
                 extra = f" Detached from: {', '.join(detached)}." if detached else ""
                 self.notify(f"Deleted {one_line(g.name)!r} from db.toml.{extra}", markup=False)
-        self.app.push_screen(ConfirmScreen(f"Delete integration {one_line(g.name)!r} from db.toml?{also}",
-                                           title="Delete / 削除", yes="delete", no="keep"), done)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Delete integration {one_line(g.name)!r} from db.toml?{also}",
+                title="Delete / 削除",
+                yes="delete",
+                no="keep",
+            ),
+            done,
+        )

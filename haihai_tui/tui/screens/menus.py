@@ -28,9 +28,11 @@ def _entry(text: str, id: str | None = None) -> Option:
 
 class MenusScreen(AppScreen):
     TITLE_TEXT = "メニュー設定 Menus"
-    HELP_TEXT = ("DB設定 > 基本設定 > メニュー設定. Tab moves between the menus, the columns (= the CSV's columns, "
-                 "in order; their labels are the CSV header) and the attached システム連携設定. a 追加 adds, "
-                 "d removes, K/J (shift+Up/Down) reorder, F2 確定 saves the menu to db.toml.")
+    HELP_TEXT = (
+        "DB設定 > 基本設定 > メニュー設定. Tab moves between the menus, the columns (= the CSV's columns, "
+        "in order; their labels are the CSV header) and the attached システム連携設定. a 追加 adds, "
+        "d removes, K/J (shift+Up/Down) reorder, F2 確定 saves the menu to db.toml."
+    )
     BINDINGS = scope("menus")
     AUTO_FOCUS = "#menus"
 
@@ -88,8 +90,9 @@ class MenusScreen(AppScreen):
         if names:
             ol.highlighted = names.index(current) if current in names else 0
         refusal = self.happ.ctx.configure_refusal
-        banner = refusal or ("" if names else
-                             "No menus in db.toml: add a [[menus]] entry (haihai-tui init writes a commented sample).")
+        banner = refusal or (
+            "" if names else "No menus in db.toml: add a [[menus]] entry (haihai-tui init writes a commented sample)."
+        )
         self.query_one("#menu-banner", Static).update(safe(banner, multiline=True))
         self.query_one("#menu-banner").display = bool(banner)
         self.show_menu()
@@ -140,9 +143,11 @@ class MenusScreen(AppScreen):
         if message:
             lines.append(safe(message, multiline=True))
         if not lines:
-            up, down = self.keys_for('move(-1)', 'K', first=True), self.keys_for('move(1)', 'J', first=True)
-            lines.append(f"Tab: next pane.  {self.keys_for('add', 'a')} 追加 add, {self.keys_for('remove', 'd')} "
-                         f"remove, {up}/{down} reorder, {self.keys_for('save', 'F2')} 確定 save.")
+            up, down = self.keys_for("move(-1)", "K", first=True), self.keys_for("move(1)", "J", first=True)
+            lines.append(
+                f"Tab: next pane.  {self.keys_for('add', 'a')} 追加 add, {self.keys_for('remove', 'd')} "
+                f"remove, {up}/{down} reorder, {self.keys_for('save', 'F2')} 確定 save."
+            )
         self.query_one("#menu-status", Static).update("\n".join(lines))
 
     def edit(self, fn) -> None:
@@ -179,6 +184,7 @@ class MenusScreen(AppScreen):
             self.refuse(self.happ.ctx.configure_refusal)
             return
         from haihai_tui.tui.dialogs.common import PickScreen
+
         s = self.happ.ctx.settings
         if pane.id == "columns":
             db = s.database(m.database)
@@ -196,6 +202,7 @@ class MenusScreen(AppScreen):
                 ol = self.query_one("#columns" if target == "columns" else "#attached", OptionList)
                 ol.highlighted = ol.option_count - 1
                 ol.focus()
+
         self.app.push_screen(PickScreen(title, options), picked)
 
     def action_remove(self) -> None:
@@ -218,6 +225,7 @@ class MenusScreen(AppScreen):
         def swap(menu: Menu) -> None:
             items = getattr(menu, target)
             items[i], items[j] = items[j], items[i]
+
         self.edit(swap)
         pane.highlighted = j
 

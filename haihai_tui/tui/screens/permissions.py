@@ -25,10 +25,12 @@ MARK = {(True, True): "x", (False, False): ".", (False, True): "+", (True, False
 
 class PermissionsScreen(UserActions):
     TITLE_TEXT = "全体権限一覧 Permissions"
-    HELP_TEXT = ("管理者設定 > 権限設定 > 全体権限一覧. Rows are users, columns 1-15 the permissions "
-                 "(x held, + to grant, - to revoke). Space ticks the cell, F2 確定 saves to admin.toml. "
-                 "Configuring integrations and menus needs 「DB設定」 and 「システム連携」; running needs neither. "
-                 "Granting needs 「権限付与」 and only what you hold yourself.")
+    HELP_TEXT = (
+        "管理者設定 > 権限設定 > 全体権限一覧. Rows are users, columns 1-15 the permissions "
+        "(x held, + to grant, - to revoke). Space ticks the cell, F2 確定 saves to admin.toml. "
+        "Configuring integrations and menus needs 「DB設定」 and 「システム連携」; running needs neither. "
+        "Granting needs 「権限付与」 and only what you hold yourself."
+    )
     BINDINGS = scope("permissions")
     AUTO_FOCUS = "#grid"
 
@@ -74,8 +76,11 @@ class PermissionsScreen(UserActions):
         if t.row_count:
             t.cursor_coordinate = Coordinate(min(coord.row, t.row_count - 1), max(coord.column, 1))
         ctx = self.happ.ctx
-        banner = "" if perm.may_grant(ctx.user) else \
-            f"Read-only: changing permissions needs 「{perm.GRANT}」, which '{one_line(ctx.login)}' does not hold."
+        banner = (
+            ""
+            if perm.may_grant(ctx.user)
+            else f"Read-only: changing permissions needs 「{perm.GRANT}」, which '{one_line(ctx.login)}' does not hold."
+        )
         self.query_one("#perm-banner", Static).update(banner)
         self.query_one("#perm-banner").display = bool(banner)
         self.update_detail()
@@ -134,8 +139,9 @@ class PermissionsScreen(UserActions):
         changes = []
         for login, want in self.pending.items():
             held = self.held(login)
-            diff = [f"+{p}" for p in PERMISSION_NAMES if p in want - held] + \
-                   [f"-{p}" for p in PERMISSION_NAMES if p in held - want]
+            diff = [f"+{p}" for p in PERMISSION_NAMES if p in want - held] + [
+                f"-{p}" for p in PERMISSION_NAMES if p in held - want
+            ]
             changes.append(f"{one_line(login)}: {' '.join(diff)}")
         line = f"Not saved (F2 確定): {'; '.join(changes)}" if changes else self.status_text
         self.query_one("#perm-status", Static).update(safe(line, multiline=True))
@@ -178,8 +184,9 @@ class PermissionsScreen(UserActions):
         ctx = self.happ.ctx
         saved = []
         for login, want in list(self.pending.items()):
-            ok, msg = self.attempt(editing.set_permissions, ctx.paths, ctx.login, login, sorted(want),
-                                   sorted(self.held(login)))
+            ok, msg = self.attempt(
+                editing.set_permissions, ctx.paths, ctx.login, login, sorted(want), sorted(self.held(login))
+            )
             if not ok:
                 self.status_text = msg
                 break

@@ -31,10 +31,12 @@ from haihai_tui.tui.widgets.safe_input import SafeInput
 class RecordListScreen(AppScreen):
     """The rows of one menu's database; ``r`` runs an attached integration on what is listed."""
 
-    HELP_TEXT = ("The list shows the menu's columns. / searches the shown columns, c sets conditions per "
-                 "column (= equals, ~ contains), left/right choose a column and s sorts by it "
-                 "(ascending, descending, off). r runs an integration attached to this menu on every row "
-                 "of the current result (not only the visible ones), after a pre-flight check.")
+    HELP_TEXT = (
+        "The list shows the menu's columns. / searches the shown columns, c sets conditions per "
+        "column (= equals, ~ contains), left/right choose a column and s sorts by it "
+        "(ascending, descending, off). r runs an integration attached to this menu on every row "
+        "of the current result (not only the visible ones), after a pre-flight check."
+    )
     BINDINGS = scope("record_list")
     DEFAULT_CSS = """
     RecordListScreen #list-status { height: 1; padding: 0 1; background: $boost; }
@@ -55,7 +57,7 @@ class RecordListScreen(AppScreen):
         self.database = None
         self.conditions: tuple[Condition, ...] = ()
         self.search = ""
-        self.sort: tuple[str, bool] | None = None   # (field id, descending)
+        self.sort: tuple[str, bool] | None = None  # (field id, descending)
         self._busy_text = ""
 
     @property
@@ -71,8 +73,12 @@ class RecordListScreen(AppScreen):
         if self.menu is not None and self.menu.type != "record_list":
             self.menu = None
         if self.menu is None or self.database is None:
-            yield Static(f"There is no record-list menu {one_line(self.menu_name)!r} (or its database is missing); "
-                         f"check メニュー設定 / `haihai-tui check`.", id="list-missing", markup=False)
+            yield Static(
+                f"There is no record-list menu {one_line(self.menu_name)!r} (or its database is missing); "
+                f"check メニュー設定 / `haihai-tui check`.",
+                id="list-missing",
+                markup=False,
+            )
             return
         yield Static("", id="list-status", markup=False)
         yield Static("", id="list-conds", markup=False)
@@ -81,13 +87,17 @@ class RecordListScreen(AppScreen):
 
         def open_store():
             from haihai_tui.core.records.store import RecordStore
+
             return RecordStore.open(ctx.paths.records_dir, db)
 
         yield RecordTable(open_store, cols, self.current_query(), id="records")
         with Horizontal(id="list-search"):
             yield Static("Search / 検索: ", markup=False)
-            yield SafeInput(placeholder="text in any shown column; Enter = apply, Esc = close, empty = all",
-                        id="list-search-input", compact=True)
+            yield SafeInput(
+                placeholder="text in any shown column; Enter = apply, Esc = close, empty = all",
+                id="list-search-input",
+                compact=True,
+            )
 
     def on_mount(self) -> None:
         if self.menu is not None:
@@ -100,9 +110,13 @@ class RecordListScreen(AppScreen):
 
     def current_query(self) -> Query:
         field, desc = self.sort or (None, False)
-        return Query(conditions=self.conditions, search=self.search,
-                     search_fields=tuple(self.menu.columns) if self.menu else (), sort_field=field,
-                     descending=desc)
+        return Query(
+            conditions=self.conditions,
+            search=self.search,
+            search_fields=tuple(self.menu.columns) if self.menu else (),
+            sort_field=field,
+            descending=desc,
+        )
 
     def label(self, field_id: str) -> str:
         f = self.database.field(field_id) if self.database else None
@@ -133,8 +147,11 @@ class RecordListScreen(AppScreen):
         self.query_one("#list-status", Static).update("  |  ".join(parts))
         conds = self.query_one("#list-conds", Static)
         if self.conditions:
-            conds.update("conditions: " + ", ".join(one_line(c.describe(self.label(c.field_id)))
-                                                    for c in self.conditions) + "   (c to change)")
+            conds.update(
+                "conditions: "
+                + ", ".join(one_line(c.describe(self.label(c.field_id))) for c in self.conditions)
+                + "   (c to change)"
+            )
         conds.set_class(bool(self.conditions), "on")
 
     def on_record_table_counted(self, _msg: RecordTable.Counted) -> None:
@@ -201,6 +218,7 @@ class RecordListScreen(AppScreen):
             if result is not None and result != self.conditions:
                 self.conditions = result
                 self._apply("searching...")
+
         self.app.push_screen(ConditionScreen(cols, self.conditions, self.table.current_column.id), done)
 
     # -- run -------------------------------------------------------------------------------------
@@ -214,21 +232,28 @@ class RecordListScreen(AppScreen):
             return
         names = list(self.menu.integrations)
         if not names:
-            self.notify(f"No integration is attached to {one_line(self.menu.name)}; attach one in メニュー設定.",
-                        severity="warning", markup=False)
+            self.notify(
+                f"No integration is attached to {one_line(self.menu.name)}; attach one in メニュー設定.",
+                severity="warning",
+                markup=False,
+            )
             return
         options = [(n, self._describe_integration(n)) for n in names]
         rows = "counting" if self.table.total is None else f"{self.table.total:,}"
-        self.app.push_screen(PickScreen(f"Run on the {rows} listed rows: choose the integration / システム連携",
-                                        options), self._picked)
+        self.app.push_screen(
+            PickScreen(f"Run on the {rows} listed rows: choose the integration / システム連携", options), self._picked
+        )
 
     def _describe_integration(self, name: str) -> str:
         g = self.ctx.settings.integration(name)
         if g is None:
             return f"{one_line(name)}  (missing from システム連携設定)"
         jp, en = IMPORT_TYPES.get(g.params.get("import_type", ""), ("?", "unknown import_type"))
-        target = f"group {g.params['gid']}" if g.params.get("gid") else (
-            f"plan {g.params['spid']}" if g.params.get("spid") else "whole database")
+        target = (
+            f"group {g.params['gid']}"
+            if g.params.get("gid")
+            else (f"plan {g.params['spid']}" if g.params.get("spid") else "whole database")
+        )
         return one_line(f"{name}  - {jp} {en}, {target}")
 
     def _picked(self, name: str | None) -> None:
@@ -272,8 +297,12 @@ class RecordListScreen(AppScreen):
                 return
             runs = self.happ.runs
             try:
-                runs.start(p, memo=answer.memo, confirm_dangerous=bool(p.dangerous),
-                           accept_warnings=bool(p.built.warning_count))
+                runs.start(
+                    p,
+                    memo=answer.memo,
+                    confirm_dangerous=bool(p.dangerous),
+                    accept_warnings=bool(p.built.warning_count),
+                )
             except RunRefused as e:
                 self.notify(str(e), severity="error", markup=False)
                 return
@@ -309,14 +338,24 @@ class ConditionScreen(ModalScreen[tuple[Condition, ...] | None]):
             yield Static("Conditions / 条件 (all must match)", classes="dlg-title", markup=False)
             yield OptionList(id="cond-list", compact=True)
             with Horizontal():
-                yield Select([(Text(one_line(label)), cid) for cid, label in self.columns], value=self.current,
-                             allow_blank=False, id="cond-col", compact=True)
-                yield Select([("= equals", "="), ("~ contains", "~")], value="~", allow_blank=False,
-                             id="cond-op", compact=True)
+                yield Select(
+                    [(Text(one_line(label)), cid) for cid, label in self.columns],
+                    value=self.current,
+                    allow_blank=False,
+                    id="cond-col",
+                    compact=True,
+                )
+                yield Select(
+                    [("= equals", "="), ("~ contains", "~")], value="~", allow_blank=False, id="cond-op", compact=True
+                )
                 yield SafeInput(placeholder="value, then Enter", id="cond-value", compact=True)
-            yield Static("Tab = next field (column, = or ~, value); Enter on column or = / ~ opens the "
-                         "choices; Enter in value = add.  In the list above: d = remove.  Esc = close "
-                         "(changes apply)", classes="dlg-hint", markup=False)
+            yield Static(
+                "Tab = next field (column, = or ~, value); Enter on column or = / ~ opens the "
+                "choices; Enter in value = add.  In the list above: d = remove.  Esc = close "
+                "(changes apply)",
+                classes="dlg-hint",
+                markup=False,
+            )
 
     def on_mount(self) -> None:
         self._fill()
@@ -329,8 +368,12 @@ class ConditionScreen(ModalScreen[tuple[Condition, ...] | None]):
         ol = self.query_one("#cond-list", OptionList)
         ol.clear_options()
         if self.conditions:
-            ol.add_options([Option(Text(one_line(c.describe(self._label(c.field_id)))), id=str(i))
-                            for i, c in enumerate(self.conditions)])
+            ol.add_options(
+                [
+                    Option(Text(one_line(c.describe(self._label(c.field_id)))), id=str(i))
+                    for i, c in enumerate(self.conditions)
+                ]
+            )
             ol.highlighted = 0
         else:
             ol.add_option(Option(Text("(no conditions: every row is listed)"), id="none", disabled=True))

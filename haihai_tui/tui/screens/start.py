@@ -32,8 +32,10 @@ def _item(target: str, label: str, path: str = "") -> Option:
 
 class StartScreen(AppScreen):
     TITLE_TEXT = "Start / スタート"
-    HELP_TEXT = ("The product's menus. 管理者設定 and DB設定 change the settings files (needs permissions); "
-                 "a record-list menu opens its records, where attached integrations are run.")
+    HELP_TEXT = (
+        "The product's menus. 管理者設定 and DB設定 change the settings files (needs permissions); "
+        "a record-list menu opens its records, where attached integrations are run."
+    )
     BINDINGS = scope("start")
     AUTO_FOCUS = "#menu"
 
@@ -48,8 +50,11 @@ class StartScreen(AppScreen):
         ol.clear_options()
         ol.add_options(self.menu_options())
         ids = [o.id for o in ol.options]
-        ol.highlighted = ids.index(highlighted) if highlighted and highlighted in ids else \
-            next(i for i, o in enumerate(ol.options) if not o.disabled)
+        ol.highlighted = (
+            ids.index(highlighted)
+            if highlighted and highlighted in ids
+            else next(i for i, o in enumerate(ol.options) if not o.disabled)
+        )
         self.query_one("#start-notes", Static).update(self.notes())
 
     def menu_options(self) -> list[Option]:
@@ -86,16 +91,19 @@ class StartScreen(AppScreen):
             for p in problems:
                 text.append(f"  {safe(p, multiline=True)}\n", style="red" if p.is_error else "yellow")
             text.append(self.still_works() + "\n")
-            text.append(f"Fix the files, then {self.keys_for('reload', 'F5')} reloads "
-                        f"(or run: haihai-tui check).\n\n")
+            text.append(f"Fix the files, then {self.keys_for('reload', 'F5')} reloads (or run: haihai-tui check).\n\n")
         for line in (self.happ.mock_note, ctx.configure_refusal):
             if line:
                 text.append(safe(line, multiline=True) + "\n", style="yellow")
-        text.append(f"Arrows or j/k move, {self.keys_for('open', 'Enter')} opens, "
-                    f"{self.keys_for('help', 'F1')} lists every key, {self.keys_for('command_palette', '^p')} "
-                    f"jumps anywhere, {self.keys_for('quit', '^q')} quits.\n", style="dim")
-        text.append(f"settings: {one_line(ctx.paths.config_dir)}\ndata:     {one_line(ctx.paths.data_dir)}",
-                    style="dim")
+        text.append(
+            f"Arrows or j/k move, {self.keys_for('open', 'Enter')} opens, "
+            f"{self.keys_for('help', 'F1')} lists every key, {self.keys_for('command_palette', '^p')} "
+            f"jumps anywhere, {self.keys_for('quit', '^q')} quits.\n",
+            style="dim",
+        )
+        text.append(
+            f"settings: {one_line(ctx.paths.config_dir)}\ndata:     {one_line(ctx.paths.data_dir)}", style="dim"
+        )
         return text
 
     def still_works(self) -> str:

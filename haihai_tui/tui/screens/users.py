@@ -37,8 +37,7 @@ class UserFormScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         u = self.user
         with Vertical():
-            yield Static("Edit user / ユーザ編集" if u else "Add user / ユーザ追加", classes="dlg-title",
-                         markup=False)
+            yield Static("Edit user / ユーザ編集" if u else "Add user / ユーザ追加", classes="dlg-title", markup=False)
             yield Static("login (the OS account name used over SSH)", markup=False)
             yield SafeInput(u.login if u else "", id="uf-login", compact=True)
             yield Static("name / 氏名", markup=False)
@@ -58,18 +57,20 @@ class UserFormScreen(ModalScreen[bool]):
     def action_save(self) -> None:
         app = host(self)
         ctx = app.ctx
-        new = User(login=self.query_one("#uf-login", Input).value.strip(),
-                   name=self.query_one("#uf-name", Input).value.strip(),
-                   email=self.query_one("#uf-email", Input).value.strip(),
-                   permissions=list(self.user.permissions) if self.user else [])
+        new = User(
+            login=self.query_one("#uf-login", Input).value.strip(),
+            name=self.query_one("#uf-name", Input).value.strip(),
+            email=self.query_one("#uf-email", Input).value.strip(),
+            permissions=list(self.user.permissions) if self.user else [],
+        )
         if self.user is None or new.login != self.user.login:
             app.reload_settings()
             if perm.find_user(ctx.settings.users, new.login):
                 self.query_one("#uf-error", Static).update(
-                    f"a user {one_line(new.login)!r} already exists; choose another login")
+                    f"a user {one_line(new.login)!r} already exists; choose another login"
+                )
                 return
-        ok, msg = run_edit(editing.save_user, ctx.paths, ctx.login, new,
-                           self.user.login if self.user else None)
+        ok, msg = run_edit(editing.save_user, ctx.paths, ctx.login, new, self.user.login if self.user else None)
         if not ok:
             self.query_one("#uf-error", Static).update(safe(msg, multiline=True))
             return
@@ -93,13 +94,16 @@ class UserActions(AppScreen):
         if not ctx.settings.users:
             self.offer_bootstrap()
             return False
-        self.refuse(f"adding, editing or removing users needs 「{perm.USER_SETTINGS}」, "
-                    f"which '{one_line(ctx.login)}' does not hold")
+        self.refuse(
+            f"adding, editing or removing users needs 「{perm.USER_SETTINGS}」, "
+            f"which '{one_line(ctx.login)}' does not hold"
+        )
         return False
 
     def offer_bootstrap(self) -> None:
         """No users yet: offer to make the person at the terminal the first administrator."""
         from haihai_tui.tui.dialogs.common import ConfirmScreen
+
         ctx = self.happ.ctx
         login = one_line(ctx.login)
 
@@ -109,12 +113,18 @@ class UserActions(AppScreen):
             ok, _ = self.attempt(editing.bootstrap_first_admin, ctx.paths, ctx.login)
             if ok:
                 self.happ.reload_settings()
-                self.notify(f"'{login}' is now the first user, with all 15 permissions (admin.toml).",
-                            markup=False)
-        self.app.push_screen(ConfirmScreen(
-            f"admin.toml has no users yet, so nobody can grant anything. Make '{login}' (you) the first "
-            f"user with all 15 permissions, including 「権限付与」 and 「ユーザ設定」?",
-            title="First administrator / 初期管理者", yes="make me the first user", no="not now"), done)
+                self.notify(f"'{login}' is now the first user, with all 15 permissions (admin.toml).", markup=False)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"admin.toml has no users yet, so nobody can grant anything. Make '{login}' (you) the first "
+                f"user with all 15 permissions, including 「権限付与」 and 「ユーザ設定」?",
+                title="First administrator / 初期管理者",
+                yes="make me the first user",
+                no="not now",
+            ),
+            done,
+        )
 
     def action_add_user(self) -> None:
         if self._may_edit_users():
@@ -131,6 +141,7 @@ class UserActions(AppScreen):
         if not login or not self._may_edit_users():
             return
         from haihai_tui.tui.dialogs.common import ConfirmScreen
+
         ctx = self.happ.ctx
         shown = one_line(login)
 
@@ -140,13 +151,16 @@ class UserActions(AppScreen):
                 if ok:
                     self.happ.reload_settings()
                     self.notify(f"Removed user {shown!r} from admin.toml.", markup=False)
+
         self.app.push_screen(ConfirmScreen(f"Remove user {shown!r} from admin.toml?", yes="remove", no="keep"), done)
 
 
 class UsersScreen(UserActions):
     TITLE_TEXT = "ユーザ Users"
-    HELP_TEXT = ("管理者設定 > ユーザ. Adding, editing and removing users needs 「ユーザ設定」. "
-                 "Permissions are ticked on 全体権限一覧.")
+    HELP_TEXT = (
+        "管理者設定 > ユーザ. Adding, editing and removing users needs 「ユーザ設定」. "
+        "Permissions are ticked on 全体権限一覧."
+    )
     BINDINGS = scope("users")
     AUTO_FOCUS = "#users"
 
@@ -167,15 +181,23 @@ class UsersScreen(UserActions):
         row = t.cursor_row
         t.clear()
         for u in ctx.settings.users:
-            t.add_row(Text(one_line(u.login)), Text(one_line(u.name)), Text(one_line(u.email)),
-                      Text(f"{len(u.permissions)}/15"), key=u.login)
+            t.add_row(
+                Text(one_line(u.login)),
+                Text(one_line(u.name)),
+                Text(one_line(u.email)),
+                Text(f"{len(u.permissions)}/15"),
+                key=u.login,
+            )
         if ctx.settings.users:
             t.move_cursor(row=min(row, len(ctx.settings.users) - 1))
         login = one_line(ctx.login)
-        banner = "" if perm.may_edit_users(ctx.user) else \
-            f"No users yet: press a (add user) to make '{login}' the first administrator." \
-            if not ctx.settings.users else \
-            f"Read-only: editing users needs 「{perm.USER_SETTINGS}」, which '{login}' does not hold."
+        banner = (
+            ""
+            if perm.may_edit_users(ctx.user)
+            else f"No users yet: press a (add user) to make '{login}' the first administrator."
+            if not ctx.settings.users
+            else f"Read-only: editing users needs 「{perm.USER_SETTINGS}」, which '{login}' does not hold."
+        )
         self.query_one("#users-banner", Static).update(banner)
         self.query_one("#users-banner").display = bool(banner)
 

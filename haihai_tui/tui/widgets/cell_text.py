@@ -13,11 +13,21 @@ from typing import Any
 
 from haihai_tui.core.text import MORE, cell_width, fit_cells, one_line
 
-__all__ = ["GAP", "MAX_COL", "MORE", "Column", "clean", "fit_cells", "join_cells", "label_column", "line_width",
-           "widen_to_sample"]
+__all__ = [
+    "GAP",
+    "MAX_COL",
+    "MORE",
+    "Column",
+    "clean",
+    "fit_cells",
+    "join_cells",
+    "label_column",
+    "line_width",
+    "widen_to_sample",
+]
 
-GAP = 2              # cells between columns
-MAX_COL = 36         # widest a column gets from sampled content
+GAP = 2  # cells between columns
+MAX_COL = 36  # widest a column gets from sampled content
 
 
 @dataclass
@@ -52,5 +62,4 @@ def line_width(columns: Sequence[Column]) -> int:
 
 def join_cells(values: Sequence[str], columns: Sequence[Column]) -> str:
     """One table line: each value fitted to its column, joined by ``GAP`` spaces."""
-    return (" " * GAP).join(fit_cells(values[i] if i < len(values) else "", c.width)
-                            for i, c in enumerate(columns))
+    return (" " * GAP).join(fit_cells(values[i] if i < len(values) else "", c.width) for i, c in enumerate(columns))

@@ -76,8 +76,15 @@ class Choice(Widget, can_focus=True):
         def control(self) -> Choice:
             return self.choice
 
-    def __init__(self, options: Options, value: str = "", *, id: str | None = None, classes: str | None = None,
-                 disabled: bool = False) -> None:
+    def __init__(
+        self,
+        options: Options,
+        value: str = "",
+        *,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
         super().__init__(id=id, classes=classes, disabled=disabled)
         self.options = options
         self.set_reactive(Choice.value, value if value or not options else options[0][0])
@@ -130,8 +137,13 @@ class KVRow(Horizontal):
         self.key_text, self.value_text, self.known = key, value, known
 
     def compose(self) -> ComposeResult:
-        yield SafeInput(self.key_text, placeholder="KEY", classes="kv-key", compact=True,
-                    suggester=SuggestFromList(KNOWN_PARAMS) if self.known else None)
+        yield SafeInput(
+            self.key_text,
+            placeholder="KEY",
+            classes="kv-key",
+            compact=True,
+            suggester=SuggestFromList(KNOWN_PARAMS) if self.known else None,
+        )
         yield self.make_value(self.key_text, self.value_text)
         yield Static(self.meaning(), classes="kv-meaning", markup=False)
 
@@ -188,8 +200,9 @@ class KVGrid(Vertical):
         def control(self) -> KVGrid:
             return self.grid
 
-    def __init__(self, rows: list[tuple[str, str]], *, known: bool = True, id: str | None = None,
-                 disabled: bool = False) -> None:
+    def __init__(
+        self, rows: list[tuple[str, str]], *, known: bool = True, id: str | None = None, disabled: bool = False
+    ) -> None:
         super().__init__(id=id, disabled=disabled)
         self.initial, self.known = rows, known
 

@@ -11,14 +11,26 @@ def nav_widget(widget: Widget | None, where: str) -> None:
     if widget is None:
         return
     if isinstance(widget, DataTable):
-        actions = {"down": widget.action_cursor_down, "up": widget.action_cursor_up,
-                   "top": widget.action_scroll_top, "bottom": widget.action_scroll_bottom}
+        actions = {
+            "down": widget.action_cursor_down,
+            "up": widget.action_cursor_up,
+            "top": widget.action_scroll_top,
+            "bottom": widget.action_scroll_bottom,
+        }
     elif isinstance(widget, OptionList):
-        actions = {"down": widget.action_cursor_down, "up": widget.action_cursor_up,
-                   "top": widget.action_first, "bottom": widget.action_last}
+        actions = {
+            "down": widget.action_cursor_down,
+            "up": widget.action_cursor_up,
+            "top": widget.action_first,
+            "bottom": widget.action_last,
+        }
     else:
-        actions = {"down": widget.scroll_down, "up": widget.scroll_up,
-                   "top": widget.scroll_home, "bottom": widget.scroll_end}
+        actions = {
+            "down": widget.scroll_down,
+            "up": widget.scroll_up,
+            "top": widget.scroll_home,
+            "bottom": widget.scroll_end,
+        }
     fn = actions.get(where)
     if fn:
         fn()

@@ -17,8 +17,13 @@ from haihai_tui.core.text import one_line, safe
 from haihai_tui.tui.host import host
 from haihai_tui.tui.runs import RunState
 
-OUTCOME_STYLE = {Outcome.RUNNING: "bold", Outcome.DONE: "bold green", Outcome.ERROR: "bold red",
-                 Outcome.UNKNOWN: "bold yellow reverse", Outcome.CANCELLED: "bold"}
+OUTCOME_STYLE = {
+    Outcome.RUNNING: "bold",
+    Outcome.DONE: "bold green",
+    Outcome.ERROR: "bold red",
+    Outcome.UNKNOWN: "bold yellow reverse",
+    Outcome.CANCELLED: "bold",
+}
 BAR = 30
 
 
@@ -82,14 +87,15 @@ def describe(state: RunState) -> Text:
     t.append(f"What:  {safe(state.summary, multiline=True)}\n")
     if state.memo:
         t.append(f"Memo:  {one_line(state.memo)}\n")
-    stage = (state.stage_text if state.running and state.stage_text
-             else STAGE_WORDS.get(state.stage, state.stage.value))
+    stage = state.stage_text if state.running and state.stage_text else STAGE_WORDS.get(state.stage, state.stage.value)
     t.append(f"Stage: {one_line(stage)}\n")
     pct = state.percent
     if state.bytes_total:
         part = f", request {state.part} of {state.parts}" if state.parts > 1 else ""
-        t.append(f"Sent:  {bar(pct, 20)} {pct or 0:5.1f}%  {human_bytes(state.bytes_sent)} of "
-                 f"{human_bytes(state.bytes_total)}{part}\n")
+        t.append(
+            f"Sent:  {bar(pct, 20)} {pct or 0:5.1f}%  {human_bytes(state.bytes_sent)} of "
+            f"{human_bytes(state.bytes_total)}{part}\n"
+        )
     else:
         t.append(f"Sent:  {bar(None, 20)}   nothing sent yet\n")
     reqs = f" in {state.parts} requests" if state.parts > 1 else ""
@@ -121,7 +127,7 @@ class ProgressPanel(Vertical):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._seen: tuple[int, int] = (0, 0)   # (run number, log lines written)
+        self._seen: tuple[int, int] = (0, 0)  # (run number, log lines written)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="run-summary-box"):
@@ -136,7 +142,8 @@ class ProgressPanel(Vertical):
             return
         self.query_one("#run-summary", Static).update(
             "No run yet in this session. Open a record list (レコード一覧), choose an integration with r, "
-            "and its progress appears here. Past runs: システム連携状況確認 (history).")
+            "and its progress appears here. Past runs: システム連携状況確認 (history)."
+        )
 
     def show(self, state: RunState) -> None:
         self.query_one("#run-summary", Static).update(describe(state))

@@ -21,8 +21,8 @@ from textual.message import Message
 from haihai_tui.core.records.query import Query
 from haihai_tui.tui.widgets.cell_text import clean
 
-BLOCK = 200          # rows per fetch
-CACHE_BLOCKS = 64    # blocks kept (12,800 rows)
+BLOCK = 200  # rows per fetch
+CACHE_BLOCKS = 64  # blocks kept (12,800 rows)
 
 
 class Store(Protocol):
@@ -37,12 +37,14 @@ class RecordBlocks:
     # The messages keep the "record_table" namespace: handlers are ``on_record_table_<name>``.
     class Counted(Message, namespace="record_table"):
         """The row count of the current query (``base`` = rows in the whole database)."""
+
         def __init__(self, gen: int, total: int, base: int | None) -> None:
             super().__init__()
             self.gen, self.total, self.base = gen, total, base
 
     class FirstRows(Message, namespace="record_table"):
         """The first rows of a new query are on screen (clear 'searching...' / 'sorting...')."""
+
         def __init__(self, gen: int) -> None:
             super().__init__()
             self.gen = gen
@@ -62,7 +64,7 @@ class RecordBlocks:
         self.gen = 0
         self.total: int | None = None
         self.base_total: int | None = None
-        self._known = 0                      # rows known to exist while the count is pending
+        self._known = 0  # rows known to exist while the count is pending
         self._cache: OrderedDict[int, list[tuple[str, ...]]] = OrderedDict()
         self._pending: set[int] = set()
         self._requests: queue.LifoQueue = queue.LifoQueue()
@@ -188,7 +190,7 @@ class RecordBlocks:
             self._cache.popitem(last=False)
         start = msg.block * BLOCK
         if len(msg.rows) < BLOCK and self.total is None:
-            self.total = start + len(msg.rows)   # the last block tells the count early
+            self.total = start + len(msg.rows)  # the last block tells the count early
         self._known = max(self._known, start + len(msg.rows) + (1 if len(msg.rows) == BLOCK else 0))
         if not self._sized and msg.rows:
             self._size_columns(msg.rows)

@@ -39,8 +39,7 @@ from haihai_tui.tui.widgets.cell_text import (
 from haihai_tui.tui.widgets.record_blocks import BLOCK, CACHE_BLOCKS, RecordBlocks, Store
 
 # re-exported: these lived here before the split
-__all__ = ["BLOCK", "CACHE_BLOCKS", "GAP", "MAX_COL", "MORE", "Column", "RecordTable", "Store", "clean",
-           "fit_cells"]
+__all__ = ["BLOCK", "CACHE_BLOCKS", "GAP", "MAX_COL", "MORE", "Column", "RecordTable", "Store", "clean", "fit_cells"]
 
 
 class RecordTable(RecordBlocks, ScrollView, can_focus=True):
@@ -54,8 +53,12 @@ class RecordTable(RecordBlocks, ScrollView, can_focus=True):
     RecordTable > .record-table--cursor-blur { background: $block-cursor-blurred-background; }
     RecordTable > .record-table--loading { color: $text-muted; }
     """
-    COMPONENT_CLASSES = {"record-table--header", "record-table--cursor", "record-table--cursor-blur",
-                         "record-table--loading"}
+    COMPONENT_CLASSES = {
+        "record-table--header",
+        "record-table--cursor",
+        "record-table--cursor-blur",
+        "record-table--loading",
+    }
     BINDINGS = scope("record_table")
 
     cursor_row: reactive[int] = reactive(0, always_update=True, repaint=False)
@@ -68,9 +71,16 @@ class RecordTable(RecordBlocks, ScrollView, can_focus=True):
             super().__init__()
             self.row = row
 
-    def __init__(self, open_store: Callable[[], Store], columns: Sequence[tuple[str, str]],
-                 query: Query | None = None, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        open_store: Callable[[], Store],
+        columns: Sequence[tuple[str, str]],
+        query: Query | None = None,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns = [label_column(cid, label) for cid, label in columns]
         self._sized = False
@@ -150,7 +160,8 @@ class RecordTable(RecordBlocks, ScrollView, can_focus=True):
         style = base
         if index == self.cursor_row:
             style = base + self.get_component_rich_style(
-                "record-table--cursor" if self.has_focus else "record-table--cursor-blur")
+                "record-table--cursor" if self.has_focus else "record-table--cursor-blur"
+            )
         return Strip([Segment(text, style)]).crop_extend(scroll_x, scroll_x + width, style)
 
     def sort_mark(self, column_id: str) -> str:
