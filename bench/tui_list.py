@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from haihai_tui.cli.demo import lay_demo  # noqa: E402
 from haihai_tui.core.records.samples import FIELD_IDS, SAMPLE_DATABASE, SpecialRows, generate  # noqa: E402
 from haihai_tui.core.records.store import RecordStore  # noqa: E402
-from haihai_tui.core.run.pipeline import Target  # noqa: E402
+from haihai_tui.core.run.prepare import Target  # noqa: E402
 from haihai_tui.core.settings import store  # noqa: E402
 from haihai_tui.core.settings.context import AppContext  # noqa: E402
 from haihai_tui.core.settings.permissions import current_login  # noqa: E402

@@ -8,7 +8,7 @@ import sys
 
 from haihai_tui.core import procs
 from haihai_tui.core.run import history as history_mod
-from haihai_tui.core.run.pipeline import sweep_stale
+from haihai_tui.core.run.prepare import sweep_stale
 
 
 def test_a_process_we_may_not_signal_exists_for_both_callers(tmp_path, monkeypatch):

@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from haihai_tui.core.events import Outcome
+from haihai_tui.core.run.execute import execute
 from haihai_tui.core.run.history import History
-from haihai_tui.core.run.pipeline import RunRefused, Target, execute, prepare
+from haihai_tui.core.run.prepare import RunRefused, Target, prepare
 from haihai_tui.core.settings import store
 from haihai_tui.core.settings.context import AppContext
 from test_run import env, mock, received  # noqa: F401  (fixtures)

@@ -32,7 +32,8 @@ from haihai_tui.core.events import (
     StageChanged,
 )
 from haihai_tui.core.records.query import ConditionError, parse_condition
-from haihai_tui.core.run.pipeline import RunRefused, Target, execute, prepare
+from haihai_tui.core.run.execute import execute
+from haihai_tui.core.run.prepare import RunRefused, Target, prepare
 from haihai_tui.core.settings.context import AppContext
 from haihai_tui.core.text import one_line, safe
 

@@ -34,7 +34,8 @@ from haihai_tui.core.events import (
     Stage,
     StageChanged,
 )
-from haihai_tui.core.run.pipeline import Prepared, RunRefused, Target, execute, prepare
+from haihai_tui.core.run.execute import execute
+from haihai_tui.core.run.prepare import Prepared, RunRefused, Target, prepare
 from haihai_tui.core.settings.context import AppContext
 from haihai_tui.core.text import one_line
 

@@ -10,7 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from haihai_tui.core.run.pipeline import Prepared
+from haihai_tui.core.run.prepare import Prepared
 from haihai_tui.core.text import one_line, safe
 from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.dialogs.run_checks import DIALOG_CSS

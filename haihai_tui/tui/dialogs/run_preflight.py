@@ -16,7 +16,7 @@ from textual.widgets.option_list import Option
 from haihai_tui.core.checks.csvbuild import BuildCancelled
 from haihai_tui.core.checks.findings import Finding
 from haihai_tui.core.events import LogLine, RowsProgress, StageChanged
-from haihai_tui.core.run.pipeline import Prepared, RunRefused, Target
+from haihai_tui.core.run.prepare import Prepared, RunRefused, Target
 from haihai_tui.core.text import one_line
 from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.dialogs.run_checks import DIALOG_CSS, SPLIT_CODES

@@ -14,7 +14,7 @@ from textual.widgets import Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from haihai_tui.core.records.query import Condition, Query
-from haihai_tui.core.run.pipeline import RunRefused, Target
+from haihai_tui.core.run.prepare import RunRefused, Target
 from haihai_tui.core.settings.context import AppContext
 from haihai_tui.core.settings.model import IMPORT_TYPES
 from haihai_tui.core.text import one_line
