@@ -21,9 +21,8 @@ from haihai_tui.core.run.history import (
     History,
     HistoryError,
     RunRecord,
-    format_table,
-    to_json,
 )
+from haihai_tui.core.run.history_text import format_table, to_json
 from haihai_tui.core.text import cell_width as text_width
 
 REPO = Path(__file__).resolve().parents[1]

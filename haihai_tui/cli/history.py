@@ -12,7 +12,8 @@ import os
 import sys
 
 from haihai_tui.cli.args import paths_of
-from haihai_tui.core.run.history import History, format_table, to_json
+from haihai_tui.core.run.history import History
+from haihai_tui.core.run.history_text import format_table, to_json
 from haihai_tui.core.text import is_unsafe
 
 

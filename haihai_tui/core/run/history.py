@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from haihai_tui.core.events import REPORT_PLACE, Outcome
 from haihai_tui.core.paths import HISTORY_JOURNAL_FILE, ensure_private_dir
 from haihai_tui.core.procs import boot_id, pid_alive, start_time
-from haihai_tui.core.text import cell_width, fit_cells, one_line
+from haihai_tui.core.text import one_line
 
 SCHEMA_VERSION = 1
 JST = timezone(timedelta(hours=9), "JST")
@@ -87,7 +87,7 @@ class RunRecord:
         return self.result_csv is not None or self.result_csv_size is not None
 
 
-_COLUMNS = [f.name for f in fields(RunRecord) if f.name not in ("run_id", "result_csv_size")]
+RECORD_COLUMNS = [f.name for f in fields(RunRecord) if f.name not in ("run_id", "result_csv_size")]
 _JSON = {"conditions", "import_ids", "counts", "params"}
 
 _SCHEMA = """
@@ -218,7 +218,7 @@ class History:
         rec.started_at = rec.started_at or now_iso()
         rec.url = clean_url(rec.url)
         rec.host = rec.host or (urlsplit(rec.url).hostname or "")
-        values = {name: _to_sql(name, getattr(rec, name)) for name in _COLUMNS}
+        values = {name: _to_sql(name, getattr(rec, name)) for name in RECORD_COLUMNS}
         values.update(
             started_epoch=_epoch(rec.started_at),
             pid=os.getpid(),
@@ -241,7 +241,7 @@ class History:
 
     def finish(self, run_id: int, **changes: Any) -> RunRecord:
         """Update the named fields (ended_at = now unless given) and return the stored record."""
-        unknown = sorted(set(changes) - set(_COLUMNS))
+        unknown = sorted(set(changes) - set(RECORD_COLUMNS))
         if unknown:
             raise TypeError(f"History.finish: unknown field(s) {', '.join(unknown)}")
         changes.setdefault("ended_at", now_iso())
@@ -293,7 +293,9 @@ class History:
         ``changes`` are :meth:`finish` fields; the result file is left out (it stays in HaiHai).
         Raises OSError when the journal cannot be written."""
         fields_ = {
-            k: (v if k in _JSON else _to_sql(k, v)) for k, v in changes.items() if k in _COLUMNS and k != "result_csv"
+            k: (v if k in _JSON else _to_sql(k, v))
+            for k, v in changes.items()
+            if k in RECORD_COLUMNS and k != "result_csv"
         }
         line = json.dumps({"run_id": run_id, "started_at": started_at, "fields": fields_}, ensure_ascii=False)
         ensure_private_dir(self.journal.parent)
@@ -328,7 +330,7 @@ class History:
                 try:
                     entry = json.loads(raw)
                     key = (int(entry["run_id"]), str(entry["started_at"]))
-                    fields_ = {k: v for k, v in dict(entry["fields"]).items() if k in _COLUMNS}
+                    fields_ = {k: v for k, v in dict(entry["fields"]).items() if k in RECORD_COLUMNS}
                 except (ValueError, KeyError, TypeError):
                     continue  # a line torn by a crash mid-write: the run is then 結果不明, as before
                 merged.setdefault(key, {}).update(fields_)
@@ -368,12 +370,14 @@ class History:
     def get(self, run_id: int) -> RunRecord | None:
         with self._connect() as db:
             db.row_factory = sqlite3.Row
-            row = db.execute(f"SELECT run_id, {', '.join(_COLUMNS)} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            row = db.execute(
+                f"SELECT run_id, {', '.join(RECORD_COLUMNS)} FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
         return _from_row(row) if row else None
 
     def list(self, limit: int = 200, offset: int = 0) -> list[RunRecord]:
         """Newest first; the result files are left out (``result_csv_size`` says which have one)."""
-        cols = [c for c in _COLUMNS if c != "result_csv"]
+        cols = [c for c in RECORD_COLUMNS if c != "result_csv"]
         with self._connect() as db:
             db.row_factory = sqlite3.Row
             rows = db.execute(
@@ -385,7 +389,7 @@ class History:
 
     def latest(self, integration: str) -> RunRecord | None:
         """The newest run of ``integration`` (without its result file), or None."""
-        cols = [c for c in _COLUMNS if c != "result_csv"]
+        cols = [c for c in RECORD_COLUMNS if c != "result_csv"]
         with self._connect() as db:
             db.row_factory = sqlite3.Row
             row = db.execute(
@@ -434,7 +438,7 @@ def _to_sql(name: str, value: Any) -> Any:
 def _from_row(row: sqlite3.Row) -> RunRecord:
     keys = row.keys()
     data: dict[str, Any] = {"run_id": row["run_id"]}
-    for name in _COLUMNS:
+    for name in RECORD_COLUMNS:
         if name not in keys:
             continue
         value = row[name]
@@ -452,54 +456,6 @@ def _from_row(row: sqlite3.Row) -> RunRecord:
 
 
 # -- output for the command line -----------------------------------------------------------------
-
-
-def to_json(rec: RunRecord) -> dict:
-    """A JSON-ready dict (``haihai-tui history --json``); the result file is only flagged."""
-    out: dict[str, Any] = {"run_id": rec.run_id}
-    for name in _COLUMNS:
-        if name != "result_csv":
-            out[name] = getattr(rec, name)
-    out["outcome"] = rec.outcome.value
-    out["state"] = rec.outcome.label
-    out["has_result_csv"] = rec.has_result_csv
-    return out
-
-
-def format_table(recs: list[RunRecord], width: int = 100) -> str:
-    """A plain-text table aligned by display cells (rich.cells, as the TUI draws); every outside value
-    (names, memos) goes through ``one_line``, so no control character reaches the terminal."""
-    heads = ["#", "time", "who", "integration", "memo", "rows", "state", "HTTP"]
-    cells = [
-        [
-            str(r.run_id or ""),
-            one_line((r.started_at or "")[:16].replace("T", " ")),
-            one_line(r.executor),
-            one_line(r.integration),
-            one_line(r.memo),
-            f"{r.rows:,}",
-            r.outcome.label + (" dry" if r.dry_run else ""),
-            str(r.http_status) if r.http_status is not None else "-",
-        ]
-        for r in recs
-    ]
-    widths = [max([cell_width(h)] + [cell_width(row[i]) for row in cells]) for i, h in enumerate(heads)]
-    widths[2] = min(widths[2], 12)
-    gap = 2
-    room = width - sum(w for i, w in enumerate(widths) if i not in (3, 4)) - gap * (len(heads) - 1)
-    want_i, want_m = widths[3], widths[4]
-    if want_i + want_m > room:
-        half = max(room // 2, 4)
-        widths[3] = max(min(want_i, max(half, room - want_m)), 4)
-        widths[4] = max(room - widths[3], 4)
-    right = {0, 5, 7}
-    lines = []
-    for row in [heads] + cells:
-        parts = [fit_cells(c, widths[i], right=i in right) for i, c in enumerate(row)]
-        lines.append((" " * gap).join(parts))
-    if not recs:
-        lines.append("(no runs yet)")
-    return "\n".join(lines)
 
 
 def last_run_caution(history: History, integration: str) -> str:
