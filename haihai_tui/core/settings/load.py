@@ -135,8 +135,8 @@ def parse_admin(ctx: Ctx, doc: dict, s: Settings) -> None:
 # --- db.toml -----------------------------------------------------------------------------------------
 
 DB_TOP: Schema = {"databases": (LIST, False), "integrations": (LIST, False), "menus": (LIST, False)}
-DATABASE: Schema = {"id": (STR, True), "name": (STR, False), "fields": (LIST, True)}
-FIELD: Schema = {"id": (STR, True), "label": (STR, True), "type": (STR, False)}
+DATABASE: Schema = {"id": (STR, True), "name": (STR, False), "fields": (LIST, True), "read_only": (BOOL, False)}
+FIELD: Schema = {"id": (STR, True), "label": (STR, True), "type": (STR, False), "options": (LIST, False)}
 INTEGRATION: Schema = {
     "name": (STR, True),
     "url": (STR, True),
@@ -178,11 +178,12 @@ def parse_db(ctx: Ctx, doc: dict, s: Settings) -> None:
                 "this database was not loaded",
             )
             continue
-        db = Database(id=d["id"], name=d.get("name", d["id"]))
+        db = Database(id=d["id"], name=d.get("name", d["id"]), read_only=d.get("read_only", False))
         for j, rawf in enumerate(d.get("fields", [])):
             f = check_table(ctx, rawf, FIELD, ("databases", i, "fields", j), "a field")
             if "id" in f and "label" in f:
-                db.fields.append(FieldDef(f["id"], f["label"], f.get("type", "text")))
+                options = str_list(ctx, f.get("options", []), ("databases", i, "fields", j, "options"), "options")
+                db.fields.append(FieldDef(f["id"], f["label"], f.get("type", "text"), options))
         s.databases.append(db)
     for i, raw in enumerate(top.get("integrations", [])):
         g = check_table(ctx, raw, INTEGRATION, ("integrations", i), "[[integrations]]")

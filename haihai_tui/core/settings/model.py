@@ -14,7 +14,7 @@ from haihai_tui.core.encodings import SETTING_ENCODINGS
 from haihai_tui.core.secret import Secret
 from haihai_tui.core.settings.permissions import User
 
-FIELD_TYPES = ("text", "email", "number", "date")
+FIELD_TYPES = ("text", "email", "number", "date", "select")
 EMAIL_LABEL = "メールアドレス"
 
 # import_type codes of HaiHai's import API (docs/haihai-api.md)
@@ -52,6 +52,7 @@ class FieldDef:
     id: str
     label: str
     type: str = "text"
+    options: list[str] = field(default_factory=list)  # the choices of a "select" field, in order
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Database:
     id: str
     name: str
     fields: list[FieldDef] = field(default_factory=list)
+    read_only: bool = False  # db.toml ``read_only = true``: nobody edits, adds or deletes its records
 
     def field(self, id_or_label: str) -> FieldDef | None:
         for f in self.fields:

@@ -5,6 +5,7 @@ someone else. The rules mirror the product's 全体権限一覧 screen (docs/arc
 
 - configuring integrations and menus needs both 「DB設定」 and 「システム連携」;
 - running an attached integration needs neither: anyone who can open the menu may run it;
+- editing records (the ``records`` rule) likewise, unless db.toml marks the database read-only;
 - editing users needs 「ユーザ設定」; changing permissions needs 「権限付与」;
 - nobody grants a permission they do not hold themselves;
 - the last holder of 「権限付与」 cannot lose it.
@@ -95,6 +96,21 @@ def may_edit_users(user: User | None) -> bool:
 def may_run(user: User | None) -> bool:
     """Anyone who can open a record-list menu may run what is attached to it."""
     return True
+
+
+def records_refusal(user: User | None, database_name: str, read_only: bool) -> str | None:
+    """The ``records`` rule: None when the records of a database may be edited, added and deleted.
+
+    Anyone who may open the database's record-list menu may edit its records (as anyone may run what
+    is attached to it), unless db.toml marks the database ``read_only = true``: then nobody may, and
+    the sentence says how to change that.
+    """
+    if read_only:
+        return (
+            f"Read-only: the database '{database_name}' is marked read_only = true in db.toml, so its records "
+            f"cannot be edited, added or deleted here. A holder of 「{DB_SETTINGS}」 can remove that line."
+        )
+    return None
 
 
 def configure_refusal(user: User | None, login: str) -> str | None:

@@ -179,6 +179,13 @@ def validate(loaded: Loaded, environ: dict[str, str]) -> None:
                     f"field type {f.type!r} unknown{did_you_mean(f.type, FIELD_TYPES)}; "
                     f"types are {', '.join(FIELD_TYPES)}",
                 )
+            where = ("databases", i, "fields", j, "options")
+            if f.type == "select" and not f.options:
+                db.add(where, f'select field {f.id!r} has no options; write options = ["A", "B"]')
+            elif f.options and f.type != "select":
+                db.add(where, f'field {f.id!r} has options but type {f.type!r}; options need type = "select"')
+            if len(set(f.options)) != len(f.options) or "" in f.options:
+                db.add(where, f"field {f.id!r}: every option must be non-empty and appear once")
             fids.add(f.id)
             labels.add(f.label)
     # integrations
