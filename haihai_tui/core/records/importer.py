@@ -11,6 +11,7 @@ import csv
 import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,10 @@ _CHUNK = 1 << 20
 LABELS = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp932": "Windows-31J/cp932"}
 # (rows stored so far, bytes read so far, file size)
 ProgressFn = Callable[[int, int, int], None]
+
+
+class ImportCancelled(Exception):
+    """The import was cancelled (its ``cancel`` event was set); the transaction was rolled back."""
 
 
 class RecordImportError(ValueError):
@@ -188,13 +193,15 @@ def import_file(
     *,
     replace: bool = False,
     on_progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
 ) -> ImportResult:
     """Load ``path`` into ``table`` in one transaction; any error rolls everything back.
 
     ``conn`` must be in autocommit mode (``isolation_level=None``) and used by no one else meanwhile.
+    ``cancel`` is looked at before every batch: once set, ImportCancelled is raised and nothing is stored.
     """
     try:
-        return _load(conn, table, column_of, Path(path), database, replace, on_progress)
+        return _load(conn, table, column_of, Path(path), database, replace, on_progress, cancel)
     except RecordImportError as e:
         e.file = str(path)
         raise
@@ -208,6 +215,7 @@ def _load(
     database: Database,
     replace: bool,
     on_progress: ProgressFn | None,
+    cancel: threading.Event | None = None,
 ) -> ImportResult:
     t0 = time.perf_counter()
     try:
@@ -234,10 +242,14 @@ def _load(
             if replace:
                 conn.execute(f"DELETE FROM {table}")
             while batch := list(islice(rows, BATCH)):
+                if cancel is not None and cancel.is_set():
+                    raise ImportCancelled(f"cancelled after {done:,} rows; nothing was imported")
                 conn.executemany(sql, batch)
                 done += len(batch)
                 if on_progress:
                     on_progress(done, f.buffer.tell(), size)
+            if cancel is not None and cancel.is_set():
+                raise ImportCancelled(f"cancelled after {done:,} rows; nothing was imported")
             conn.execute("COMMIT")
         except (UnicodeDecodeError, csv.Error, sqlite3.ProgrammingError) as e:
             _rollback(conn)

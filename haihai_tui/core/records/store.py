@@ -224,17 +224,32 @@ class RecordStore:
 
     # --- writing ---------------------------------------------------------------------------------
 
-    def import_csv(self, file: Path, *, replace: bool = False, on_progress: ProgressFn | None = None) -> ImportResult:
+    def import_csv(
+        self,
+        file: Path,
+        *,
+        replace: bool = False,
+        on_progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ImportResult:
         """Load a CSV (UTF-8 with or without BOM, else Windows-31J) in one transaction; see importer.py.
 
         ``replace`` empties the table first, in the same transaction. ``on_progress(rows, bytes, size)``
-        is called after every batch. Raises RecordImportError (``line N: ...``); then nothing is stored.
+        is called after every batch. Raises RecordImportError (``line N: ...``), or ImportCancelled once
+        ``cancel`` is set; then nothing is stored.
         """
         with self._lock:
             self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB while importing: fewer spills
             try:
                 return import_file(
-                    self._conn, TABLE, column, Path(file), self.database, replace=replace, on_progress=on_progress
+                    self._conn,
+                    TABLE,
+                    column,
+                    Path(file),
+                    self.database,
+                    replace=replace,
+                    on_progress=on_progress,
+                    cancel=cancel,
                 )
             finally:
                 self._conn.execute("PRAGMA cache_size=-2000")
