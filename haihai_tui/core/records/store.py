@@ -18,6 +18,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from operator import itemgetter
@@ -277,6 +278,22 @@ class RecordStore:
                 self._changed()
         return n
 
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """The connection, under the store's lock, inside one transaction (``BEGIN IMMEDIATE`` to write,
+        ``BEGIN`` to read): committed at the end, rolled back on any error. For core/records/editing.py."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                if write:
+                    self._changed()
+
     # --- reading ---------------------------------------------------------------------------------
 
     def count(self, q: Query = Query()) -> int:
@@ -314,12 +331,14 @@ class RecordStore:
         nxt = Cursor(raw[-1][-2], raw[-1][-1]) if more and raw else None
         return Page(rows, [r[-1] for r in raw], nxt)
 
-    def rows_at(self, q: Query, columns: Sequence[str], start: int, count: int) -> list[tuple[str, ...]]:
+    def rows_at(
+        self, q: Query, columns: Sequence[str], start: int, count: int, *, with_rowid: bool = False
+    ) -> list[tuple]:
         """Rows ``start .. start+count-1`` (0-based) of the result, for a virtual list view.
 
         Seeks from the nearest anchor (every ``ANCHOR_EVERY`` rows, built by one index-only scan the
         first time a query is seen, cached per query, dropped on any write), so row 900,000 of a
-        million costs about the same as row 0.
+        million costs about the same as row 0. ``with_rowid``: each row ends with its record id.
         """
         if start < 0 or count < 0:
             raise ValueError("rows_at: start and count must not be negative")
@@ -329,8 +348,8 @@ class RecordStore:
             a, skip = divmod(start, ANCHOR_EVERY)
             if a >= len(anchors) or count == 0:
                 return []
-            raw = self._seek(plan, cols + "NULL", Cursor(*anchors[a]), True, skip, count)
-        return list(map(itemgetter(slice(0, len(columns))), raw))
+            raw = self._seek(plan, cols + "rid", Cursor(*anchors[a]), True, skip, count)
+        return list(map(itemgetter(slice(0, len(columns) + with_rowid)), raw))
 
     def row_index_of(self, q: Query, rowid: int) -> int | None:
         """The 0-based position of record ``rowid`` in the result of ``q``; None if it is not in it."""
