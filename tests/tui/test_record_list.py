@@ -6,7 +6,9 @@ from rich.cells import cell_len
 from textual.widgets import DataTable
 
 from haihai_tui.core.records.query import Condition
-from haihai_tui.tui.widgets.record_table import BLOCK, CACHE_BLOCKS, RecordTable, fit_cells
+from haihai_tui.core.text import fit_cells
+from haihai_tui.tui.widgets.record_blocks import BLOCK, CACHE_BLOCKS
+from haihai_tui.tui.widgets.record_table import RecordTable
 
 try:  # tests/tui is on sys.path (pytest's default "prepend" import mode, no __init__.py)
     from runfixtures import (  # noqa: F401

@@ -13,7 +13,7 @@ from textual.widgets import Input, Static
 from haihai_tui.core.run.prepare import Prepared
 from haihai_tui.core.text import one_line, safe
 from haihai_tui.tui.bindings import scope
-from haihai_tui.tui.dialogs.run_checks import DIALOG_CSS
+from haihai_tui.tui.dialogs.frame import DIALOG_CSS
 from haihai_tui.tui.widgets.safe_input import SafeInput
 
 # -- confirm -------------------------------------------------------------------------------------

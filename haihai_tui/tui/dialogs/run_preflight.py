@@ -16,10 +16,10 @@ from textual.widgets.option_list import Option
 from haihai_tui.core.checks.csvbuild import BuildCancelled
 from haihai_tui.core.checks.findings import Finding
 from haihai_tui.core.events import LogLine, RowsProgress, StageChanged
-from haihai_tui.core.run.prepare import Prepared, RunRefused, Target
+from haihai_tui.core.run.prepare import SPLIT_CODES, Prepared, RunRefused, Target
 from haihai_tui.core.text import one_line
 from haihai_tui.tui.bindings import scope
-from haihai_tui.tui.dialogs.run_checks import DIALOG_CSS, SPLIT_CODES
+from haihai_tui.tui.dialogs.frame import DIALOG_CSS
 from haihai_tui.tui.host import host
 from haihai_tui.tui.runs import prepare_for_run
 from haihai_tui.tui.widgets.progress import bar

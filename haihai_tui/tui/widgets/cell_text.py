@@ -11,20 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from haihai_tui.core.text import MORE, cell_width, fit_cells, one_line
-
-__all__ = [
-    "GAP",
-    "MAX_COL",
-    "MORE",
-    "Column",
-    "clean",
-    "fit_cells",
-    "join_cells",
-    "label_column",
-    "line_width",
-    "widen_to_sample",
-]
+from haihai_tui.core.text import cell_width, fit_cells, one_line
 
 GAP = 2  # cells between columns
 MAX_COL = 36  # widest a column gets from sampled content

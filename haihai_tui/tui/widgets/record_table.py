@@ -23,23 +23,17 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from haihai_tui.core.records.query import Query
+from haihai_tui.core.text import fit_cells
 from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.widgets.cell_text import (
     GAP,
-    MAX_COL,
-    MORE,
     Column,
-    clean,
-    fit_cells,
     join_cells,
     label_column,
     line_width,
     widen_to_sample,
 )
-from haihai_tui.tui.widgets.record_blocks import BLOCK, CACHE_BLOCKS, RecordBlocks, Store
-
-# re-exported: these lived here before the split
-__all__ = ["BLOCK", "CACHE_BLOCKS", "GAP", "MAX_COL", "MORE", "Column", "RecordTable", "Store", "clean", "fit_cells"]
+from haihai_tui.tui.widgets.record_blocks import BLOCK, RecordBlocks, Store
 
 
 class RecordTable(RecordBlocks, ScrollView, can_focus=True):

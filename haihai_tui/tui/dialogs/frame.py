@@ -1,11 +1,7 @@
-"""Shared by the run dialogs: the dialog frame CSS. What a prepared run's findings mean (blocking errors,
-split, quota, last-run caution) is the core's: properties of ``haihai_tui.core.run.prepare.Prepared``."""
+"""The frame every run dialog shares. (What a prepared run's findings mean — blocking errors, split,
+quota, last-run caution — is the core's: properties of ``haihai_tui.core.run.prepare.Prepared``.)"""
 
 from __future__ import annotations
-
-from haihai_tui.core.run.prepare import SPLIT_CODES
-
-__all__ = ["DIALOG_CSS", "SPLIT_CODES"]
 
 #: the frame of every run dialog: ``DIALOG_CSS.format(cls="MyScreen")``
 DIALOG_CSS = """
