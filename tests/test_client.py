@@ -895,3 +895,22 @@ def test_secret_header_names_have_one_home(name, csv_file):
     )
     record = new_record(make_mocked_request("POST", "/demo/api/v1/custcsv/import", headers={name: value}), state)
     assert record["headers"][name] == REDACT and CANARY not in repr(logged)
+
+
+def test_client_logs_show_server_text_escaped_and_no_secret(caplog):
+    """httpx/httpcore log what a server sends: a log line never carries a raw escape or the token."""
+    import logging
+
+    from haihai_tui.core.haihai.transport import _LOG_SCRUB
+
+    _LOG_SCRUB.active[CANARY] = 1
+    try:
+        with caplog.at_level(logging.DEBUG, logger="httpcore.http11"):
+            logging.getLogger("httpcore.http11").debug(
+                "receive_response_headers %s", f"X-Echo: {CANARY}\x1b]52;c;aGk=\x07"
+            )
+    finally:
+        del _LOG_SCRUB.active[CANARY]
+    text = caplog.text
+    assert CANARY not in text and "\x1b" not in text and "\x07" not in text
+    assert "\\x1b]52;c;aGk=\\x07" in text

@@ -26,6 +26,7 @@ import httpx
 from haihai_tui.core.events import EventSink, LogLine, RunEvent, ServerResponse, StageChanged
 from haihai_tui.core.haihai.multipart import ImportRequest
 from haihai_tui.core.secret import MASK
+from haihai_tui.core.text import safe
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,14 @@ class _LogScrub(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         values = tuple(self.active)
-        if values:
-            text = record.getMessage()
-            if any(v in text for v in values):
-                for v in values:
-                    text = text.replace(v, MASK)
-                record.msg, record.args = text, None
+        text = record.getMessage()
+        clean = text
+        for v in values:
+            clean = clean.replace(v, MASK)
+        # what a server says (headers, reasons) may carry terminal escapes: a log shows them, never acts on them
+        clean = safe(clean, multiline=True)
+        if clean != text:
+            record.msg, record.args = clean, None
         return True
 
 
