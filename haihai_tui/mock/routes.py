@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from haihai_tui.core.secret import is_secret_header
+from haihai_tui.core.text import one_line
 from haihai_tui.mock.config import MockAccount
 from haihai_tui.mock.errors import ApiError, json_ok
 from haihai_tui.mock.processing import run_job
@@ -142,7 +143,7 @@ async def import_handler(request: web.Request) -> web.StreamResponse:
         want = max(1, min(64 * 1024, (request.content_length or 2048) // 2))
         got = await request.content.read(want)
         record["status"], record["code"] = None, f"ABORTED after {len(got)} body bytes"
-        log.info("mock: aborting %s %s mid-body (fault control)", request.method, request.path)
+        log.info("mock: aborting %s %s mid-body (fault control)", one_line(request.method), one_line(request.path))
         assert request.transport is not None
         request.transport.abort()
         return web.Response(status=500)  # never reaches the client: the connection is gone
@@ -190,7 +191,7 @@ async def _accept_import(request: web.Request, state: ServerState, record: dict[
         job.import_id,
         acc.path,
         len(rows),
-        settings["import_type"],
+        one_line(settings["import_type"]),
     )
 
     delay = state.take_delay("before_response")

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from haihai_tui.core.text import one_line
 from haihai_tui.mock.config import MockConfig
 from haihai_tui.mock.controls import add_control_routes
 from haihai_tui.mock.errors import ApiError
@@ -41,11 +42,11 @@ async def _guard(request: web.Request, handler: Callable[[web.Request], Any]) ->
     except asyncio.CancelledError:
         raise
     except Exception:
-        log.exception("mock: internal error on %s %s", request.method, request.path)
+        log.exception("mock: internal error on %s %s", one_line(request.method), one_line(request.path))
         resp = ApiError(500, "INTERNAL_ERROR", "the mock server hit an internal error").response()
     transport = request.transport
     outcome = "connection aborted" if transport is None or transport.is_closing() else resp.status
-    log.info("mock: %s %s -> %s", request.method, request.path, outcome)
+    log.info("mock: %s %s -> %s", one_line(request.method), one_line(request.path), outcome)
     return resp
 
 
