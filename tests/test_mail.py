@@ -344,7 +344,7 @@ def test_starttls_not_offered(smtp_server, tmp_path: Path):
 def test_auth_not_offered_without_tls(smtp_server, tmp_path: Path):
     ctl, _ = smtp_server()  # aiosmtpd offers AUTH only after STARTTLS by default
     msg = build_report(record(), sender="a@example.jp", to=["b@example.jp"])
-    with pytest.raises(MailError, match="set starttls = true") as info:
+    with pytest.raises(MailError, match="set security = .starttls.") as info:
         deliver(
             msg,
             smtp=Smtp(host="127.0.0.1", port=ctl.port, starttls=False, username=USER),

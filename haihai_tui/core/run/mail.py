@@ -269,6 +269,16 @@ def _reply(e: Exception, secret: str) -> str:
     return one_line(" ".join(text.split()))
 
 
+def open_smtp(smtp: Smtp, timeout: float, ssl_context: ssl.SSLContext | None = None) -> smtplib.SMTP:
+    """A connection to ``smtp.host``: TLS from the first byte for security "tls" (SMTPS, port 465), with a
+    verifying context (the system's CAs unless ``ssl_context`` is given); plain TCP otherwise (STARTTLS
+    is the caller's next step)."""
+    if smtp.mode == "tls":
+        context = ssl_context or ssl.create_default_context()
+        return smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
+    return smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
+
+
 def deliver(
     msg: EmailMessage,
     *,
@@ -292,14 +302,14 @@ def deliver(
         )
     step, secret = "connect to", ""
     try:
-        with smtplib.SMTP(smtp.host, smtp.port, timeout=timeout) as s:
+        with open_smtp(smtp, timeout, ssl_context) as s:
             step = "greet (EHLO)"
             s.ehlo()
-            if smtp.starttls:
+            if smtp.mode == "starttls":
                 step = "start TLS (STARTTLS) with"
                 if not s.has_extn("starttls"):
                     raise MailError(
-                        f"{where} does not offer STARTTLS; set starttls = false under "
+                        f'{where} does not offer STARTTLS; set security = "none" under '
                         f"[system.smtp] in admin.toml only if that network is trusted"
                     )
                 s.starttls(context=ssl_context or ssl.create_default_context())
@@ -323,8 +333,9 @@ def deliver(
         raise MailError(f"{where} refused every recipient of the report mail: {bad}") from None
     except smtplib.SMTPNotSupportedError as e:
         hint = (
-            "; many servers offer AUTH only after STARTTLS: set starttls = true under [system.smtp] in admin.toml"
-            if smtp.username and not smtp.starttls and step.startswith("log in")
+            '; many servers offer AUTH only after TLS: set security = "starttls" (or "tls" on port 465) '
+            "under [system.smtp] in admin.toml"
+            if smtp.username and smtp.mode == "none" and step.startswith("log in")
             else ""
         )
         raise MailError(

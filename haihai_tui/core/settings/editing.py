@@ -16,9 +16,9 @@ from haihai_tui.core.paths import Paths
 from haihai_tui.core.settings import permissions as perm
 from haihai_tui.core.settings import store
 from haihai_tui.core.settings.load import load_settings
-from haihai_tui.core.settings.model import Integration, Menu
-from haihai_tui.core.settings.permissions import PermissionDenied, User
-from haihai_tui.core.settings.validate import integration_problems
+from haihai_tui.core.settings.model import CONTROL_CHARS, Integration, Menu, Smtp
+from haihai_tui.core.settings.permissions import SYSTEM_SETTINGS, PermissionDenied, User
+from haihai_tui.core.settings.validate import integration_problems, system_problems
 
 
 class EditRefused(Exception):
@@ -316,6 +316,101 @@ def set_token(paths: Paths, actor_login: str, name: str, value: str) -> None:
         if "tokens" not in doc:
             doc["tokens"] = tomlkit.table()
         doc["tokens"][name] = value
+
+    store.update(paths.secrets, mutate, backup=False)
+    os.chmod(paths.secrets, 0o600)
+
+
+# --- システム設定 / メール設定 (admin.toml [system], secrets.toml [smtp]) ------------------------------------
+
+
+def system_refusal(user: User | None, login: str) -> str | None:
+    """None when ``user`` may change システム設定; otherwise why not and who can fix it."""
+    if user is not None and user.has(SYSTEM_SETTINGS):
+        return None
+    who = f"'{login}' has no user entry in admin.toml" if user is None else f"'{login}' lacks 「{SYSTEM_SETTINGS}」"
+    return f"Read-only: {who} (全体権限). Ask a holder of 「{perm.GRANT}」 to grant it in 全体権限一覧."
+
+
+def _system_values(doc: Any) -> tuple[list[str], Smtp]:
+    system = doc.get("system", {})
+    raw = system.get("smtp", {})
+    port = raw.get("port", 587)
+    smtp = Smtp(
+        host=str(raw.get("host", "")),
+        port=port if isinstance(port, int) else 0,
+        starttls=bool(raw.get("starttls", True)),
+        from_addr=str(raw.get("from", "")),
+        username=str(raw.get("username", "")),
+        security=str(raw.get("security", "")),
+    )
+    return [str(a) for a in system.get("admin_emails", [])], smtp
+
+
+def _same(a: tuple[list[str], Smtp], b: tuple[list[str], Smtp]) -> bool:
+    (ea, sa), (eb, sb) = a, b
+    key = lambda s: (s.host, s.port, s.mode, s.from_addr, s.username)  # noqa: E731
+    return ea == eb and key(sa) == key(sb)
+
+
+def save_system(
+    paths: Paths,
+    actor_login: str,
+    admin_emails: list[str],
+    smtp: Smtp,
+    *,
+    has_password: bool,
+    expected: tuple[list[str], Smtp] | None = None,
+) -> None:
+    """Write admin.toml [system] admin_emails and [system.smtp] (``security`` replaces ``starttls``).
+    With ``expected`` (what the screen loaded), refuse when someone else changed them in the meantime."""
+    errors = [msg for _, sev, msg in system_problems(admin_emails, smtp, has_password) if sev == "error"]
+    if errors:
+        raise EditRefused(f"not saved: {errors[0]}", errors)
+
+    def mutate(doc: Any) -> None:
+        refusal = system_refusal(perm.find_user(_users(doc), actor_login), actor_login)
+        if refusal:
+            raise EditRefused(refusal)
+        if expected is not None and not _same(_system_values(doc), expected):
+            raise EditRefused(
+                "someone else changed システム設定 in admin.toml since this screen loaded it; "
+                "press Esc, open the screen again and redo your change"
+            )
+        if "system" not in doc:
+            doc["system"] = tomlkit.table()
+        system = doc["system"]
+        _set(system, "admin_emails", list(admin_emails))
+        if "smtp" not in system:
+            system["smtp"] = tomlkit.table()
+        t = system["smtp"]
+        _set(t, "host", smtp.host)
+        _set(t, "port", smtp.port)
+        if "starttls" in t:
+            del t["starttls"]
+        _set(t, "security", smtp.mode)
+        _set(t, "from", smtp.from_addr)
+        _set(t, "username", smtp.username)
+
+    store.update(paths.admin, mutate)
+
+
+def set_smtp_password(paths: Paths, actor_login: str, value: str) -> None:
+    """Store the SMTP password in secrets.toml (0600) under [smtp] password; "" removes it."""
+    refusal = system_refusal(_actor(paths, actor_login), actor_login)
+    if refusal:
+        raise EditRefused(refusal)
+    if value and (value != value.strip() or CONTROL_CHARS.search(value)):
+        raise EditRefused("the SMTP password has spaces around it or a control character; type it again")
+
+    def mutate(doc: Any) -> None:
+        if not value:
+            if "smtp" in doc and "password" in doc["smtp"]:
+                del doc["smtp"]["password"]
+            return
+        if "smtp" not in doc:
+            doc["smtp"] = tomlkit.table()
+        doc["smtp"]["password"] = value
 
     store.update(paths.secrets, mutate, backup=False)
     os.chmod(paths.secrets, 0o600)

@@ -20,6 +20,8 @@ from haihai_tui.core.settings.loaded import Ctx, Loaded, did_you_mean
 from haihai_tui.core.settings.model import (
     CONTROL_CHARS,
     DATABASE_ID,
+    SMTP_PORTS,
+    SMTP_SECURITY,
     Database,
     FieldDef,
     Integration,
@@ -100,6 +102,7 @@ SMTP: Schema = {
     "host": (STR, False),
     "port": (INT, False),
     "starttls": (BOOL, False),
+    "security": (STR, False),
     "from": (STR, False),
     "username": (STR, False),
     "password": (STR, False),
@@ -123,7 +126,23 @@ def parse_admin(ctx: Ctx, doc: dict, s: Settings) -> None:
         starttls=smtp.get("starttls", True),
         from_addr=smtp.get("from", ""),
         username=smtp.get("username", ""),
+        security=smtp.get("security", ""),
     )
+    if s.smtp.security and s.smtp.security not in SMTP_SECURITY:
+        ctx.add(
+            ("system", "smtp", "security"),
+            f"[system.smtp] security must be one of {', '.join(map(repr, SMTP_SECURITY))}, "
+            f"not {ctx.show('security', s.smtp.security)}",
+        )
+        s.smtp.security = ""
+    elif "starttls" in smtp and s.smtp.security and s.smtp.starttls != (s.smtp.security == "starttls"):
+        ctx.add(
+            ("system", "smtp", "starttls"),
+            f"[system.smtp] starttls = {str(s.smtp.starttls).lower()} contradicts security = "
+            f"{s.smtp.security!r}; remove starttls (security replaces it)",
+        )
+    if s.smtp.security and "port" not in smtp:
+        s.smtp.port = SMTP_PORTS[s.smtp.security]
     for i, raw in enumerate(top.get("users", [])):
         u = check_table(ctx, raw, USER, ("users", i), "[[users]]")
         if "login" not in u:

@@ -129,13 +129,28 @@ class Menu:
     integrations: list[str] = field(default_factory=list)  # integration names, in order
 
 
+#: how report mail reaches the SMTP server: [system.smtp] security = "none" | "starttls" | "tls"
+SMTP_SECURITY: dict[str, str] = {
+    "none": "なし none (plain SMTP; only on a trusted network)",
+    "starttls": "STARTTLS (usually port 587)",
+    "tls": "TLS on connect (SMTPS, usually port 465)",
+}
+SMTP_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+
+
 @dataclass
 class Smtp:
     host: str = ""
     port: int = 587
-    starttls: bool = True
+    starttls: bool = True  # the older switch; ``security`` wins when set
     from_addr: str = ""
     username: str = ""
+    security: str = ""  # "none" | "starttls" | "tls"; "" means: from ``starttls``
+
+    @property
+    def mode(self) -> str:
+        """The security in force: ``security`` when set, else what the older ``starttls`` switch says."""
+        return self.security or ("starttls" if self.starttls else "none")
 
 
 @dataclass

@@ -14,9 +14,11 @@ from haihai_tui.core.settings.model import (
     FIELD_TYPES,
     REPORT_MAIL,
     REPORT_TO,
+    SMTP_SECURITY,
     TOKEN_HEADER,
     Integration,
     Settings,
+    Smtp,
 )
 from haihai_tui.core.settings.params import param_findings
 from haihai_tui.core.settings.permissions import GRANT, PERMISSION_NAMES
@@ -41,6 +43,43 @@ def url_problems(url: str) -> list[tuple[str, str]]:
                 f"HaiHai's import endpoint is https://{{HOST}}/{{PATH}}{API_PATH}",
             )
         )
+    return out
+
+
+def system_problems(admin_emails: list[str], smtp: Smtp, has_password: bool) -> list[tuple[str, str, str]]:
+    """Every problem of システム設定 / メール設定 as (field, severity, message): the screen shows them as
+    the user types and refuses to save errors; ``haihai-tui check`` reads the same file."""
+    out: list[tuple[str, str, str]] = []
+    for addr in admin_emails:
+        why = email_problem(addr)
+        if why:
+            out.append(("admin_emails", "error", f"admin e-mail {addr!r} is not an e-mail address: {why}"))
+    if len({a.lower() for a in admin_emails}) != len(admin_emails):
+        out.append(("admin_emails", "warning", "an admin e-mail appears twice; each gets the mail once"))
+    if not admin_emails:
+        out.append(("admin_emails", "warning", "no admin e-mail: report mail to 管理者 (admin) has nowhere to go"))
+    host = smtp.host
+    if host and (any(c.isspace() or not c.isprintable() for c in host) or "/" in host or "@" in host):
+        out.append(("host", "error", f"SMTP host {host!r} is not a host name: write only the name (smtp.example.jp)"))
+    if not 1 <= smtp.port <= 65535:
+        out.append(("port", "error", f"SMTP port {smtp.port} is not between 1 and 65535 (usually 587 or 465)"))
+    if smtp.mode not in SMTP_SECURITY:
+        out.append(("security", "error", f"security must be one of {', '.join(SMTP_SECURITY)}"))
+    elif host:
+        if smtp.mode == "tls" and smtp.port == 587:
+            out.append(("port", "warning", "TLS on connect usually listens on 465; 587 usually speaks STARTTLS"))
+        if smtp.mode != "tls" and smtp.port == 465:
+            out.append(("port", "warning", "port 465 usually means TLS on connect: choose security TLS"))
+        if smtp.mode == "none" and smtp.username:
+            out.append(("security", "warning", "the password would cross the network unencrypted; use STARTTLS or TLS"))
+    if smtp.from_addr:
+        why = email_problem(smtp.from_addr)
+        if why:
+            out.append(("from", "error", f"sender {smtp.from_addr!r} is not an e-mail address: {why}"))
+    if any(c.isspace() or not c.isprintable() for c in smtp.username):
+        out.append(("username", "error", "the login has a space or a control character; type it again"))
+    if host and smtp.username and not has_password:
+        out.append(("password", "error", f"login {smtp.username!r} needs a password: type it in the password field"))
     return out
 
 
