@@ -155,7 +155,9 @@ def parse_admin(ctx: Ctx, doc: dict, s: Settings) -> None:
 
 DB_TOP: Schema = {"databases": (LIST, False), "integrations": (LIST, False), "menus": (LIST, False)}
 DATABASE: Schema = {"id": (STR, True), "name": (STR, False), "fields": (LIST, True), "read_only": (BOOL, False)}
+DATABASE.update({k: (STR, False) for k in ("engine", "dsn", "table", "key")})  # engine = "postgresql"
 FIELD: Schema = {"id": (STR, True), "label": (STR, True), "type": (STR, False), "options": (LIST, False)}
+FIELD["column"] = (STR, False)  # engine = "postgresql": the table's column
 INTEGRATION: Schema = {
     "name": (STR, True),
     "url": (STR, True),
@@ -199,10 +201,13 @@ def parse_db(ctx: Ctx, doc: dict, s: Settings) -> None:
             continue
         db = Database(id=d["id"], name=d.get("name", d["id"]), read_only=d.get("read_only", False))
         for j, rawf in enumerate(d.get("fields", [])):
+        db.engine = d.get("engine", "sqlite")
+        db.dsn, db.table, db.key = d.get("dsn", ""), d.get("table", ""), d.get("key", "")
+        db.read_only = db.read_only or db.engine == "postgresql"  # someone else's table: only read here
             f = check_table(ctx, rawf, FIELD, ("databases", i, "fields", j), "a field")
             if "id" in f and "label" in f:
                 options = str_list(ctx, f.get("options", []), ("databases", i, "fields", j, "options"), "options")
-                db.fields.append(FieldDef(f["id"], f["label"], f.get("type", "text"), options))
+                db.fields.append(FieldDef(f["id"], f["label"], f.get("type", "text"), options, f.get("column", "")))
         s.databases.append(db)
     for i, raw in enumerate(top.get("integrations", [])):
         g = check_table(ctx, raw, INTEGRATION, ("integrations", i), "[[integrations]]")

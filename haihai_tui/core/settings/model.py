@@ -60,6 +60,17 @@ class Database:
     id: str
     name: str
     fields: list[FieldDef] = field(default_factory=list)
+    column: str = ""  # engine = "postgresql": the table's column (default: the field id)
+
+    @property
+    def source_column(self) -> str:
+        return self.column or self.id
+
+
+#: where a database's records live: "sqlite" (a file in the data folder, the default) or "postgresql"
+ENGINES = ("sqlite", "postgresql")
+#: a PostgreSQL table or view as db.toml names it: "name" or "schema.name"
+PG_TABLE = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}")
     read_only: bool = False  # db.toml ``read_only = true``: nobody edits, adds or deletes its records
 
     def field(self, id_or_label: str) -> FieldDef | None:
@@ -68,6 +79,11 @@ class Database:
                 return f
         return None
 
+    engine: str = "sqlite"  # "postgresql": records read from someone else's table (always read-only)
+    #: engine = "postgresql": "${ENV}" or "${secret:NAME}" (a reference; never the DSN itself)
+    dsn: str = ""
+    table: str = ""  # engine = "postgresql": a table or view, "schema.name" allowed
+    key: str = ""  # engine = "postgresql": the column that identifies a row (default: the primary key)
     def pairs(self) -> list[tuple[str, str]]:
         """[(id, label), ...] as parse_condition wants them."""
         return [(f.id, f.label) for f in self.fields]

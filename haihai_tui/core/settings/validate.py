@@ -10,13 +10,17 @@ from haihai_tui.core.encodings import SETTING_ENCODINGS
 from haihai_tui.core.settings import headers as hdr
 from haihai_tui.core.settings.loaded import Ctx, Loaded, did_you_mean
 from haihai_tui.core.settings.model import (
+    CONTROL_CHARS,
     EMAIL_LABEL,
+    ENGINES,
     FIELD_TYPES,
+    PG_TABLE,
     REPORT_MAIL,
     REPORT_TO,
     SMTP_SECURITY,
     TOKEN_HEADER,
     Integration,
+    Database,
     Settings,
     Smtp,
 )
@@ -203,6 +207,47 @@ def validate(loaded: Loaded, environ: dict[str, str]) -> None:
     # databases
     ids: set[str] = set()
     for i, d in enumerate(s.databases):
+def source_problems(d: Database, settings: Settings, environ: dict[str, str]) -> list[tuple[tuple, str, str]]:
+    """Where the records of ``d`` live (engine, dsn, table, key, columns) as (keypath suffix, severity, message).
+    Only the settings; ``haihai-tui check`` also connects (core/records/pgcheck.py)."""
+    if d.engine not in ENGINES:
+        return [(("engine",), "error", f"engine must be one of {', '.join(map(repr, ENGINES))}, not {d.engine!r}")]
+    if d.engine != "postgresql":
+        extra = [k for k in ("dsn", "table", "key") if getattr(d, k)] + ["column" for f in d.fields if f.column][:1]
+        return [((k,), "warning", f'{k} is only read with engine = "postgresql"; it is ignored') for k in extra]
+    out: list[tuple[tuple, str, str]] = []
+    kind, ref = hdr.parse("dsn", d.dsn)
+    if not d.dsn.strip():
+        out.append((("dsn",), "error", 'engine = "postgresql" needs dsn = "${secret:NAME}" or "${ENV_VAR}"'))
+    elif kind == "literal":
+        out.append(
+            (
+                ("dsn",),
+                "error",
+                "the connection string (dsn) is written in db.toml; move it to secrets.toml as "
+                f'[tokens] "{d.id}-dsn" = "postgresql://..." (mode 0600) and write dsn = "${{secret:{d.id}-dsn}}", '
+                'or use an environment variable dsn = "${PGDSN_VAR}"',
+            )
+        )
+    else:
+        hv = hdr.resolve("dsn", d.dsn, settings, environ)
+        if hv.missing:
+            out.append((("dsn",), "warning" if kind == "env" and not hv.refused else "error", hv.missing))
+    if not PG_TABLE.fullmatch(d.table):
+        out.append(
+            (
+                ("table",),
+                "error",
+                f'table must name a table or view, "name" or "schema.name" (letters, digits, _ and $), '
+                f"not {d.table!r}",
+            )
+        )
+    for j, f in enumerate(d.fields):
+        if CONTROL_CHARS.search(f.source_column):
+            out.append((("fields", j, "column"), "error", f"column of field {f.id!r} holds a control character"))
+    return out
+
+
         if d.id in ids:
             db.add(("databases", i, "id"), f"database id {d.id!r} appears twice")
         ids.add(d.id)
@@ -257,6 +302,8 @@ def validate(loaded: Loaded, environ: dict[str, str]) -> None:
                     db.add(
                         ("menus", i, "columns"),
                         f"menu {m.name!r}: database {d.id!r} has no column {c!r}"
+        for suffix, sev, msg in source_problems(d, s, environ):
+            db.add(("databases", i) + suffix, f"database {d.id!r}: {msg}", sev)
                         f"{did_you_mean(c, [f.id for f in d.fields])}",
                     )
             shown = [d.field(c) for c in m.columns]
