@@ -200,10 +200,10 @@ def parse_db(ctx: Ctx, doc: dict, s: Settings) -> None:
             )
             continue
         db = Database(id=d["id"], name=d.get("name", d["id"]), read_only=d.get("read_only", False))
-        for j, rawf in enumerate(d.get("fields", [])):
         db.engine = d.get("engine", "sqlite")
         db.dsn, db.table, db.key = d.get("dsn", ""), d.get("table", ""), d.get("key", "")
         db.read_only = db.read_only or db.engine == "postgresql"  # someone else's table: only read here
+        for j, rawf in enumerate(d.get("fields", [])):
             f = check_table(ctx, rawf, FIELD, ("databases", i, "fields", j), "a field")
             if "id" in f and "label" in f:
                 options = str_list(ctx, f.get("options", []), ("databases", i, "fields", j, "options"), "options")

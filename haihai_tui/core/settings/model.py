@@ -53,13 +53,6 @@ class FieldDef:
     label: str
     type: str = "text"
     options: list[str] = field(default_factory=list)  # the choices of a "select" field, in order
-
-
-@dataclass
-class Database:
-    id: str
-    name: str
-    fields: list[FieldDef] = field(default_factory=list)
     column: str = ""  # engine = "postgresql": the table's column (default: the field id)
 
     @property
@@ -71,7 +64,19 @@ class Database:
 ENGINES = ("sqlite", "postgresql")
 #: a PostgreSQL table or view as db.toml names it: "name" or "schema.name"
 PG_TABLE = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}")
+
+
+@dataclass
+class Database:
+    id: str
+    name: str
+    fields: list[FieldDef] = field(default_factory=list)
     read_only: bool = False  # db.toml ``read_only = true``: nobody edits, adds or deletes its records
+    engine: str = "sqlite"  # "postgresql": records read from someone else's table (always read-only)
+    #: engine = "postgresql": "${ENV}" or "${secret:NAME}" (a reference; never the DSN itself)
+    dsn: str = ""
+    table: str = ""  # engine = "postgresql": a table or view, "schema.name" allowed
+    key: str = ""  # engine = "postgresql": the column that identifies a row (default: the primary key)
 
     def field(self, id_or_label: str) -> FieldDef | None:
         for f in self.fields:
@@ -79,11 +84,6 @@ PG_TABLE = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$
                 return f
         return None
 
-    engine: str = "sqlite"  # "postgresql": records read from someone else's table (always read-only)
-    #: engine = "postgresql": "${ENV}" or "${secret:NAME}" (a reference; never the DSN itself)
-    dsn: str = ""
-    table: str = ""  # engine = "postgresql": a table or view, "schema.name" allowed
-    key: str = ""  # engine = "postgresql": the column that identifies a row (default: the primary key)
     def pairs(self) -> list[tuple[str, str]]:
         """[(id, label), ...] as parse_condition wants them."""
         return [(f.id, f.label) for f in self.fields]

@@ -19,8 +19,8 @@ from haihai_tui.core.settings.model import (
     REPORT_TO,
     SMTP_SECURITY,
     TOKEN_HEADER,
-    Integration,
     Database,
+    Integration,
     Settings,
     Smtp,
 )
@@ -177,36 +177,6 @@ def integration_problems(g: Integration, settings: Settings, environ: dict[str, 
     return out
 
 
-def validate(loaded: Loaded, environ: dict[str, str]) -> None:
-    s = loaded.settings
-
-    def ctx(key: str, name: str) -> Ctx:
-        tf = loaded.files.get(key)
-        return Ctx(name, tf.text if tf else "", loaded.problems)
-
-    admin, db = ctx("admin", "admin.toml"), ctx("db", "db.toml")
-    for addr in s.admin_emails:
-        why = email_problem(addr)
-        if why:
-            admin.add(("system", "admin_emails"), f"admin_emails: {addr!r} is not an e-mail address: {why}")
-    for i, u in enumerate(s.users):
-        why = email_problem(u.email) if u.email else None
-        if why:
-            admin.add(("users", i, "email"), f"user {u.login!r}: email {u.email!r} is not an e-mail address: {why}")
-    # users
-    seen: set[str] = set()
-    for i, u in enumerate(s.users):
-        if u.login in seen:
-            admin.add(("users", i, "login"), f"login {u.login!r} appears twice; logins must be unique")
-        seen.add(u.login)
-        for p in u.permissions:
-            if p not in PERMISSION_NAMES:
-                admin.add(("users", i, "permissions"), f"unknown permission {p!r}{did_you_mean(p, PERMISSION_NAMES)}")
-    if s.users and not any(GRANT in u.permissions for u in s.users):
-        admin.add(("users",), f"nobody holds 「{GRANT}」, so nobody can change permissions from the app", "warning")
-    # databases
-    ids: set[str] = set()
-    for i, d in enumerate(s.databases):
 def source_problems(d: Database, settings: Settings, environ: dict[str, str]) -> list[tuple[tuple, str, str]]:
     """Where the records of ``d`` live (engine, dsn, table, key, columns) as (keypath suffix, severity, message).
     Only the settings; ``haihai-tui check`` also connects (core/records/pgcheck.py)."""
@@ -238,8 +208,7 @@ def source_problems(d: Database, settings: Settings, environ: dict[str, str]) ->
             (
                 ("table",),
                 "error",
-                f'table must name a table or view, "name" or "schema.name" (letters, digits, _ and $), '
-                f"not {d.table!r}",
+                f'table must be "name" or "schema.name" of a table or view (letters, digits, _, $), not {d.table!r}',
             )
         )
     for j, f in enumerate(d.fields):
@@ -248,6 +217,36 @@ def source_problems(d: Database, settings: Settings, environ: dict[str, str]) ->
     return out
 
 
+def validate(loaded: Loaded, environ: dict[str, str]) -> None:
+    s = loaded.settings
+
+    def ctx(key: str, name: str) -> Ctx:
+        tf = loaded.files.get(key)
+        return Ctx(name, tf.text if tf else "", loaded.problems)
+
+    admin, db = ctx("admin", "admin.toml"), ctx("db", "db.toml")
+    for addr in s.admin_emails:
+        why = email_problem(addr)
+        if why:
+            admin.add(("system", "admin_emails"), f"admin_emails: {addr!r} is not an e-mail address: {why}")
+    for i, u in enumerate(s.users):
+        why = email_problem(u.email) if u.email else None
+        if why:
+            admin.add(("users", i, "email"), f"user {u.login!r}: email {u.email!r} is not an e-mail address: {why}")
+    # users
+    seen: set[str] = set()
+    for i, u in enumerate(s.users):
+        if u.login in seen:
+            admin.add(("users", i, "login"), f"login {u.login!r} appears twice; logins must be unique")
+        seen.add(u.login)
+        for p in u.permissions:
+            if p not in PERMISSION_NAMES:
+                admin.add(("users", i, "permissions"), f"unknown permission {p!r}{did_you_mean(p, PERMISSION_NAMES)}")
+    if s.users and not any(GRANT in u.permissions for u in s.users):
+        admin.add(("users",), f"nobody holds 「{GRANT}」, so nobody can change permissions from the app", "warning")
+    # databases
+    ids: set[str] = set()
+    for i, d in enumerate(s.databases):
         if d.id in ids:
             db.add(("databases", i, "id"), f"database id {d.id!r} appears twice")
         ids.add(d.id)
@@ -272,6 +271,8 @@ def source_problems(d: Database, settings: Settings, environ: dict[str, str]) ->
                 db.add(where, f"field {f.id!r}: every option must be non-empty and appear once")
             fids.add(f.id)
             labels.add(f.label)
+        for suffix, sev, msg in source_problems(d, s, environ):
+            db.add(("databases", i) + suffix, f"database {d.id!r}: {msg}", sev)
     # integrations
     names: set[str] = set()
     for i, g in enumerate(s.integrations):
@@ -302,8 +303,6 @@ def source_problems(d: Database, settings: Settings, environ: dict[str, str]) ->
                     db.add(
                         ("menus", i, "columns"),
                         f"menu {m.name!r}: database {d.id!r} has no column {c!r}"
-        for suffix, sev, msg in source_problems(d, s, environ):
-            db.add(("databases", i) + suffix, f"database {d.id!r}: {msg}", sev)
                         f"{did_you_mean(c, [f.id for f in d.fields])}",
                     )
             shown = [d.field(c) for c in m.columns]
