@@ -19,6 +19,24 @@ def check_report(ctx: AppContext) -> list[Problem]:
     return problems
 
 
+def source_report(ctx: AppContext) -> list[Problem]:
+    """engine = "postgresql" databases: connect (short timeout) and compare the table with db.toml, as file:line."""
+    from haihai_tui.core.settings.loaded import Ctx
+
+    dbs = [(i, d) for i, d in enumerate(ctx.settings.databases) if d.engine == "postgresql"]
+    found: list[Problem] = []
+    tf = ctx.loaded.files.get("db")
+    where = Ctx(ctx.paths.db.name, tf.text if tf else "", found)
+    for i, d in dbs:
+        if any(p.is_error and f"database {d.id!r}" in p.message for p in ctx.loaded.problems):
+            continue  # its settings are wrong already: connecting would only repeat that
+        from haihai_tui.core.records.pgcheck import check_source
+
+        for suffix, severity, message in check_source(d, ctx.settings):
+            where.add(("databases", i) + suffix, f"database {d.id!r}: {message}", severity)
+    return found
+
+
 def cmd_check(args) -> int:
     paths = paths_of(args)
     if not paths.config_dir.exists():
@@ -29,7 +47,7 @@ def cmd_check(args) -> int:
         )
         return 1
     ctx = AppContext(paths)
-    problems = check_report(ctx)
+    problems = check_report(ctx) + source_report(ctx)
     for p in problems:
         print(p)
     errors = sum(p.is_error for p in problems)

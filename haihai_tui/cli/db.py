@@ -23,6 +23,13 @@ def cmd_db_import(args) -> int:
     if not args.file.is_file():
         print(f"{args.file}: no such file", file=sys.stderr)
         return 2
+    if db.engine == "postgresql":
+        print(
+            f"database {one_line(db.id)!r} is read from PostgreSQL (table {one_line(db.table)}); this tool never "
+            "writes there: load the records in the system that owns that table\nnothing was imported",
+            file=sys.stderr,
+        )
+        return 2
     try:
         rs = RecordStore.open(paths.records_dir, db)
     except DatabaseIdError as e:

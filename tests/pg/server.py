@@ -127,3 +127,17 @@ def load_table(conn, table: str, field_ids, rows, *, key: str = "id", text_type:
                 cp.write_row((n, *row))
     conn.execute(f"ANALYZE {table}")
     return n
+
+
+def to_postgres(paths, dsn: str, table: str = "sales.customers", *, secret: str = "customers-dsn") -> None:
+    """Turn the sample database "customers" of a settings folder into engine = "postgresql" reading ``table``,
+    its DSN in secrets.toml as [tokens] ``secret`` (db.toml holds only "${secret:...}")."""
+    text = paths.db.read_text(encoding="utf-8")
+    assert 'id = "customers"\n' in text, "the sample db.toml changed: adapt tests/pg/server.py"
+    i = text.index('id = "customers"\n') + len('id = "customers"\n')
+    text = text[:i] + f'engine = "postgresql"\ndsn = "${{secret:{secret}}}"\ntable = "{table}"\n' + text[i:]
+    paths.db.write_text(text, encoding="utf-8")
+    sec = paths.secrets.read_text(encoding="utf-8")
+    j = sec.index("[tokens]\n") + len("[tokens]\n")
+    paths.secrets.write_text(sec[:j] + f'"{secret}" = "{dsn}"\n' + sec[j:], encoding="utf-8")
+    paths.secrets.chmod(0o600)

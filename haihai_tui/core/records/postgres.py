@@ -43,6 +43,7 @@ __all__ = ["CONNECT_TIMEOUT", "PgRecordStore", "describe_host", "ident", "pg_con
 
 CONNECT_TIMEOUT = 5  # seconds: the TUI and `check` say "unreachable" quickly instead of hanging
 CACHE_SECONDS = 30.0
+BIG_TABLE = 100_000  # estimated rows above which a sort without an index is called slow (list, check)
 _CACHED_QUERIES = 16
 #: types compared and sorted as they are; any other column is cast with ::text
 TEXT_TYPES = frozenset({"text", "character varying"})
@@ -191,6 +192,10 @@ class PgRecordStore:
                     [oid],
                 ).fetchall()
             )
+            est = self._conn.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s", [oid]).fetchone()[0]
+            indexed = sortable_columns(self._conn, oid) if est > BIG_TABLE else set(types)
+            #: field ids whose sort reads the whole (big) table: the record list says so
+            self.slow_sorts = {f.id for f in d.fields if f.source_column not in indexed}
             pk = [
                 r[0]
                 for r in self._conn.execute(
@@ -375,6 +380,20 @@ class PgRecordStore:
             if count <= 0:
                 break
         return out
+
+
+def sortable_columns(conn, oid) -> set[str]:
+    """Columns that lead a b-tree index in "C" (code point) order, as the record list sorts."""
+    rows = conn.execute(
+        "SELECT a.attname, coalesce(c.collname, '') FROM pg_index i "
+        "JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'btree' "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+        "LEFT JOIN pg_collation c ON c.oid = i.indcollation[0] WHERE i.indrelid = %s",
+        [oid],
+    ).fetchall()
+    cur = conn.execute("SELECT datcollate IN ('C', 'POSIX') FROM pg_database WHERE datname = current_database()")
+    default_is_c = cur.fetchone()[0]
+    return {name for name, coll in rows if coll in ("C", "POSIX", "ucs_basic") or (coll == "default" and default_is_c)}
 
 
 class _Guard:

@@ -26,8 +26,8 @@ from haihai_tui.core.events import (
 )
 from haihai_tui.core.paths import Paths, ensure_private_dir
 from haihai_tui.core.procs import pid_alive
+from haihai_tui.core.records.engines import RecordSourceError, open_records
 from haihai_tui.core.records.query import Condition, Query
-from haihai_tui.core.records.store import RecordStore
 from haihai_tui.core.run.history import (
     History,
     last_run_caution,
@@ -207,7 +207,10 @@ def prepare(
     )
     on_event(StageChanged(Stage.QUERY, f"reading {db.name} ({menu.name})"))
     sweep_stale(paths.runs_dir)
-    store = RecordStore.open(paths.records_dir, db)
+    try:  # SQLite, or PostgreSQL (engine = "postgresql"): unreachable is a refusal naming the host and reason
+        store = open_records(paths, db, settings)  # the dsn from os.environ or secrets.toml
+    except RecordSourceError as e:
+        raise RunRefused(f"{e}; nothing was sent") from None
     try:
         total = store.count(query)
         on_event(RowsProgress(0, total))
@@ -226,6 +229,8 @@ def prepare(
             cancel=cancel,
             daily_quota=integ.limits.daily_quota,
         )
+    except RecordSourceError as e:  # the connection lost mid-export: build_csv has removed its files
+        raise RunRefused(f"{e}; the run stopped before sending: nothing was sent, its files were removed") from None
     finally:
         store.close()
     try:

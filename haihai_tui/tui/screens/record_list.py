@@ -47,6 +47,8 @@ class RecordListScreen(AppScreen):
     RecordListScreen #list-search > Static { width: auto; padding: 0 0 0 1; }
     RecordListScreen #list-search > Input { width: 1fr; }
     RecordListScreen #list-missing { padding: 1 2; }
+    RecordListScreen #list-problem { padding: 1 2; color: $error; display: none; height: auto; }
+    RecordListScreen #list-problem.on { display: block; }
     """
 
     def __init__(self, menu_name: str) -> None:
@@ -59,6 +61,7 @@ class RecordListScreen(AppScreen):
         self.search = ""
         self.sort: tuple[str, bool] | None = None  # (field id, descending)
         self._busy_text = ""
+        self._slow_sorts: set[str] = set()  # PostgreSQL: fields a sort reads the whole big table for
 
     @property
     def ctx(self) -> AppContext:
@@ -82,13 +85,16 @@ class RecordListScreen(AppScreen):
             return
         yield Static("", id="list-status", markup=False)
         yield Static("", id="list-conds", markup=False)
+        yield Static("", id="list-problem", markup=False)  # the database cannot be read: said where the rows go
         db, ctx = self.database, self.ctx
         cols = [(c, (db.field(c).label if db.field(c) else c)) for c in self.menu.columns]
 
-        def open_store():
-            from haihai_tui.core.records.store import RecordStore
+        def open_store():  # in a worker thread: SQLite, or PostgreSQL for engine = "postgresql"
+            from haihai_tui.core.records.engines import open_records
 
-            return RecordStore.open(ctx.paths.records_dir, db)
+            store = open_records(ctx.paths, db, ctx.settings)
+            self._slow_sorts = set(getattr(store, "slow_sorts", ()))
+            return store
 
         yield RecordTable(open_store, cols, self.current_query(), id="records")
         with Horizontal(id="list-search"):
@@ -142,6 +148,10 @@ class RecordListScreen(AppScreen):
             parts.append(f'search "{one_line(self.search)}"')
         if self.sort:
             parts.append(f"sort {one_line(self.label(self.sort[0]))} {'desc' if self.sort[1] else 'asc'}")
+            if self.sort[0] in self._slow_sorts:
+                parts[-1] += " (no index: slow on this big table)"
+        if self.database is not None and self.database.engine == "postgresql":
+            parts.append(f"read-only: PostgreSQL {one_line(self.database.table)}")
         if self._busy_text:
             parts.append(self._busy_text)
         self.query_one("#list-status", Static).update("  |  ".join(parts))
@@ -167,6 +177,13 @@ class RecordListScreen(AppScreen):
 
     def on_record_table_failed(self, msg: RecordTable.Failed) -> None:
         self.notify(msg.text, severity="error", markup=False, timeout=10)
+        if self.table.row_count == 0:  # nothing to show: the reason takes the list's place
+            problem = self.query_one("#list-problem", Static)
+            problem.update(
+                f"{one_line(msg.text)}\n\nNothing can be listed or run from this menu until the database can be "
+                "read. `haihai-tui check` says what is wrong; Esc goes back, open the list again to retry."
+            )
+            problem.add_class("on")
 
     # -- search, conditions, sort ----------------------------------------------------------------
 
