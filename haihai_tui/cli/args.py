@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run one integration without screens (for cron)",
         description="Run an integration attached to a record-list menu on the rows matching the "
-        "conditions. Exit 0 done, 1 error, 2 bad usage, 3 outcome unknown.",
+        "conditions. Exit 0 done (also: nothing changed, nothing sent), 1 error, 2 bad usage, "
+        "3 outcome unknown, 4 another run of this integration is going (the lock).",
     )
     _common(r)
     r.add_argument("--menu", required=True, help="record-list menu name (メニュー)")
@@ -67,7 +68,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--search", default="", help="free text over the menu's columns")
     r.add_argument("--memo", default="", help="メモ recorded in the history")
     r.add_argument("--dry-run", action="store_true", help="print the exact request (token masked), send nothing")
-    r.add_argument("--yes", action="store_true", help="confirm a dangerous run (delete from the whole HaiHai database)")
+    r.add_argument(
+        "--yes",
+        action="store_true",
+        help="confirm a dangerous run (delete from the whole HaiHai database) or a mirror run's removals",
+    )
+    r.add_argument(
+        "--sync",
+        choices=("full", "changes", "mirror"),
+        help="override the integration's sync mode: full (every row), changes (only new, changed or "
+        "refused rows), mirror (changes, then remove from the gid/spid who left the result)",
+    )
+    r.add_argument(
+        "--retry-failed",
+        type=int,
+        metavar="RUN",
+        help="send again exactly the rows HaiHai reported 失敗 in history run RUN, with their current values",
+    )
     r.add_argument("--split", action="store_true", help="over the per-request limit: send several requests")
     r.add_argument(
         "--allow-warnings",

@@ -33,11 +33,14 @@ from haihai_tui.core.events import (
 )
 from haihai_tui.core.records.query import ConditionError, parse_condition
 from haihai_tui.core.run.execute import execute
-from haihai_tui.core.run.prepare import RunRefused, Target, prepare
+from haihai_tui.core.run.history_text import sync_words
+from haihai_tui.core.run.prepare import RunBusy, RunRefused, Target, prepare
 from haihai_tui.core.settings.context import AppContext
 from haihai_tui.core.text import one_line, safe
 
 EXIT = {Outcome.DONE: 0, Outcome.ERROR: 1, Outcome.CANCELLED: 1, Outcome.UNKNOWN: 3}
+EXIT_BUSY = 4  # another run of this integration holds the lock
+SHOWN_ADDRESSES = 10  # removals / skipped keys listed before "... and N more"
 #: the signals that stop a run like the TUI's cancel
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -122,11 +125,23 @@ def cmd_run(args) -> int:
     try:
         with _stop_on_signals(stopped.set):
             prepared = prepare(
-                s, ctx.paths, target, environ=ctx.environ, split=args.split, on_event=printer, cancel=stopped
+                s,
+                ctx.paths,
+                target,
+                environ=ctx.environ,
+                split=args.split,
+                on_event=printer,
+                cancel=stopped,
+                sync=getattr(args, "sync", None),
+                retry_run=getattr(args, "retry_failed", None),
+                login=ctx.login,
             )
     except BuildCancelled:
         err("stopped before anything was sent: pre-flight was interrupted; nothing was sent")
         return 1
+    except RunBusy as e:
+        err(f"refused: {one_line(e)}")
+        return EXIT_BUSY
     except RunRefused as e:
         err(f"refused: {one_line(e)}")
         return 2 if "not attached" in str(e) or "no menu" in str(e) else 1
@@ -137,9 +152,17 @@ def cmd_run(args) -> int:
         for f in prepared.built.findings:
             err(f"{f.severity}: {one_line(f)}")
         err(
-            f"{one_line(prepared.summary)}; {prepared.requests} request(s), daily quota left "
+            f"{one_line(prepared.summary)}; {prepared.total_requests} request(s), daily quota left "
             f"{prepared.quota_left} of {prepared.integration.limits.daily_quota}"
         )
+        plan = prepared.sync
+        if plan is not None and plan.missing:
+            err(f"skipped: {len(plan.missing):,} key(s) of run #{plan.retry_of} are no longer in the database:")
+            _list(plan.missing)
+        if prepared.removal is not None:
+            rem = prepared.removal
+            err(f"mirror: {rem.rows:,} customer(s) left the result and are removed ({one_line(rem.summary)}):")
+            _list(plan.removals if plan else [])
         if prepared.blocked:
             hint = (
                 " (or --split to send several requests)"
@@ -149,7 +172,12 @@ def cmd_run(args) -> int:
             err(f"not sent: pre-flight found {prepared.built.error_count} error(s){hint}")
             return 1
         if args.dry_run:
-            print(safe(prepared.preview(), multiline=True))
+            if plan is not None:
+                print(safe(plan.describe(), multiline=True))
+            if not prepared.nothing_to_send:
+                print(safe(prepared.preview(), multiline=True))
+            if prepared.removal is not None:
+                print(safe(prepared.removal.preview(), multiline=True))
             err("dry run: nothing was sent")
             return 0
         if prepared.built.warnings and not args.allow_warnings:
@@ -161,12 +189,25 @@ def cmd_run(args) -> int:
         if prepared.dangerous and not args.yes:
             err(f"refused: {one_line(prepared.dangerous)}. This is a dangerous run; add --yes to confirm it.")
             return 1
-        if prepared.requests > prepared.quota_left:
-            err(f"not sent: {prepared.requests} request(s) needed, {prepared.quota_left} left of today's quota")
+        if prepared.removal is not None and not args.yes:
+            err(
+                f"not sent: this mirror run removes {prepared.removal.rows:,} customer(s) (listed above); "
+                "add --yes to confirm the removal"
+            )
+            return 1
+        if prepared.total_requests > prepared.quota_left:
+            err(f"not sent: {prepared.total_requests} request(s) needed, {prepared.quota_left} left of today's quota")
             return 1
         return asyncio.run(_execute(prepared, ctx, args, printer))
     finally:
         prepared.discard()
+
+
+def _list(addresses: list[str]) -> None:
+    for a in addresses[:SHOWN_ADDRESSES]:
+        err(f"  {one_line(a)}")
+    if len(addresses) > SHOWN_ADDRESSES:
+        err(f"  ... and {len(addresses) - SHOWN_ADDRESSES:,} more")
 
 
 async def _execute(prepared, ctx: AppContext, args, printer: Printer) -> int:
@@ -198,6 +239,7 @@ async def _execute(prepared, ctx: AppContext, args, printer: Printer) -> int:
             executor=ctx.login,
             memo=args.memo,
             confirm_dangerous=args.yes,
+            confirm_removal=args.yes,
             accept_warnings=args.allow_warnings,
             on_event=printer,
             cancel=cancel,
@@ -214,6 +256,8 @@ async def _execute(prepared, ctx: AppContext, args, printer: Printer) -> int:
     ids = f" import_id {one_line(', '.join(rec.import_ids))}" if rec.import_ids else ""
     status = f" HTTP {rec.http_status}" if rec.http_status else ""
     print(f"{rec.outcome.label} ({rec.outcome.value}): run #{rec.run_id}, {rec.rows:,} rows{status}{ids}{counts}")
+    if rec.sync:
+        print(f"  {one_line(sync_words(rec.sync))}")
     if rec.message:  # what came of it in words (an accepted upload: where its row results are, or why not fetched)
         err(safe(rec.message, multiline=True))
     return EXIT.get(rec.outcome, 1)

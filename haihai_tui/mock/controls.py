@@ -7,6 +7,8 @@ POST /_mock/maintenance        {"on":true}     every API call answers 200 text/h
 POST /_mock/no-status-endpoint {"on":true}     status and result.csv answer 404
 POST /_mock/fail-processing    {"count":1}     the next accepted imports end "failed"
 POST /_mock/advance            {"import_id":X} move a job on one step (queued->processing->done) now
+POST /_mock/refuse             {"addresses":[...], "reason":R?}  rows with these addresses end 失敗 (R, or
+                               a default reason) until reset; {"addresses":[]} clears
 POST /_mock/accounts/{PATH}/quota {"used":N}   set today's used quota
 GET  /_mock/requests           {"requests":[...]} received API calls, token shown as "***"
 GET  /_mock/accounts/{PATH}    customers, group/plan states, quota, imports
@@ -128,6 +130,21 @@ async def fail_processing(request: web.Request) -> web.StreamResponse:
     return json_ok({"ok": True})
 
 
+async def refuse(request: web.Request) -> web.StreamResponse:
+    data = await _body(request)
+    addresses = data.get("addresses", [])
+    reason = data.get("reason", "このメールアドレスは受信を拒否しています")
+    if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
+        raise ControlError("addresses must be a list of strings")
+    if not isinstance(reason, str) or not reason:
+        raise ControlError("reason must be a non-empty string")
+    table = state_of(request).faults.refuse
+    if not addresses:
+        table.clear()
+    table.update({a.strip().lower(): reason for a in addresses})
+    return json_ok({"ok": True, "refused": len(table)})
+
+
 async def advance(request: web.Request) -> web.StreamResponse:
     data = await _body(request)
     job = state_of(request).jobs.get(str(data.get("import_id")))
@@ -180,6 +197,7 @@ def add_control_routes(app: web.Application) -> None:
         "no-status-endpoint": no_status_endpoint,
         "fail-processing": fail_processing,
         "advance": advance,
+        "refuse": refuse,
         "reset": reset,
     }
     for name, handler in post.items():

@@ -45,8 +45,15 @@ def target_of(settings: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
-def process_rows(acc: AccountState, settings: dict[str, str], header: list[str], rows: list[list[str]]) -> list[Result]:
-    """Apply one import to ``acc`` and return the per-row results, in file order."""
+def process_rows(
+    acc: AccountState,
+    settings: dict[str, str],
+    header: list[str],
+    rows: list[list[str]],
+    refuse: dict[str, str] | None = None,
+) -> list[Result]:
+    """Apply one import to ``acc`` and return the per-row results, in file order. ``refuse`` (lower-cased
+    address -> reason, set by /_mock/refuse) makes those rows end 失敗 and changes nothing for them."""
     itype = settings["import_type"]
     overwrite = settings.get("is_overwrite", "0") == "1"
     blank_clears = settings.get("overwrite_type", "1") == "2"
@@ -81,6 +88,9 @@ def process_rows(acc: AccountState, settings: dict[str, str], header: list[str],
             out.append((FAILURE, R_FORMAT, row))
             continue
         key = email.lower()
+        if refuse and key in refuse:
+            out.append((FAILURE, refuse[key], row))
+            continue
         if key in seen:
             out.append((OTHER, R_DUPLICATE, row))
             continue
@@ -152,7 +162,7 @@ async def run_job(state: ServerState, job: ImportJob) -> None:
         if job.fail or acc is None:
             job.status = "failed"
             return
-        job.results = process_rows(acc, job.settings, job.header, job.rows)
+        job.results = process_rows(acc, job.settings, job.header, job.rows, state.faults.refuse)
         job.status = "completed"
     except asyncio.CancelledError:
         raise

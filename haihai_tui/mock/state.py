@@ -124,6 +124,8 @@ class Faults:
     maintenance: bool = False
     no_status: bool = False
     fail_processing: int = 0
+    #: lower-cased address -> reason: rows HaiHai refuses (失敗) whatever the import (POST /_mock/refuse)
+    refuse: dict[str, str] = field(default_factory=dict)
 
 
 class ServerState:

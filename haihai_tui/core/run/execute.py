@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -33,10 +34,81 @@ from haihai_tui.core.run.history import (
 )
 from haihai_tui.core.run.prepare import COUNT_KEYS, HISTORY_ATTEMPTS, Prepared, RunRefused
 from haihai_tui.core.run.report import send_report
+from haihai_tui.core.run.sync import confirm_run
+from haihai_tui.core.run.syncstate import SyncStore
 from haihai_tui.core.settings.model import Settings
 
 
 async def execute(
+    prepared: Prepared,
+    paths: Paths,
+    settings: Settings,
+    *,
+    executor: str,
+    memo: str = "",
+    confirm_dangerous: bool = False,
+    confirm_removal: bool = False,
+    accept_warnings: bool = True,
+    on_event: EventSink = ignore,
+    cancel: asyncio.Event | None = None,
+    transport=None,
+    poll_interval: float = 1.0,
+    poll_timeout: float | None = None,
+) -> RunRecord:
+    """Send the prepared file(s); record the run; send the report mail; always remove the files and let
+    the integration's run lock go.
+
+    A mirror run with removals (``prepared.removal``) needs ``confirm_removal``; its removal request is
+    sent after the main part ended 完了 (or had nothing to send), as a run of its own in the history
+    (``sync["removal_of"]``), and the main run's ``sync["removal_run"]`` names it. What HaiHai confirmed
+    is written to the sync state (core/run/syncstate.py) as each part ends."""
+    kw = dict(
+        executor=executor,
+        memo=memo,
+        confirm_dangerous=confirm_dangerous,
+        accept_warnings=accept_warnings,
+        on_event=on_event,
+        cancel=cancel,
+        transport=transport,
+        poll_interval=poll_interval,
+        poll_timeout=poll_timeout,
+    )
+    try:
+        removal = prepared.removal
+        if removal is not None and not confirm_removal:
+            raise RunRefused(
+                f"this mirror run removes {removal.rows:,} customer(s) from "
+                f"{(prepared.sync.target if prepared.sync else '') or 'the group'}; confirm the removal "
+                f"(--yes on the command line) to run it"
+            )
+        done = await _execute_one(prepared, paths, settings, **kw)
+        if removal is None:
+            return done
+        if done.outcome is not Outcome.DONE:
+            on_event(
+                LogLine(
+                    f"the {removal.rows:,} removal(s) were not sent because run #{done.run_id} did not end 完了",
+                    "warning",
+                )
+            )
+            return done
+        if removal.sync is not None:
+            removal.sync.removal_of = done.run_id
+        rdone = await _execute_one(removal, paths, settings, **kw)
+        sync = dict(done.sync or {}, removal_run=rdone.run_id, removal_outcome=rdone.outcome.value)
+        done = await asyncio.to_thread(
+            _record, History(paths.history_db, paths.history_journal), done, {"sync": sync}, on_event
+        )
+        if rdone.outcome is not Outcome.DONE:
+            done = dataclasses.replace(
+                done, outcome=rdone.outcome, message=f"removal run #{rdone.run_id}: {rdone.message}"
+            )
+        return done
+    finally:
+        prepared.discard()
+
+
+async def _execute_one(
     prepared: Prepared,
     paths: Paths,
     settings: Settings,
@@ -51,7 +123,7 @@ async def execute(
     poll_interval: float = 1.0,
     poll_timeout: float | None = None,
 ) -> RunRecord:
-    """Send the prepared file(s); record the run; send the report mail; always remove the files.
+    """One part of a run (one history row): send, record, confirm the sync state, mail.
 
     Starting the run reserves its requests of the daily quota atomically (several runs at once never
     send more than the quota). Once HaiHai has answered, its answer decides what is returned: the
@@ -99,6 +171,7 @@ async def execute(
             counts=None,
             params=dict(g.params),
             response_excerpt="",
+            sync=prepared.sync.counts() if prepared.sync is not None else None,
         )
         try:  # counts today's requests and reserves this run's in one transaction
             run_id = await asyncio.to_thread(history.start, rec, daily_quota=g.limits.daily_quota)
@@ -106,6 +179,19 @@ async def execute(
             raise RunRefused(str(e)) from None
         on_event(RunStarted(run_id))
         on_event(LogLine(f"run #{run_id}: {prepared.summary}"))
+        if prepared.nothing_to_send and not prepared.built.files:  # changes/mirror: nothing changed, no request
+            assert prepared.sync is not None
+            note = prepared.summary
+            done = await asyncio.to_thread(
+                _record,
+                history,
+                rec,
+                dict(outcome=Outcome.DONE, code="NOTHING_TO_SEND", message=note, requests=0, ended_at=now_iso()),
+                on_event,
+            )
+            recorded = True
+            on_event(StageChanged(Stage.DONE, note))
+            return done
         for i in range(len(prepared.built.files)):
             if cancel is not None and cancel.is_set():
                 break
@@ -131,6 +217,7 @@ async def execute(
         if results:  # HaiHai has answered: its answer is kept before anything else can fail
             await asyncio.to_thread(_journal, history, rec, changes, on_event)
         counts, result_csv, unfetched = None, None, ""
+        rows = RowResults()
         if final["outcome"] is Outcome.DONE and final["import_ids"]:
             on_event(StageChanged(Stage.POLL, "asking HaiHai for the row results"))
             try:
@@ -144,6 +231,7 @@ async def execute(
                     poll_status,
                     fetch_result_csv,
                     cancel=cancel,
+                    rows=rows,
                 )
             except Exception as e:  # the upload was accepted: a status hiccup must not turn it into a failure
                 unfetched = f"{type(e).__name__}: {e}"
@@ -162,6 +250,9 @@ async def execute(
             _record, history, rec, dict(changes, counts=counts, result_csv=result_csv), on_event
         )
         recorded = True
+        if prepared.sync is not None and prepared.sync.sent is not None:
+            note = await asyncio.to_thread(_confirm, paths, prepared, done, rows, bool(unfetched))
+            on_event(LogLine(note, "info" if "nothing" not in note else "warning"))
         on_event(StageChanged(Stage.MAIL))
         note = await asyncio.to_thread(send_report, done, g, settings, paths, on_event)
         if note:
@@ -181,8 +272,36 @@ async def execute(
             except HistoryError:
                 pass
         raise
-    finally:
-        prepared.discard()
+
+
+@dataclass
+class RowResults:
+    """HaiHai's row-level results of one run part, as fetched: one result file per request (None: not offered)."""
+
+    offered: bool = True  # False: no status endpoint (real HaiHai): every row of a 完了 request counts
+    files: list = field(default_factory=list)
+    failed_status: str = ""  # a status other than completed (failed): nothing is confirmed
+
+
+def _confirm(paths: Paths, prepared: Prepared, done: RunRecord, rows: RowResults, unfetched: bool) -> str:
+    """Write what HaiHai confirmed of this run part into the sync state; the words say what was kept."""
+    try:
+        return confirm_run(
+            SyncStore(paths.history_db),
+            done.run_id or 0,
+            prepared.integration.name,
+            prepared.sync,  # type: ignore[arg-type]
+            done=done.outcome is Outcome.DONE,
+            offered=rows.offered,
+            files=rows.files,
+            complete=not unfetched and not rows.failed_status and len(rows.files) == prepared.requests,
+            outcome_word=done.outcome.label,
+            rows_per_file=prepared.built.rows_per_file,
+        )
+    except HistoryBusy:
+        return "could not write the sync state (the history stayed busy); the next changes run sends these rows again"
+    except HistoryError as e:
+        return f"could not write the sync state ({e}); the next changes run sends these rows again"
 
 
 def _journal(history: History, rec: RunRecord, changes: dict, on_event: EventSink) -> bool:
@@ -266,6 +385,7 @@ async def _collect(
     poll_status,
     fetch_result_csv,
     cancel: asyncio.Event | None = None,
+    rows: RowResults | None = None,
 ):
     """Counts summed over the requests, the row-level result file of the first (None where not offered),
     and why the row results were not all fetched ("" when they were). The poll is bounded by the
@@ -292,7 +412,11 @@ async def _collect(
             return (totals or None), result_csv, st.error
         if st is None:
             on_event(LogLine("HaiHai does not offer a status endpoint; see レポート > 一括登録・削除の処理結果 there"))
+            if rows is not None:
+                rows.offered = False
             return None, None, ""
+        if rows is not None and st.status != "completed":
+            rows.failed_status = st.status
         if not st.finished:
             on_event(
                 LogLine(f"import {iid}: {st.error}; the counts below are what HaiHai had processed so far", "warning")
@@ -303,8 +427,12 @@ async def _collect(
                 totals[k] = totals.get(k, 0) + int(v)
         if not st.finished:  # out of time: the row results are not ready, the import stands
             return (totals or None), result_csv, st.error
-        if result_csv is None:
-            result_csv = await fetch_result_csv(
+        if result_csv is None or rows is not None:
+            got = await fetch_result_csv(
                 prepared.request(min(i, prepared.requests - 1)), iid, transport=transport, cancel=cancel
             )
+            if rows is not None:
+                rows.files.append(got)
+            if result_csv is None:
+                result_csv = got
     return (totals or None), result_csv, ""

@@ -81,6 +81,9 @@ class RunRecord:
     result_csv: bytes | None = field(default=None, repr=False)  # the server's row-level result file
     #: size of the stored result file; set by History even when ``list()`` leaves the bytes out
     result_csv_size: int | None = None
+    #: the sync mode and its counts (core/run/sync.py SyncPlan.counts(): mode, new, changed, retried,
+    #: unchanged, removed, since_run, and removal_run / removal_of for the two requests of a mirror run)
+    sync: dict[str, Any] | None = None
 
     @property
     def has_result_csv(self) -> bool:
@@ -88,7 +91,9 @@ class RunRecord:
 
 
 RECORD_COLUMNS = [f.name for f in fields(RunRecord) if f.name not in ("run_id", "result_csv_size")]
-_JSON = {"conditions", "import_ids", "counts", "params"}
+_JSON = {"conditions", "import_ids", "counts", "params", "sync"}
+#: columns added after the first schema, with their SQL type (added in place; older readers ignore them)
+_ADDED = {"sync": "TEXT"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -162,6 +167,10 @@ class History:
             db.execute("BEGIN IMMEDIATE")
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
+            have = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
+            for name, sql_type in _ADDED.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {name} {sql_type}")
             row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
             if row[0] is None:
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import threading
@@ -32,9 +33,13 @@ from haihai_tui.core.run.history import (
     History,
     last_run_caution,
 )
+from haihai_tui.core.run.lock import RunLock, RunLocked, acquire
+from haihai_tui.core.run.sync import SYNC_MODES, Planner, Scope, SyncPlan, key_index, mode_problem, resolve_mode
+from haihai_tui.core.run.syncstate import SyncStore
 from haihai_tui.core.settings import headers as hdr
 from haihai_tui.core.settings.model import Database, Integration, Menu, Settings
 from haihai_tui.core.settings.params import describe_run, is_dangerous
+from haihai_tui.core.settings.permissions import current_login
 from haihai_tui.core.settings.validate import integration_problems
 
 COUNT_KEYS = ("success", "failure", "other", "stopped")  # 成功 失敗 その他 配信停止
@@ -45,6 +50,10 @@ HISTORY_ATTEMPTS = 3
 
 class RunRefused(Exception):
     """The run cannot start; the message says why and what to do."""
+
+
+class RunBusy(RunRefused):
+    """Another process runs this integration (the lock of core/run/lock.py); the message says who, since when."""
 
 
 @dataclass
@@ -77,6 +86,12 @@ class Prepared:
     condition_texts: list[str] = field(default_factory=list)
     #: a warning when this integration's newest run ended 結果不明 (read with the quota, at prepare time)
     last_run_caution: str = ""
+    #: what a sync mode sends, keeps back and removes (core/run/sync.py); None on a menu without e-mail column
+    sync: SyncPlan | None = None
+    #: a mirror run's second request: removes ``sync.removals`` (import_type 1, same gid/spid); or None
+    removal: Prepared | None = None
+    #: this integration's run lock, held until ``discard()`` (the main part of a run only)
+    lock: RunLock | None = field(default=None, repr=False)
 
     @property
     def rows(self) -> int:
@@ -85,6 +100,16 @@ class Prepared:
     @property
     def requests(self) -> int:
         return self.built.requests
+
+    @property
+    def total_requests(self) -> int:
+        """The requests of the whole run, a mirror run's removal included."""
+        return self.requests + (self.removal.requests if self.removal is not None else 0)
+
+    @property
+    def nothing_to_send(self) -> bool:
+        """A changes/mirror run where nothing changed: no request is sent (a mirror may still remove)."""
+        return self.sync is not None and self.sync.nothing_to_send
 
     @property
     def quota_left(self) -> int:
@@ -114,7 +139,7 @@ class Prepared:
     @property
     def over_quota(self) -> bool:
         """More requests than are left of today's quota (as counted at prepare time)."""
-        return self.requests > self.quota_left
+        return self.total_requests > self.quota_left
 
     def request(self, index: int = 0):
         from haihai_tui.core.haihai.multipart import ImportRequest  # lazy for start-up speed: multipart loads httpx
@@ -142,7 +167,14 @@ class Prepared:
         return "\n\n".join(f"--- request {i + 1} of {len(parts)} ---\n{p}" for i, p in enumerate(parts))
 
     def discard(self) -> None:
-        self.built.remove()
+        """Remove the built files and let the integration's lock go (again is fine)."""
+        try:
+            self.built.remove()
+            if self.removal is not None:
+                self.removal.discard()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
 
 def resolve_target(settings: Settings, target: Target) -> tuple[Menu, Integration, Database]:
@@ -185,8 +217,15 @@ def prepare(
     split: bool = False,
     on_event: EventSink = ignore,
     cancel: threading.Event | None = None,
+    sync: str | None = None,
+    retry_run: int | None = None,
+    login: str | None = None,
 ) -> Prepared:
-    """Query the rows, run pre-flight and build the exact file(s). Blocking: call it from a thread."""
+    """Query the rows, run pre-flight and build the exact file(s). Blocking: call it from a thread.
+
+    ``sync`` overrides the integration's sync mode (full | changes | mirror); ``retry_run`` sends exactly
+    the rows HaiHai reported 失敗 in that history run instead. Takes the integration's run lock (held
+    until ``Prepared.discard()``; RunBusy when another process holds it)."""
     if settings.load_errors:
         first = settings.load_errors[0]
         raise RunRefused(
@@ -194,10 +233,39 @@ def prepare(
             f"are fixed; first: {first} (run `haihai-tui check` for all)"
         )
     menu, integ, db = resolve_target(settings, target)
+    mode = "retry" if retry_run is not None else resolve_mode(integ, sync)
+    if mode != "retry" and mode not in SYNC_MODES:
+        raise RunRefused(f"sync mode {mode!r} is not one of {', '.join(SYNC_MODES)}")
     errors = [m for _, sev, m in integration_problems(integ, settings, environ) if sev == "error"]
+    if errors and sync is not None and all("sync" in m for m in errors):
+        errors = []  # only the db.toml mode is wrong, and --sync overrides it: the mode is checked below
     if errors:
         raise RunRefused(f"integration {integ.name!r} has settings errors: {errors[0]}")
+    key_ix = key_index(menu, db)
+    why = (
+        mode_problem(mode, integ, menu, db)
+        if mode != "retry"
+        else (None if key_ix is not None else mode_problem("changes", integ, menu, db))
+    )
+    if why:
+        raise RunRefused(why)
     headers = resolve_headers(settings, integ, environ)
+    try:
+        lock = acquire(paths.data_dir, integ.name, login=login or current_login())
+    except RunLocked as e:
+        raise RunBusy(str(e)) from None
+    except OSError as e:
+        raise RunRefused(f"cannot take the run lock in {paths.data_dir} ({e.strerror or e})") from None
+    try:
+        prepared = _build(settings, paths, target, menu, integ, db, headers, split, on_event, cancel, mode, retry_run)
+    except BaseException:
+        lock.release()
+        raise
+    prepared.lock = lock
+    return prepared
+
+
+def _build(settings, paths, target, menu, integ, db, headers, split, on_event, cancel, mode, retry_run) -> Prepared:
     query = Query(
         conditions=target.conditions,
         search=target.search,
@@ -205,6 +273,11 @@ def prepare(
         sort_field=target.sort_field,
         descending=target.descending,
     )
+    key_ix = key_index(menu, db)
+    planner = None
+    state = None
+    if key_ix is not None:
+        planner, state, query = _planner(paths, target, menu, integ, db, query, mode, retry_run, key_ix)
     on_event(StageChanged(Stage.QUERY, f"reading {db.name} ({menu.name})"))
     sweep_stale(paths.runs_dir)
     try:  # SQLite, or PostgreSQL (engine = "postgresql"): unreachable is a refusal naming the host and reason
@@ -216,8 +289,9 @@ def prepare(
         on_event(RowsProgress(0, total))
         on_event(StageChanged(Stage.PREFLIGHT, f"checking and building {total:,} rows"))
         labels = [db.field(c).label for c in menu.columns]  # type: ignore[union-attr]
+        rows = store.iter_rows(query, menu.columns)
         built = build_csv(
-            store.iter_rows(query, menu.columns),
+            planner.rows(rows) if planner is not None else rows,
             labels,
             encoding=integ.python_encoding,
             header=integ.csv_header,
@@ -233,11 +307,92 @@ def prepare(
         raise RunRefused(f"{e}; the run stopped before sending: nothing was sent, its files were removed") from None
     finally:
         store.close()
+    removal = None
     try:
-        return _prepared(settings, paths, target, menu, integ, db, query, built, headers, split, on_event)
+        plan = None
+        if planner is not None and state is not None:
+            plan = planner.finish(addresses=lambda keys: state.addresses(integ.name, keys))
+            if plan.nothing_to_send and built.total_rows == 0 and set(built.counts) <= {"empty"}:
+                built = dataclasses.replace(built, findings=[], error_count=0, counts={}, rows_per_file=[])
+            if plan.removals:
+                removal = _removal(paths, target, menu, integ, db, query, headers, plan, labels[key_ix])
+        prepared = _prepared(settings, paths, target, menu, integ, db, query, built, headers, split, on_event, plan)
+        prepared.removal = removal
+        return prepared
     except BaseException:
         built.remove()  # nothing half-done stays on disk
+        if removal is not None:
+            removal.discard()
         raise
+
+
+def _planner(paths, target, menu, integ, db, query, mode, retry_run, key_ix):
+    """The Planner of this run, its state store, and the query it reads (a retry reads the whole database)."""
+    state = SyncStore(paths.history_db)
+    scope = Scope.of(integ, menu, target.conditions, target.search)
+    retry = None
+    if mode == "retry":
+        rec = History(paths.history_db, paths.history_journal).get(retry_run)
+        if rec is None:
+            raise RunRefused(f"there is no run #{retry_run} in the history (see `haihai-tui history`)")
+        if rec.integration != integ.name:
+            raise RunRefused(
+                f"run #{retry_run} was a run of integration {rec.integration!r}, not {integ.name!r}; "
+                f"retry it with --integration {rec.integration!r}"
+            )
+        failures = state.failures(retry_run)
+        if not failures:
+            raise RunRefused(
+                f"HaiHai reported no 失敗 row in run #{retry_run} (or its row results were not fetched); "
+                "nothing to retry"
+            )
+        retry = {k: a for k, a, _r in failures}
+        scope_id = (rec.sync or {}).get("scope") or state.scope_id(integ.name, scope.ident(), scope.describe())
+        query = Query(search_fields=tuple(menu.columns))  # the failed keys, wherever they are now
+        confirmed: dict = {}
+    else:
+        scope_id = state.scope_id(integ.name, scope.ident(), scope.describe())
+        confirmed = state.load_scope(integ.name, scope_id)
+    label = db.field(menu.columns[key_ix]).label  # type: ignore[union-attr]
+    plan = SyncPlan(mode, scope_id, state.last_run(scope_id), target=scope.target, retry_of=retry_run, key_label=label)
+    return Planner(plan, key_ix, confirmed, retry), state, query
+
+
+def _removal(paths, target, menu, integ, db, query, headers, plan: SyncPlan, key_label: str) -> Prepared:
+    """The second request of a mirror run: the removed addresses, import_type 1, same login_id, gid/spid, report."""
+    params = {k: v for k, v in integ.params.items() if k not in ("is_overwrite", "overwrite_type")}
+    params["import_type"] = "1"
+    rinteg = dataclasses.replace(integ, params=params)
+    built = build_csv(
+        ((a,) for a in plan.removals),
+        [key_label],
+        encoding=integ.python_encoding,
+        header=integ.csv_header,
+        dest_dir=ensure_private_dir(paths.runs_dir),
+        max_rows=integ.limits.max_rows,
+        max_bytes=integ.limits.max_bytes,
+        split=True,  # many removals are sent in as many requests as the limits need
+        daily_quota=integ.limits.daily_quota,
+    )
+    rplan = SyncPlan(
+        "removal", plan.scope_id, plan.since_run, removed=plan.removed, target=plan.target, key_label=key_label
+    )
+    rplan.examples["removed"] = plan.examples["removed"]
+    rplan.sent = [(a.strip().lower(), b"", a) for a in plan.removals]
+    return Prepared(
+        target,
+        menu,
+        rinteg,
+        db,
+        query,
+        built,
+        headers,
+        describe_run(params, built.total_rows, max(1, built.requests)),
+        is_dangerous(params),
+        0,
+        True,
+        sync=rplan,
+    )
 
 
 def sweep_stale(runs_dir: Path) -> int:
@@ -257,7 +412,7 @@ def sweep_stale(runs_dir: Path) -> int:
     return removed
 
 
-def _prepared(settings, paths, target, menu, integ, db, query, built, headers, split, on_event) -> Prepared:
+def _prepared(settings, paths, target, menu, integ, db, query, built, headers, split, on_event, plan=None) -> Prepared:
     history = History(paths.history_db, paths.history_journal)
     used = history.used_today(urlsplit(integ.url).hostname or "")
     caution = last_run_caution(history, integ.name)
@@ -286,7 +441,12 @@ def _prepared(settings, paths, target, menu, integ, db, query, built, headers, s
         split,
         cond_texts,
         caution,
+        sync=plan,
     )
+    if plan is not None:
+        on_event(LogLine(f"sync: {plan.describe()}"))
+        if prepared.nothing_to_send:
+            prepared.summary = plan.nothing_changed() if not plan.removals else "no row to register or update"
     on_event(
         LogLine(
             f"pre-flight: {built.total_rows:,} rows, {built.error_count} errors, "

@@ -171,6 +171,7 @@ INTEGRATION: Schema = {
     "headers": (TABLE, False),
     "params": (TABLE, False),
     "ca_bundle": (STR, False),
+    "sync": (STR, False),
     "timeouts": (TABLE, False),
     "limits": (TABLE, False),
 }
@@ -245,6 +246,7 @@ def parse_db(ctx: Ctx, doc: dict, s: Settings) -> None:
                 report_mail=g.get("report_mail", 0),
                 report_to=g.get("report_to", "executor"),
                 ca_bundle=g.get("ca_bundle", ""),
+                sync=g.get("sync", "full"),
                 timeouts=Timeouts(**{k: float(v) for k, v in t.items()}),
                 limits=Limits(**lim),
             )

@@ -37,6 +37,13 @@ REPORT_OPTION = {
 }
 REPORT_MAIL = {0: ("送信しない", "none"), 1: ("送信する", "always"), 2: ("エラー時のみ", "only on error")}
 REPORT_TO = {"executor": "実行者", "admin": "管理者"}
+#: sync modes of an integration (db.toml ``sync``, ``run --sync``): what a run sends (core/run/sync.py)
+SYNC_MODES = ("full", "changes", "mirror")
+SYNC_WORDS = {
+    "full": "全件: every row of the result, every run (the default)",
+    "changes": "差分: only rows new, changed or refused (失敗) since HaiHai confirmed them; none changed, none sent",
+    "mirror": "同期: changes, then removes from the gid/spid the customers that left the result (a second request)",
+}
 KNOWN_PARAMS = ("login_id", "import_type", "is_overwrite", "overwrite_type", "gid", "spid", "report_option")
 TOKEN_HEADER = "X-HM-apitoken"
 #: a database id names its record file (<data>/records/<id>.sqlite3): letters, digits, _ and - only
@@ -126,6 +133,7 @@ class Integration:
     report_mail: int = 0  # 0 none, 1 always, 2 only on error
     report_to: str = "executor"  # "executor" | "admin"
     ca_bundle: str = ""  # extra CA bundle file for TLS verification (verification is always on)
+    sync: str = "full"  # "full" | "changes" | "mirror" (SYNC_MODES)
     timeouts: Timeouts = field(default_factory=Timeouts)
     limits: Limits = field(default_factory=Limits)
 

@@ -18,6 +18,7 @@ from haihai_tui.core.settings.model import (
     REPORT_MAIL,
     REPORT_TO,
     SMTP_SECURITY,
+    SYNC_MODES,
     TOKEN_HEADER,
     Database,
     Integration,
@@ -85,6 +86,32 @@ def system_problems(admin_emails: list[str], smtp: Smtp, has_password: bool) -> 
     if host and smtp.username and not has_password:
         out.append(("password", "error", f"login {smtp.username!r} needs a password: type it in the password field"))
     return out
+
+
+def sync_problem(mode: str, params: dict, *, has_key: bool | None = None, menu: str = "") -> str | None:
+    """Why sync ``mode`` cannot be used with these import_settings (and, when ``has_key`` is given, on a
+    menu with or without an e-mail column), or None. One rule for `check`, the form and every run."""
+    if mode not in SYNC_MODES:
+        return f'sync must be "full", "changes" or "mirror", not {mode!r}'
+    if mode == "full":
+        return None
+    if has_key is False:
+        where = f"menu {menu!r}" if menu else "the menu"
+        return (
+            f"sync = {mode} keys each customer by the e-mail column (a field of type email) and {where} "
+            "shows none; add the e-mail field to its columns or use sync = full"
+        )
+    it = str(params.get("import_type", "")).strip()
+    target = any(str(params.get(k, "")).strip() for k in ("gid", "spid"))
+    if mode == "mirror" and (it != "0" or not target):
+        return (
+            "sync = mirror removes customers who left the result from the integration's delivery group or "
+            "step-mail plan, so it needs import_type 0 (register) and a gid or spid; a removal without one "
+            "would delete the customers from the whole HaiHai database"
+        )
+    if mode == "changes" and it == "1":
+        return "sync = changes compares the cells HaiHai confirmed; a removal run (import_type 1) has none: use full"
+    return None
 
 
 def integration_problems(g: Integration, settings: Settings, environ: dict[str, str]) -> list[tuple[tuple, str, str]]:
@@ -157,6 +184,9 @@ def integration_problems(g: Integration, settings: Settings, environ: dict[str, 
             out.append((("headers", name), severity, hv.missing))
     for issue in param_findings(g.params):
         out.append((("params", issue.key) if issue.key else ("params",), issue.severity, issue.message))
+    why = sync_problem(g.sync, g.params)
+    if why:
+        out.append((("sync",), "error", why))
     for key, value in vars(g.timeouts).items():
         if not 0 < value < 10**7:  # also refuses nan and inf
             out.append(
@@ -318,3 +348,8 @@ def validate(loaded: Loaded, environ: dict[str, str]) -> None:
                     ("menus", i, "integrations"),
                     f"menu {m.name!r}: no integration {n!r}{did_you_mean(n, [g.name for g in s.integrations])}",
                 )
+            elif d is not None and not any(f is not None and f.type == "email" for f in map(d.field, m.columns)):
+                gi = s.integration(n)
+                why = sync_problem(gi.sync, gi.params, has_key=False, menu=m.name)  # type: ignore[union-attr]
+                if why and gi.sync in ("changes", "mirror"):  # type: ignore[union-attr]
+                    db.add(("menus", i, "integrations"), f"[{n}] {why}")

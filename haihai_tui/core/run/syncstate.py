@@ -1,0 +1,267 @@
+"""What HaiHai confirmed, per integration and key: the sync state, kept in the run history's SQLite file.
+
+Tables (created on first use, beside ``runs``; any backend with a keyed table can hold the same):
+
+- ``sync_integrations(id, name)`` and ``sync_scopes(id, integ, ident, description, last_run)``: small
+  numbers for the integration and the scope (menu + conditions + search + gid/spid), so each key row
+  stays short.
+- ``sync_keys(integ, key, scope, digest, state, run, reason, email)`` WITHOUT ROWID, one row per
+  integration and key (the lower-cased e-mail): the 8-byte digest of the cells HaiHai last confirmed
+  (NULL when never confirmed), ``state`` 1 confirmed / 2 refused (失敗, ``reason`` says why), the run
+  that set it, the scope that sent it, and the address as sent when it is not all lower case.
+- ``sync_failures(run, key, email, reason)`` WITHOUT ROWID: the rows HaiHai reported 失敗 per run, for
+  ``run --retry-failed RUN``.
+
+Every call opens its own short connection (WAL, busy timeout), like :class:`History`, so cron runs and
+the TUI share the file. Reads for a whole scope are one query; writes are one transaction of
+``executemany``, never a statement per row from Python's side of a loop over the database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+from haihai_tui.core.run.history import BUSY_TIMEOUT_S, HistoryBusy, HistoryError
+
+CONFIRMED, REFUSED = 1, 2
+BATCH = 20_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sync_integrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS sync_scopes (
+    id INTEGER PRIMARY KEY, integ INTEGER NOT NULL, ident TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL, last_run INTEGER
+);
+CREATE TABLE IF NOT EXISTS sync_keys (
+    integ INTEGER NOT NULL, key TEXT NOT NULL, scope INTEGER NOT NULL, digest BLOB,
+    state INTEGER NOT NULL, run INTEGER NOT NULL, reason TEXT, email TEXT,
+    PRIMARY KEY (integ, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sync_failures (
+    run INTEGER NOT NULL, key TEXT NOT NULL, email TEXT, reason TEXT NOT NULL,
+    PRIMARY KEY (run, key)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """One key's row: the last result HaiHai gave for it in an integration."""
+
+    key: str
+    scope: int
+    digest: bytes | None  # the cells last confirmed (None: never confirmed)
+    state: int  # CONFIRMED | REFUSED
+    run: int
+    reason: str = ""
+    email: str = ""  # the address as sent ('' when it is ``key``)
+
+    @property
+    def address(self) -> str:
+        return self.email or self.key
+
+
+def _chunks(items: Iterable, n: int = BATCH) -> Iterator[list]:
+    it = iter(items)
+    while chunk := list(islice(it, n)):
+        yield chunk
+
+
+class SyncStore:
+    """The sync state in ``path`` (the run history's file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            db.execute("COMMIT")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as e:
+            raise HistoryError(f"{self.path}: cannot open the run history: {e}") from None
+        try:
+            db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            yield db
+        except sqlite3.DatabaseError as e:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            text = str(e)
+            if "locked" in text or "busy" in text:
+                raise HistoryBusy(f"{self.path}: busy for over {BUSY_TIMEOUT_S:.0f} s; try again") from None
+            raise HistoryError(f"{self.path}: {text}") from None
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    # -- ids -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _integ(db: sqlite3.Connection, name: str, create: bool) -> int | None:
+        row = db.execute("SELECT id FROM sync_integrations WHERE name = ?", (name,)).fetchone()
+        if row is None and create:
+            return int(db.execute("INSERT INTO sync_integrations (name) VALUES (?)", (name,)).lastrowid)
+        return None if row is None else int(row[0])
+
+    def scope_id(self, integration: str, ident: str, description: str) -> int:
+        """The number of the scope ``ident`` (made on first use)."""
+        with self._connect() as db:
+            row = db.execute("SELECT id FROM sync_scopes WHERE ident = ?", (ident,)).fetchone()
+            if row is not None:
+                return int(row[0])
+            db.execute("BEGIN IMMEDIATE")
+            integ = self._integ(db, integration, True)
+            row = db.execute("SELECT id FROM sync_scopes WHERE ident = ?", (ident,)).fetchone()
+            sid = (
+                int(row[0])
+                if row
+                else int(
+                    db.execute(
+                        "INSERT INTO sync_scopes (integ, ident, description) VALUES (?, ?, ?)",
+                        (integ, ident, description),
+                    ).lastrowid
+                )
+            )
+            db.execute("COMMIT")
+            return sid
+
+    def last_run(self, scope_id: int) -> int | None:
+        """The newest run that HaiHai confirmed rows of in this scope (the N of "nothing changed since run #N")."""
+        with self._connect() as db:
+            row = db.execute("SELECT last_run FROM sync_scopes WHERE id = ?", (scope_id,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def load_scope(self, integration: str, scope_id: int) -> dict[str, tuple[bytes | None, int]]:
+        """key -> (confirmed digest or None, state) for every key this scope sent last: one query."""
+        with self._connect() as db:
+            integ = self._integ(db, integration, False)
+            if integ is None:
+                return {}
+            cur = db.execute(
+                "SELECT key, digest, state FROM sync_keys WHERE integ = ? AND scope = ?", (integ, scope_id)
+            )
+            return {k: (d, s) for k, d, s in cur}
+
+    def confirmed_digests(self, integration: str) -> dict[str, bytes]:
+        """key -> confirmed digest for every confirmed key of ``integration`` (any scope): one query."""
+        with self._connect() as db:
+            integ = self._integ(db, integration, False)
+            if integ is None:
+                return {}
+            cur = db.execute(
+                "SELECT key, digest FROM sync_keys WHERE integ = ? AND state = 1 AND digest IS NOT NULL", (integ,)
+            )
+            return dict(cur.fetchall())
+
+    def lookup(self, integration: str, keys: Sequence[str]) -> dict[str, KeyState]:
+        """The rows of ``keys`` (lower-cased addresses) in ``integration``; absent keys are left out."""
+        out: dict[str, KeyState] = {}
+        with self._connect() as db:
+            integ = self._integ(db, integration, False)
+            if integ is None:
+                return out
+            for chunk in _chunks(dict.fromkeys(keys), 500):
+                marks = ",".join("?" * len(chunk))
+                for row in db.execute(
+                    f"SELECT key, scope, digest, state, run, reason, email FROM sync_keys "
+                    f"WHERE integ = ? AND key IN ({marks})",
+                    (integ, *chunk),
+                ):
+                    out[row[0]] = KeyState(row[0], row[1], row[2], row[3], row[4], row[5] or "", row[6] or "")
+        return out
+
+    def keys_with_state(self, integration: str, state: int) -> set[str]:
+        """Every key of ``integration`` whose last result was ``state`` (e.g. REFUSED: 失敗 last time)."""
+        with self._connect() as db:
+            integ = self._integ(db, integration, False)
+            if integ is None:
+                return set()
+            return {k for (k,) in db.execute("SELECT key FROM sync_keys WHERE integ = ? AND state = ?", (integ, state))}
+
+    def failures(self, run_id: int) -> list[tuple[str, str, str]]:
+        """(key, address as sent, reason) of every row HaiHai reported 失敗 in run ``run_id``."""
+        with self._connect() as db:
+            rows = db.execute("SELECT key, email, reason FROM sync_failures WHERE run = ? ORDER BY key", (run_id,))
+            return [(k, e or k, r) for k, e, r in rows]
+
+    def addresses(self, integration: str, keys: Sequence[str]) -> list[str]:
+        """The addresses as last sent for ``keys`` (for a removal request), in the order given."""
+        found = self.lookup(integration, keys)
+        return [found[k].address if k in found else k for k in keys]
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def record(
+        self,
+        run_id: int,
+        integration: str,
+        scope_id: int,
+        sent: Iterable[tuple[str, bytes, str]],
+        refused: dict[str, str],
+        *,
+        removal: bool = False,
+    ) -> tuple[int, int]:
+        """Write what HaiHai confirmed of a finished 完了 run, in one transaction.
+
+        ``sent`` is (key, digest, address) per row sent; ``refused`` is key -> reason for the rows
+        HaiHai reported 失敗 (every other sent row is confirmed). A removal confirmed drops the key.
+        Returns (confirmed, refused) counts."""
+        ok = bad = 0
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            integ = self._integ(db, integration, True)
+            for chunk in _chunks(sent):
+                good = [(k, d, a) for k, d, a in chunk if k not in refused]
+                fail = [(k, a, refused[k]) for k, _d, a in chunk if k in refused]
+                if removal:
+                    gone = [(integ, k) for k, _, _ in good]
+                    db.executemany("DELETE FROM sync_keys WHERE integ = ? AND key = ?", gone)
+                else:
+                    db.executemany(
+                        "INSERT INTO sync_keys (integ, key, scope, digest, state, run, reason, email) "
+                        "VALUES (?, ?, ?, ?, 1, ?, NULL, ?) ON CONFLICT (integ, key) DO UPDATE SET "
+                        "scope = excluded.scope, digest = excluded.digest, state = 1, run = excluded.run, "
+                        "reason = NULL, email = excluded.email",
+                        [(integ, k, scope_id, d, run_id, None if a == k else a) for k, d, a in good],
+                    )
+                db.executemany(
+                    "INSERT INTO sync_keys (integ, key, scope, digest, state, run, reason, email) "
+                    "VALUES (?, ?, ?, NULL, 2, ?, ?, ?) ON CONFLICT (integ, key) DO UPDATE SET "
+                    "digest = CASE WHEN scope = excluded.scope THEN digest ELSE NULL END, "
+                    "scope = excluded.scope, state = 2, run = excluded.run, reason = excluded.reason, "
+                    "email = excluded.email",
+                    [(integ, k, scope_id, run_id, r, None if a == k else a) for k, a, r in fail],
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO sync_failures (run, key, email, reason) VALUES (?, ?, ?, ?)",
+                    [(run_id, k, None if a == k else a, r) for k, a, r in fail],
+                )
+                ok, bad = ok + len(good), bad + len(fail)
+            if ok and not removal:
+                db.execute("UPDATE sync_scopes SET last_run = ? WHERE id = ?", (run_id, scope_id))
+            db.execute("COMMIT")
+        return ok, bad
+
+    def record_failures(self, run_id: int, refused: dict[str, tuple[str, str]]) -> None:
+        """Only the 失敗 rows of a run (key -> (address, reason)), for retry-failed of any run."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT OR REPLACE INTO sync_failures (run, key, email, reason) VALUES (?, ?, ?, ?)",
+                [(run_id, k, None if a == k else a, r) for k, (a, r) in refused.items()],
+            )
+            db.execute("COMMIT")
