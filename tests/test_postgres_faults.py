@@ -16,7 +16,7 @@ from haihai_tui.core.records.engines import ReadOnlyRecords, RecordSourceError, 
 from haihai_tui.core.records.samples import FIELD_IDS, generate
 from haihai_tui.core.run.prepare import RunRefused, Target, prepare
 from haihai_tui.core.settings.context import AppContext
-from pg.server import load_table, pg_server, to_postgres  # noqa: F401
+from pg.server import after_customers_id, load_table, pg_server, to_postgres  # noqa: F401
 
 MENU, INTEGRATION = "顧客一覧", "配配メール 顧客登録"
 
@@ -98,7 +98,7 @@ def test_connection_lost_during_export_stops_before_sending(pg_paths, pg_server)
 def test_literal_dsn_is_a_settings_error_without_echo(tmp_path):
     paths = make_settings(tmp_path)
     text = paths.db.read_text(encoding="utf-8")
-    i = text.index('id = "customers"\n') + len('id = "customers"\n')
+    i = after_customers_id(text)
     literal = f"postgresql://sales:{CANARY}@db.example.jp/sales"
     paths.db.write_text(text[:i] + f'engine = "postgresql"\ndsn = "{literal}"\ntable = "x"\n' + text[i:], "utf-8")
     line = text[:i].count("\n") + 2

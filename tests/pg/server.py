@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -28,7 +29,11 @@ SUPERUSER = "haihai_admin"
 
 
 def pg_bin() -> Path | None:
-    """The folder of initdb and pg_ctl, newest version first; None when PostgreSQL is not installed."""
+    """The folder of initdb and pg_ctl ($HAIHAI_PG_BIN, else PATH, else the newest /usr/lib/postgresql/*/bin);
+    None when PostgreSQL is not installed (HAIHAI_PG_BIN=none pretends so, to see the skip)."""
+    chosen = os.environ.get("HAIHAI_PG_BIN")
+    if chosen:
+        return None if chosen == "none" else Path(chosen)
     found = shutil.which("initdb")
     if found and shutil.which("pg_ctl"):
         return Path(os.path.realpath(found)).parent
@@ -129,15 +134,47 @@ def load_table(conn, table: str, field_ids, rows, *, key: str = "id", text_type:
     return n
 
 
+def after_customers_id(text: str) -> int:
+    """Where a key can be added to the sample database "customers" of a db.toml text (after its id line)."""
+    m = re.search(r'^id = "customers".*\n', text, re.M)
+    assert m, 'the sample db.toml has no line id = "customers": adapt tests/pg/server.py'
+    return m.end()
+
+
 def to_postgres(paths, dsn: str, table: str = "sales.customers", *, secret: str = "customers-dsn") -> None:
     """Turn the sample database "customers" of a settings folder into engine = "postgresql" reading ``table``,
     its DSN in secrets.toml as [tokens] ``secret`` (db.toml holds only "${secret:...}")."""
     text = paths.db.read_text(encoding="utf-8")
-    assert 'id = "customers"\n' in text, "the sample db.toml changed: adapt tests/pg/server.py"
-    i = text.index('id = "customers"\n') + len('id = "customers"\n')
+    i = after_customers_id(text)
     text = text[:i] + f'engine = "postgresql"\ndsn = "${{secret:{secret}}}"\ntable = "{table}"\n' + text[i:]
     paths.db.write_text(text, encoding="utf-8")
     sec = paths.secrets.read_text(encoding="utf-8")
     j = sec.index("[tokens]\n") + len("[tokens]\n")
     paths.secrets.write_text(sec[:j] + f'"{secret}" = "{dsn}"\n' + sec[j:], encoding="utf-8")
     paths.secrets.chmod(0o600)
+
+
+# --- one line instead of a skip per test (hooked in tests/conftest.py) ---------------------------------------
+
+_left_out: list[str] = []
+
+
+def needs_server(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return "pg_server" in item.fixturenames or bool(callspec and "postgresql" in callspec.params.values())
+
+
+def leave_out_without_server(config, items: list) -> None:
+    """Without PostgreSQL (and not required), take the tests that need it out of the run; summary_line says so."""
+    if pg_bin() is not None or required():
+        return
+    out = [i for i in items if needs_server(i)]
+    if out:
+        _left_out[:] = [i.nodeid for i in out]
+        items[:] = [i for i in items if not needs_server(i)]
+        config.hook.pytest_deselected(items=out)
+
+
+def summary_line(terminalreporter) -> None:
+    if _left_out:
+        terminalreporter.write_line(f"SKIPPED {len(_left_out)} {ENABLE_HINT}", yellow=True, bold=True)
