@@ -349,3 +349,12 @@ def test_cp932_notes_name_the_character_with_its_code():
     assert any("control character U+001B" in n.message for n in cell_notes("a\x1bb"))
     assert any("formula" in n.message for n in cell_notes("=HYPERLINK(1)"))
     assert cell_notes("x\u00a6", "utf-8") == []
+
+
+def test_a_postgresql_database_is_never_written():
+    from haihai_tui.core.records.editing import write_refusal
+
+    pg = Database("crm", "CRM", FIELDS, engine="postgresql", table="crm.customers")
+    why = write_refusal(pg)
+    assert why is not None and "PostgreSQL" in why and "crm.customers" in why
+    assert write_refusal(DB) is None

@@ -80,34 +80,7 @@ SCOPES: dict[str, list[Binding]] = {
         Binding("d", "remove", "Remove", id="menu_remove"),
         Binding("K,shift+up", "move(-1)", "Move up", id="move_up", show=False),
         Binding("J,shift+down", "move(1)", "Move down", id="move_down", show=False),
-        Binding("n", "new_menu", "New menu", id="menu_new"),
-        Binding("e", "rename_menu", "Rename menu", id="menu_rename", show=False),
-        Binding("c", "copy_menu", "Copy menu", id="menu_copy", show=False),
-        Binding("x,delete", "delete_menu", "Delete menu", id="menu_delete", show=False),
         *NAV,
-    ],
-    # DB設定 > データベース and > フィールド設定
-    "databases": [
-        BACK,
-        Binding("enter", "fields", "Fields", id="db_fields"),
-        Binding("n", "new_database", "New DB", id="db_new"),
-        Binding("e", "rename_database", "Rename", id="db_rename"),
-        *NAV,
-    ],
-    "fields": [
-        BACK,
-        Binding("a", "add_field", "Add", id="field_add"),
-        Binding("e,enter", "edit_field", "Edit", id="field_edit"),
-        Binding("d", "remove_field", "Remove", id="field_remove"),
-        Binding("K,shift+up", "move_field(-1)", "Move up", id="field_up", show=False),
-        Binding("J,shift+down", "move_field(1)", "Move down", id="field_down", show=False),
-        Binding("D", "drop_kept", "Drop kept data", id="field_drop_kept", show=False),
-        Binding("f5", "reload", "Reload", id="fields_reload", show=False),
-        *NAV,
-    ],
-    "form": [
-        Binding("escape", "cancel", "Cancel", id="form_cancel"),
-        Binding("f2", "save", "確定 Save", id="form_save"),
     ],
     "confirm": [
         Binding("y", "yes", "Yes", id="dialog_yes"),
@@ -123,6 +96,16 @@ SCOPES: dict[str, list[Binding]] = {
         Binding("slash", "search", "Search", id="search"),
         Binding("c", "conditions", "Conditions", id="conditions"),
         Binding("s", "sort", "Sort", id="sort"),
+        Binding("enter", "open_record", "Open", id="record_open"),
+        Binding("a", "add_record", "Add", id="record_add"),
+        Binding("d,delete", "delete_record", "Delete", id="record_delete", show=False),
+    ],
+    # the record editor (Enter on a row of the list, a to add): Tab / shift+Tab move between fields
+    "record_editor": [
+        BACK,
+        Binding("f2", "save", "確定 Save", id="record_save", priority=True),
+        Binding("f5", "reload", "Reload", id="record_reload", priority=True),
+        Binding("f8", "delete", "Delete", id="record_editor_delete", priority=True),
     ],
     "conditions": [
         Binding("escape", "close", "Close", id="conditions_close"),
@@ -132,6 +115,7 @@ SCOPES: dict[str, list[Binding]] = {
     "findings": [
         Binding("escape", "close", "Close", id="findings_close"),
         Binding("c", "go_on", "Run anyway", id="findings_run_anyway"),
+        Binding("e", "edit", "Edit record", id="findings_edit"),
     ],
     "confirm_run": [
         Binding("escape", "cancel", "Cancel", id="confirm_cancel"),

@@ -11,8 +11,8 @@ number, date, select (one of the options). An empty value is allowed for every t
 value may hold for HaiHai (Windows-31J) are pre-flight's concern; the editor shows them live through
 ``core/checks/cell_notes.py`` and they never stop a save.
 
-A database marked ``read_only = true`` in db.toml refuses every write here (``RecordsReadOnly``), with
-the sentence of ``permissions.records_refusal``.
+A database marked ``read_only = true`` in db.toml, or read from PostgreSQL, refuses every write here
+(``RecordsReadOnly``), with the sentence of ``write_refusal``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from haihai_tui.core.addresses import email_problem
 from haihai_tui.core.records.store import TABLE, RecordStore, column
 from haihai_tui.core.settings.model import Database, FieldDef
-from haihai_tui.core.settings.permissions import records_refusal
+from haihai_tui.core.settings.permissions import User, records_refusal
 from haihai_tui.core.text import one_line
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "update_record",
     "value_problem",
     "values_problems",
+    "write_refusal",
 ]
 
 NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
@@ -150,8 +151,22 @@ def values_problems(database: Database, values: Mapping[str, str]) -> dict[str, 
     return out
 
 
+def write_refusal(database: Database, user: User | None = None) -> str | None:
+    """None when ``user`` may edit, add and delete records of ``database`` here; else the sentence why not.
+
+    The ``records`` rule (``permissions.records_refusal``: a database marked read-only), and a database
+    read from PostgreSQL (someone else's table: this tool never writes it).
+    """
+    if database.engine == "postgresql":
+        return (
+            f"Read-only: the records of '{database.name}' are read from PostgreSQL (table {database.table}); "
+            f"this tool never writes that table. Change them in the system that owns it."
+        )
+    return records_refusal(user, database.name, database.read_only)
+
+
 def _check_writable(database: Database) -> None:
-    why = records_refusal(None, database.name, database.read_only)
+    why = write_refusal(database)
     if why:
         raise RecordsReadOnly(why)
 

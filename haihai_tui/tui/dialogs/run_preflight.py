@@ -113,7 +113,8 @@ class PreflightScreen(ModalScreen[PreflightResult]):
 
 
 class FindingsScreen(ModalScreen[tuple[str, int | None]]):
-    """Findings, errors first. Enter on one with a row -> ("jump", row); c -> ("continue", None)."""
+    """Findings, errors first. Enter on one with a row -> ("jump", row); e -> ("edit", row) (the record editor
+    on that row, on the finding's column: ``chosen``); c -> ("continue", None)."""
 
     DEFAULT_CSS = (
         DIALOG_CSS.format(cls="FindingsScreen")
@@ -128,6 +129,7 @@ class FindingsScreen(ModalScreen[tuple[str, int | None]]):
         self.p = prepared
         self.blocked = bool(prepared.hard_errors)
         self.listed = [f for f in prepared.built.findings if f.code not in SPLIT_CODES][:MAX_LISTED]
+        self.chosen: Finding | None = None  # the finding "edit" was pressed on
 
     def compose(self) -> ComposeResult:
         b = self.p.built
@@ -147,11 +149,13 @@ class FindingsScreen(ModalScreen[tuple[str, int | None]]):
                     classes="dlg-err",
                     markup=False,
                 )
-                yield Static("Enter = go to the row    Esc = close", classes="dlg-hint", markup=False)
+                yield Static(
+                    "Enter = go to the row    e = edit the record    Esc = close", classes="dlg-hint", markup=False
+                )
             else:
                 yield Static("Only warnings: HaiHai will still accept the file.", classes="dlg-warn", markup=False)
                 yield Static(
-                    "c = run anyway (next: confirm)    Enter = go to the row    Esc = close",
+                    "c = run anyway (next: confirm)   Enter = go to the row   e = edit it   Esc = close",
                     classes="dlg-hint",
                     markup=False,
                 )
@@ -180,7 +184,19 @@ class FindingsScreen(ModalScreen[tuple[str, int | None]]):
         if f.row is None:
             self.notify("This finding is about the whole file, not one row.", markup=False)
             return
+        self.chosen = f
         self.dismiss(("jump", f.row))
+
+    def action_edit(self) -> None:
+        ol = self.query_one("#findings", OptionList)
+        if ol.highlighted is None or not self.listed:
+            return
+        f = self.listed[ol.highlighted]
+        if f.row is None:
+            self.notify("This finding is about the whole file, not one record.", markup=False)
+            return
+        self.chosen = f
+        self.dismiss(("edit", f.row))
 
     def action_go_on(self) -> None:
         if self.blocked:

@@ -5,6 +5,8 @@ searches and values are shown literally and terminal-safe (``core.text``), never
 
 from __future__ import annotations
 
+import asyncio
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,11 +21,12 @@ from haihai_tui.core.settings.context import AppContext
 from haihai_tui.core.settings.model import IMPORT_TYPES
 from haihai_tui.core.text import one_line
 from haihai_tui.tui.bindings import scope
-from haihai_tui.tui.dialogs.common import MessageScreen, PickScreen
+from haihai_tui.tui.dialogs.common import ConfirmScreen, MessageScreen, PickScreen
 from haihai_tui.tui.dialogs.run_confirm import ConfirmRunScreen
 from haihai_tui.tui.dialogs.run_preflight import FindingsScreen, PreflightScreen
 from haihai_tui.tui.screens.base import AppScreen
 from haihai_tui.tui.screens.progress import ProgressScreen
+from haihai_tui.tui.screens.record_editor import RecordEditorScreen, record_summary
 from haihai_tui.tui.widgets.record_table import RecordTable
 from haihai_tui.tui.widgets.safe_input import SafeInput
 
@@ -35,7 +38,9 @@ class RecordListScreen(AppScreen):
         "The list shows the menu's columns. / searches the shown columns, c sets conditions per "
         "column (= equals, ~ contains), left/right choose a column and s sorts by it "
         "(ascending, descending, off). r runs an integration attached to this menu on every row "
-        "of the current result (not only the visible ones), after a pre-flight check."
+        "of the current result (not only the visible ones), after a pre-flight check. Enter opens the "
+        "record under the cursor with every field (edit, F2 saves), a adds a record, d deletes the record "
+        "under the cursor (asks); the list refreshes in place after each."
     )
     BINDINGS = scope("record_list")
     DEFAULT_CSS = """
@@ -165,6 +170,9 @@ class RecordListScreen(AppScreen):
         conds.set_class(bool(self.conditions), "on")
 
     def on_record_table_counted(self, _msg: RecordTable.Counted) -> None:
+        t = self.table
+        if t.total is not None and t.cursor_row >= t.total:  # rows were deleted under the cursor
+            t.cursor_row = max(t.total - 1, 0)
         self._show_status()
 
     def on_record_table_first_rows(self, msg: RecordTable.FirstRows) -> None:
@@ -238,6 +246,113 @@ class RecordListScreen(AppScreen):
 
         self.app.push_screen(ConditionScreen(cols, self.conditions, self.table.current_column.id), done)
 
+    # -- records: open, add, delete ---------------------------------------------------------------
+
+    def _cursor_record(self) -> int | None:
+        """The record id under the cursor, or None (with a word why) when there is none yet."""
+        t = self.table
+        if not t.row_count:
+            self.notify("No record here: the list is empty.", markup=False)
+            return None
+        rowid = t.row_id(t.cursor_row)
+        if rowid is None:
+            self.notify("That row is still loading; press the key again in a moment.", markup=False)
+        return rowid
+
+    def open_editor(self, rowid: int | None, focus_field: str | None = None, position: str = "") -> None:
+        if self.menu is None or self.database is None:
+            return
+        if self.database.engine == "postgresql":  # not a SQLite file of ours: nothing to open or write
+            from haihai_tui.core.records.editing import write_refusal
+
+            self.notify(write_refusal(self.database) or "", severity="warning", markup=False, timeout=8)
+            return
+        self.app.push_screen(
+            RecordEditorScreen(
+                self.database,
+                rowid,
+                menu_name=self.menu.name,
+                focus_field=focus_field,
+                on_saved=self._record_written,
+                position=position,
+            )
+        )
+
+    def _record_written(self, _rowid: int | None) -> None:
+        self.table.reload()
+
+    def action_open_record(self) -> None:
+        if self.menu is None:
+            return
+        rowid = self._cursor_record()
+        if rowid is not None:  # on the field of the highlighted column
+            t = self.table
+            self.open_editor(rowid, focus_field=t.current_column.id, position=f"row {t.cursor_row + 1:,}")
+
+    def action_add_record(self) -> None:
+        if self.menu is not None:
+            self.open_editor(None)
+
+    def action_delete_record(self) -> None:
+        if self.menu is None or self.database is None:
+            return
+        from haihai_tui.core.records.editing import write_refusal
+
+        why = write_refusal(self.database, self.ctx.user)
+        if why:
+            self.notify(why, severity="error", markup=False, timeout=8)
+            return
+        rowid = self._cursor_record()
+        if rowid is not None:
+            self._delete_flow(rowid)
+
+    @work(exclusive=True, group="record-delete", exit_on_error=False)
+    async def _delete_flow(self, rowid: int) -> None:
+        """Read the record (to show it and to delete only what was shown), ask, delete in one transaction."""
+        from haihai_tui.core.records.editing import delete_record, get_record
+        from haihai_tui.core.records.store import RecordStore
+
+        db, records_dir = self.database, self.ctx.paths.records_dir
+
+        def run(fn, *args):
+            store = RecordStore.open(records_dir, db)
+            try:
+                return fn(store, *args)
+            finally:
+                store.close()
+
+        try:
+            rec = await asyncio.to_thread(run, get_record, rowid)
+            if rec is None:
+                self.notify(f"Record {rowid} no longer exists.", severity="warning", markup=False)
+                self.table.reload()
+                return
+            yes = await self.app.push_screen_wait(
+                ConfirmScreen(record_summary(db, rowid, rec.values), title="Delete / 削除", yes="delete")
+            )
+            if not yes:
+                return
+            await asyncio.to_thread(run, delete_record, rowid, rec.values)
+        except Exception as e:  # EditConflict, RecordGone, RecordsReadOnly, a locked file: say it
+            await self.app.push_screen_wait(MessageScreen(str(e), title="Not deleted / 削除できません"))
+            self.table.reload()
+            return
+        self.notify(f"Deleted record {rowid}.", markup=False)
+        self.table.reload()
+
+    @work(exclusive=True, group="record-edit-finding", exit_on_error=False)
+    async def _edit_finding(self, index: int, column: str | None) -> None:
+        """After a jump to row ``index`` (0-based): wait for its record id, open the editor on ``column``."""
+        t = self.table
+        f = self.database.field(column) if (self.database and column) else None
+        for _ in range(500):  # the row's block arrives from the fetch worker (10 s at most)
+            rowid = t.row_id(index)
+            if rowid is not None:
+                self.open_editor(rowid, focus_field=f.id if f else None, position=f"row {index + 1:,}")
+                return
+            await asyncio.sleep(0.02)
+        self.notify("The row did not load; press Enter on it to open it.", severity="warning", markup=False)
+
     # -- run -------------------------------------------------------------------------------------
 
     def action_run(self) -> None:
@@ -295,12 +410,20 @@ class RecordListScreen(AppScreen):
                 self.notify("Pre-flight cancelled; nothing was sent.", markup=False)
                 return
             if p.hard_errors or p.built.warning_count:
-                choice, row = await self.app.push_screen_wait(FindingsScreen(p))
+                findings = FindingsScreen(p)
+                choice, row = await self.app.push_screen_wait(findings)
                 if choice != "continue":
                     p.discard()
-                    if choice == "jump" and row is not None:
+                    if choice in ("jump", "edit") and row is not None:
+                        column = findings.chosen.column if findings.chosen else None
                         self.table.focus()
                         self.table.jump_to(row - 1)
+                        ids = [c.id for c in self.table.columns]
+                        f = self.database.field(column) if (self.database and column) else None
+                        if f is not None and f.id in ids:  # the finding's column too: Enter opens on it
+                            self.table.cursor_column = ids.index(f.id)
+                        if choice == "edit":
+                            self._edit_finding(row - 1, column)
                     return
             answer = await self.app.push_screen_wait(ConfirmRunScreen(p, memo, pf.caution))
             memo = answer.memo

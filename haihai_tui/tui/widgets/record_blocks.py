@@ -27,7 +27,7 @@ CACHE_BLOCKS = 64  # blocks kept (12,800 rows)
 
 class Store(Protocol):
     def count(self, query: Query | None = None) -> int: ...
-    def rows_at(self, query: Query, columns: Sequence[str], start: int, count: int) -> list: ...
+    def rows_at(self, query: Query, columns: Sequence[str], start: int, count: int, *, with_rowid: bool) -> list: ...
     def close(self) -> None: ...
 
 
@@ -55,9 +55,9 @@ class RecordBlocks:
             self.text = text
 
     class BlockLoaded(Message, namespace="record_table"):
-        def __init__(self, gen: int, block: int, rows: list | None) -> None:
+        def __init__(self, gen: int, block: int, rows: list | None, rowids: list[int] | None = None) -> None:
             super().__init__()
-            self.gen, self.block, self.rows = gen, block, rows
+            self.gen, self.block, self.rows, self.rowids = gen, block, rows, rowids
 
     def _init_blocks(self, open_store: Callable[[], Store]) -> None:
         self._open_store = open_store
@@ -66,6 +66,7 @@ class RecordBlocks:
         self.base_total: int | None = None
         self._known = 0  # rows known to exist while the count is pending
         self._cache: OrderedDict[int, list[tuple[str, ...]]] = OrderedDict()
+        self._rowids: dict[int, list[int]] = {}  # block -> the record id of each cached row
         self._pending: set[int] = set()
         self._requests: queue.LifoQueue = queue.LifoQueue()
         self._first_shown = False
@@ -80,6 +81,7 @@ class RecordBlocks:
         self.total = None
         self._known = 0
         self._cache.clear()
+        self._rowids.clear()
         self._pending.clear()
         self._first_shown = False
 
@@ -101,6 +103,13 @@ class RecordBlocks:
         if block is None or index % BLOCK >= len(block):
             return None
         return block[index % BLOCK]
+
+    def row_id(self, index: int) -> int | None:
+        """The record id of row ``index`` (0-based), or None while that row is not fetched."""
+        ids = self._rowids.get(index // BLOCK)
+        if ids is None or index % BLOCK >= len(ids):
+            return None
+        return ids[index % BLOCK]
 
     # -- workers ---------------------------------------------------------------------------------
 
@@ -129,14 +138,16 @@ class RecordBlocks:
                     self._store = self._open_store()
                 if block == 0 and hasattr(self._store, "page"):
                     # the first rows without the query's row anchors (a scan of the whole result)
-                    rows = self._store.page(query, self.column_ids, limit=BLOCK).rows
+                    page = self._store.page(query, self.column_ids, limit=BLOCK)
+                    rows, rowids = page.rows, page.rowids
                 else:
-                    rows = self._store.rows_at(query, self.column_ids, block * BLOCK, BLOCK)
+                    raw = self._store.rows_at(query, self.column_ids, block * BLOCK, BLOCK, with_rowid=True)
+                    rows, rowids = [r[:-1] for r in raw], [r[-1] for r in raw]
             except Exception as e:  # a broken database must not kill the table
                 self.post_message(self.Failed(f"reading records failed: {e}"))
                 self.post_message(self.BlockLoaded(gen, block, None))
                 continue
-            self.post_message(self.BlockLoaded(gen, block, [tuple(map(clean, _values(r))) for r in rows]))
+            self.post_message(self.BlockLoaded(gen, block, [tuple(map(clean, _values(r))) for r in rows], rowids))
 
     def _close_store(self) -> None:
         store, self._store = self._store, None
@@ -185,9 +196,11 @@ class RecordBlocks:
         if msg.rows is None:
             return
         self._cache[msg.block] = msg.rows
+        if msg.rowids is not None:
+            self._rowids[msg.block] = msg.rowids
         self._cache.move_to_end(msg.block)
         while len(self._cache) > CACHE_BLOCKS:
-            self._cache.popitem(last=False)
+            self._rowids.pop(self._cache.popitem(last=False)[0], None)
         start = msg.block * BLOCK
         if len(msg.rows) < BLOCK and self.total is None:
             self.total = start + len(msg.rows)  # the last block tells the count early

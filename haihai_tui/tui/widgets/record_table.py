@@ -113,6 +113,16 @@ class RecordTable(RecordBlocks, ScrollView, can_focus=True):
         self._request(0)
         self.refresh()
 
+    def reload(self) -> None:
+        """Fetch the rows and the count again after a write (a record saved, added, deleted), keeping the
+        cursor and the scroll position: the list refreshes in place."""
+        row, known = self.cursor_row, self.row_count
+        self._reset_blocks()
+        self._known = known
+        self._count(self.gen, self.query, True)
+        self._request(row // BLOCK)
+        self.refresh()
+
     # -- layout ----------------------------------------------------------------------------------
 
     def _size_columns(self, sample: list[tuple[str, ...]]) -> None:
