@@ -228,3 +228,17 @@ def test_writers_take_turns(paths):
         t.join()
     assert errors == []
     assert sorted(f.id for f in db_of(paths).fields if f.id.startswith("x")) == sorted(f"x{i}" for i in range(8))
+
+
+def test_deleting_a_menu_someone_else_changed_is_refused(paths):
+    shown = load_settings(paths, validate_all=False).settings.menu("顧客一覧")
+    dbe.copy_menu(paths, "admin", "顧客一覧", "x")  # unrelated: fine
+    import dataclasses
+
+    from haihai_tui.core.settings import editing
+
+    editing.save_menu(paths, "admin", dataclasses.replace(shown, columns=["email"]), "顧客一覧")
+    with pytest.raises(EditRefused, match="someone else changed menu '顧客一覧'"):
+        dbe.delete_menu(paths, "admin", "顧客一覧", shown)
+    dbe.delete_menu(paths, "admin", "x", load_settings(paths, validate_all=False).settings.menu("x"))
+    assert [m.name for m in load_settings(paths, validate_all=False).settings.menus] == ["顧客一覧"]

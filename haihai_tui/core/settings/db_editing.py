@@ -20,7 +20,7 @@ from haihai_tui.core.paths import Paths
 from haihai_tui.core.settings import permissions as perm
 from haihai_tui.core.settings import store
 from haihai_tui.core.settings.editing import EditRefused, _actor, _aot, _find, _require_configure
-from haihai_tui.core.settings.model import CONTROL_CHARS, DATABASE_ID, FIELD_TYPES, FieldDef, Settings
+from haihai_tui.core.settings.model import CONTROL_CHARS, DATABASE_ID, FIELD_TYPES, FieldDef, Menu, Settings
 from haihai_tui.core.settings.permissions import User
 
 __all__ = [
@@ -368,14 +368,23 @@ def copy_menu(paths: Paths, actor_login: str, source: str, new: str) -> None:
     store.update(paths.db, mutate)
 
 
-def delete_menu(paths: Paths, actor_login: str, name: str) -> None:
-    """Remove the menu (its database, records and integrations stay)."""
+def delete_menu(paths: Paths, actor_login: str, name: str, expected: Menu | None = None) -> None:
+    """Remove the menu (its database, records and integrations stay). With ``expected`` (the menu as the screen
+    showed it), refuse when someone else changed it meanwhile: the question asked was about what was shown."""
     _require_configure(paths, actor_login)
 
     def mutate(doc: Any) -> None:
         i = _find(doc.get("menus", []), "name", name)
         if i is None:
             raise EditRefused(f"menu {name!r} is no longer in db.toml (removed or renamed by someone else?)")
+        t = doc["menus"][i]
+        now = (
+            str(t.get("database", "")),
+            [str(c) for c in t.get("columns", [])],
+            [str(n) for n in t.get("integrations", [])],
+        )
+        if expected is not None and now != (expected.database, expected.columns, expected.integrations):
+            raise EditRefused(f"someone else changed menu {name!r} since this screen showed it; reload and ask again")
         del doc["menus"][i]
 
     store.update(paths.db, mutate)

@@ -14,11 +14,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from haihai_tui.core.settings import editing
+from haihai_tui.core.settings import db_editing, editing
 from haihai_tui.core.settings.model import EMAIL_LABEL, Menu
 from haihai_tui.core.text import one_line, safe
 from haihai_tui.tui.bindings import scope
-from haihai_tui.tui.screens.base import AppScreen
+from haihai_tui.tui.screens.base import AppScreen, run_edit
 
 
 def _entry(text: str, id: str | None = None) -> Option:
@@ -31,7 +31,8 @@ class MenusScreen(AppScreen):
     HELP_TEXT = (
         "DB設定 > 基本設定 > メニュー設定. Tab moves between the menus, the columns (= the CSV's columns, "
         "in order; their labels are the CSV header) and the attached システム連携設定. a 追加 adds, "
-        "d removes, K/J (shift+Up/Down) reorder, F2 確定 saves the menu to db.toml."
+        "d removes, K/J (shift+Up/Down) reorder, F2 確定 saves the menu to db.toml. n creates a menu, e renames, "
+        "c copies and x (Del) deletes the highlighted menu (asked first)."
     )
     BINDINGS = scope("menus")
     AUTO_FOCUS = "#menus"
@@ -249,3 +250,111 @@ class MenusScreen(AppScreen):
             msg = f"確定: saved {one_line(', '.join(changed))} to db.toml."
             self.notify(msg, markup=False)
             self.update_status(msg)
+
+    # --- create, rename, copy, delete (db_editing) ----------------------------------------------------
+    def _lifecycle_allowed(self) -> bool:
+        refusal = self.happ.ctx.configure_refusal
+        if refusal:
+            self.refuse(refusal)
+            return False
+        if self.changed():
+            self.refuse("Save (F2 確定) or discard (Esc) the unsaved column changes first.")
+            return False
+        return True
+
+    def _after(self, message: str, select: str | None) -> None:
+        self.work.clear()  # nothing unsaved here (checked before): drop copies that may name the old menu
+        self.happ.reload_settings()
+        self.start_menu = select
+        ol = self.query_one("#menus", OptionList)
+        names = [m.name for m in self.happ.ctx.settings.menus]
+        if select in names:
+            ol.highlighted = names.index(select)
+        self.show_menu()
+        self.notify(message, markup=False)
+        self.update_status(message)
+
+    def _name_form(self, title: str, value: str, action, message: str, extra: list | None = None) -> None:
+        from haihai_tui.tui.dialogs.form import FormField, FormScreen
+
+        ctx, chosen = self.happ.ctx, []
+
+        def submit(v: dict[str, str]) -> str | None:
+            ok, why = run_edit(action, ctx.paths, ctx.login, v)
+            if ok:
+                chosen.append(v["name"].strip())
+            return None if ok else why
+
+        def done(saved: bool | None) -> None:
+            if saved and chosen:
+                self._after(message.format(name=one_line(chosen[0])), chosen[0])
+
+        fields = [FormField("name", "menu name / メニュー名", value), *(extra or [])]
+        self.app.push_screen(FormScreen(title, fields, submit), done)
+
+    def action_new_menu(self) -> None:
+        if not self._lifecycle_allowed():
+            return
+        from haihai_tui.tui.dialogs.form import FormField
+
+        dbs = self.happ.ctx.settings.databases
+        if not dbs:
+            self.refuse("There is no database yet: create one in DB設定 > データベース first.")
+            return
+        choices = [(d.id, f"{d.id} ({d.name})") for d in dbs]
+        self._name_form(
+            "New record-list menu / メニュー作成",
+            "",
+            lambda p, login, v: db_editing.create_menu(p, login, v["name"].strip(), v["database"]),
+            "Menu {name} created with every field as a column; Tab to the columns to change them.",
+            [FormField("database", "database (Left/Right/Space to choose)", dbs[0].id, choices=choices)],
+        )
+
+    def action_rename_menu(self) -> None:
+        m = self.menu()
+        if m is None or not self._lifecycle_allowed():
+            return
+        self._name_form(
+            f"Rename menu {m.name} / メニュー名の変更",
+            m.name,
+            lambda p, login, v: db_editing.rename_menu(p, login, m.name, v["name"].strip()),
+            "Menu renamed to {name}.",
+        )
+
+    def action_copy_menu(self) -> None:
+        m = self.menu()
+        if m is None or not self._lifecycle_allowed():
+            return
+        self._name_form(
+            f"Copy menu {m.name} / メニューのコピー",
+            f"{m.name} (copy)",
+            lambda p, login, v: db_editing.copy_menu(p, login, m.name, v["name"].strip()),
+            "Menu {name} created: a copy with the same database, columns and integrations.",
+        )
+
+    def action_delete_menu(self) -> None:
+        m = self.menu()
+        if m is None or not self._lifecycle_allowed():
+            return
+        from haihai_tui.tui.dialogs.common import ConfirmScreen
+
+        ctx = self.happ.ctx
+        only = db_editing.only_carrier_of(ctx.settings, m.name)
+        question = f"Delete the menu {m.name}? Its database and records stay."
+        if only:
+            question += (
+                f"\nIt is the only menu that carries {', '.join(only)}: after deleting it, "
+                f"{'that integration' if len(only) == 1 else 'those integrations'} can no longer be run from any "
+                f"list (attach {'it' if len(only) == 1 else 'them'} to another menu first to keep "
+                f"{'it' if len(only) == 1 else 'them'} runnable)."
+            )
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                ok, _ = self.attempt(db_editing.delete_menu, ctx.paths, ctx.login, m.name, self.saved(m.name))
+                if ok:
+                    self._after(f"Menu {one_line(m.name)} deleted.", None)
+
+        self.app.push_screen(
+            ConfirmScreen(question, title="Delete menu / メニュー削除", yes="delete", no="keep"), answer
+        )
