@@ -113,6 +113,11 @@ class HaiHaiApp(App):
                 markup=False,
             )
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "focus_next" and getattr(self.focused, "takes_tab", lambda: False)():
+            return False  # the focused field completes on Tab (tui/widgets/path_input.py)
+        return super().check_action(action, parameters)
+
     def get_key_display(self, binding: Binding) -> str:
         return binding.key_display or kb.key_label(binding.key)
 

@@ -96,6 +96,8 @@ SCOPES: dict[str, list[Binding]] = {
         Binding("slash", "search", "Search", id="search"),
         Binding("c", "conditions", "Conditions", id="conditions"),
         Binding("s", "sort", "Sort", id="sort"),
+        Binding("i", "import_csv", "Import", id="csv_import"),
+        Binding("x", "export_csv", "Export", id="csv_export"),
         Binding("enter", "open_record", "Open", id="record_open"),
         Binding("a", "add_record", "Add", id="record_add"),
         Binding("d,delete", "delete_record", "Delete", id="record_delete", show=False),
@@ -146,6 +148,16 @@ SCOPES: dict[str, list[Binding]] = {
         Binding("escape", "cancel", "Cancel", id="dialog_cancel"),
         Binding("f2", "save", "確定 Save", id="user_form_save"),
     ],
+    # CSV一括登録 (import) and CSV出力 (export) from the record list; Tab completes the path
+    "csv_import": [
+        Binding("escape", "cancel", "Cancel / Close", id="csv_import_cancel"),
+        Binding("f2", "start", "Import", id="csv_import_start"),
+    ],
+    "csv_export": [
+        Binding("escape", "cancel", "Cancel / Close", id="csv_export_cancel"),
+        Binding("f2", "start", "Export", id="csv_export_start"),
+    ],
+    "path_input": [Binding("tab", "complete", "Complete path", id="path_complete", show=False)],
     # --- widgets ---
     "record_table": [
         Binding("up,k", "cursor_up", "Up", show=False, id="table.up"),
