@@ -22,6 +22,7 @@ appear in a message (``scrub``).
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import OrderedDict
@@ -34,7 +35,7 @@ from psycopg import conninfo
 
 from haihai_tui.core.records.errors import ReadOnlyRecords, RecordSourceError
 from haihai_tui.core.records.query import Query
-from haihai_tui.core.records.store import ANCHOR_EVERY, Cursor, Page, RecordQueryError
+from haihai_tui.core.records.store import Cursor, Page, RecordQueryError
 from haihai_tui.core.secret import MASK, Secret
 from haihai_tui.core.settings.model import Database
 from haihai_tui.core.text import one_line
@@ -43,6 +44,7 @@ __all__ = ["CONNECT_TIMEOUT", "PgRecordStore", "describe_host", "ident", "pg_con
 
 CONNECT_TIMEOUT = 5  # seconds: the TUI and `check` say "unreachable" quickly instead of hanging
 CACHE_SECONDS = 30.0
+ANCHOR_EVERY = 250  # one anchor every K rows: the server sends 4,000 for a million, a deep row skips < 250
 BIG_TABLE = 100_000  # estimated rows above which a sort without an index is called slow (list, check)
 _CACHED_QUERIES = 16
 #: types compared and sorted as they are; any other column is cast with ::text
@@ -325,15 +327,48 @@ class PgRecordStore:
             return self._conn.execute(f"SELECT count(*) FROM {self.table} WHERE {where}", params).fetchone()[0]
 
     def iter_rows(self, q: Query, columns: Sequence[str], *, batch: int = 5000) -> Iterator[tuple[str, ...]]:
-        """Every row of the result, in order, through a server-side cursor (``batch`` rows per fetch)."""
+        """Every row of the result, in order, through a server-side (named) cursor, ``batch`` rows per FETCH.
+
+        The next batch is fetched by a helper thread while the caller works on this one (at most two batches
+        wait), so the server's and the caller's work overlap; a lost connection raises RecordSourceError here.
+        """
         plan, cols = self.plan(q), self._columns(columns)
         sql = f"SELECT {cols.rstrip(', ')} FROM {self.table} WHERE {plan.where} ORDER BY {plan.order}"
         with self._lock, self._guard(), self._conn.transaction():
             with self._conn.cursor(name="haihai_export") as cur:
                 cur.itersize = batch
                 cur.execute(sql, plan.params)
-                while rows := cur.fetchmany(batch):
-                    yield from rows
+                ahead: queue.Queue = queue.Queue(maxsize=2)
+                stop = threading.Event()
+
+                def fetch() -> None:
+                    try:
+                        while not stop.is_set():
+                            rows = cur.fetchmany(batch)
+                            ahead.put(rows)
+                            if not rows:
+                                return
+                    except BaseException as e:  # handed to the reader, raised there
+                        ahead.put(e)
+
+                helper = threading.Thread(target=fetch, name="haihai-pg-export", daemon=True)
+                helper.start()
+                try:
+                    while True:
+                        got = ahead.get()
+                        if isinstance(got, BaseException):
+                            raise got
+                        if not got:
+                            return
+                        yield from got
+                finally:
+                    stop.set()
+                    while helper.is_alive():  # let it finish its FETCH before the cursor is closed
+                        try:
+                            ahead.get(timeout=0.05)
+                        except queue.Empty:
+                            pass
+                    helper.join()
 
     # --- internals -------------------------------------------------------------------------------
 
