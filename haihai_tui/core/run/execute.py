@@ -34,7 +34,7 @@ from haihai_tui.core.run.history import (
 )
 from haihai_tui.core.run.prepare import COUNT_KEYS, HISTORY_ATTEMPTS, Prepared, RunRefused
 from haihai_tui.core.run.report import send_report
-from haihai_tui.core.run.sync import confirm_run
+from haihai_tui.core.run.sync import confirm_run, target_words
 from haihai_tui.core.run.syncstate import SyncStore
 from haihai_tui.core.settings.model import Settings
 
@@ -78,7 +78,7 @@ async def execute(
         if removal is not None and not confirm_removal:
             raise RunRefused(
                 f"this mirror run removes {removal.rows:,} customer(s) from "
-                f"{(prepared.sync.target if prepared.sync else '') or 'the group'}; confirm the removal "
+                f"{target_words(prepared.sync.target) if prepared.sync else 'the group'}; confirm the removal "
                 f"(--yes on the command line) to run it"
             )
         done = await _execute_one(prepared, paths, settings, **kw)

@@ -34,7 +34,16 @@ from haihai_tui.core.run.history import (
     last_run_caution,
 )
 from haihai_tui.core.run.lock import RunLock, RunLocked, acquire
-from haihai_tui.core.run.sync import SYNC_MODES, Planner, Scope, SyncPlan, key_index, mode_problem, resolve_mode
+from haihai_tui.core.run.sync import (
+    SYNC_MODES,
+    Planner,
+    Scope,
+    ScopeView,
+    SyncPlan,
+    key_index,
+    mode_problem,
+    resolve_mode,
+)
 from haihai_tui.core.run.syncstate import SyncStore
 from haihai_tui.core.settings import headers as hdr
 from haihai_tui.core.settings.model import Database, Integration, Menu, Settings
@@ -349,13 +358,13 @@ def _planner(paths, target, menu, integ, db, query, mode, retry_run, key_ix):
         retry = {k: a for k, a, _r in failures}
         scope_id = (rec.sync or {}).get("scope") or state.scope_id(integ.name, scope.ident(), scope.describe())
         query = Query(search_fields=tuple(menu.columns))  # the failed keys, wherever they are now
-        confirmed: dict = {}
+        view = ScopeView(None, integ.name, scope_id, {})
     else:
         scope_id = state.scope_id(integ.name, scope.ident(), scope.describe())
-        confirmed = state.load_scope(integ.name, scope_id)
+        view = ScopeView(state, integ.name, scope_id)
     label = db.field(menu.columns[key_ix]).label  # type: ignore[union-attr]
     plan = SyncPlan(mode, scope_id, state.last_run(scope_id), target=scope.target, retry_of=retry_run, key_label=label)
-    return Planner(plan, key_ix, confirmed, retry), state, query
+    return Planner(plan, key_ix, view, retry), state, query
 
 
 def _removal(paths, target, menu, integ, db, query, headers, plan: SyncPlan, key_label: str) -> Prepared:

@@ -24,12 +24,28 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 
 from haihai_tui.core.run.history import BUSY_TIMEOUT_S, HistoryBusy, HistoryError
 
 CONFIRMED, REFUSED = 1, 2
+REFUSED_MARK = b"!"  # load_scope(): a refused key's value starts with it (a digest is exactly 8 bytes)
+
+
+def is_refused(value: bytes) -> bool:
+    """A load_scope() value of a key HaiHai refused (失敗) last time."""
+    return len(value) != 8
+
+
+def was_confirmed(value: bytes) -> bool:
+    """A load_scope() value of a key HaiHai confirmed at some time (so it is in the group)."""
+    return len(value) == 8 or len(value) == 9
+
+
 BATCH = 20_000
+#: a key's state in one value (see load_scope): the digest, or "!" + the digest confirmed before when refused
+_VALUE = "CASE WHEN state = 2 THEN X'21' || COALESCE(digest, X'') ELSE digest END"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sync_integrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
@@ -145,27 +161,75 @@ class SyncStore:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def load_scope(self, integration: str, scope_id: int) -> dict[str, tuple[bytes | None, int]]:
-        """key -> (confirmed digest or None, state) for every key this scope sent last: one query."""
+    def load_scope(self, integration: str, scope_id: int) -> dict[str, bytes]:
+        """key -> state for every key this scope sent last, in one query, compact for a million keys: the
+        8-byte confirmed digest, or for a key HaiHai refused ``REFUSED_MARK`` followed by the digest it
+        had confirmed before (if any). See :func:`is_refused` and :func:`was_confirmed`."""
         with self._connect() as db:
             integ = self._integ(db, integration, False)
             if integ is None:
                 return {}
-            cur = db.execute(
-                "SELECT key, digest, state FROM sync_keys WHERE integ = ? AND scope = ?", (integ, scope_id)
-            )
-            return {k: (d, s) for k, d, s in cur}
-
-    def confirmed_digests(self, integration: str) -> dict[str, bytes]:
-        """key -> confirmed digest for every confirmed key of ``integration`` (any scope): one query."""
-        with self._connect() as db:
-            integ = self._integ(db, integration, False)
-            if integ is None:
-                return {}
-            cur = db.execute(
-                "SELECT key, digest FROM sync_keys WHERE integ = ? AND state = 1 AND digest IS NOT NULL", (integ,)
-            )
+            cur = db.execute(f"SELECT key, {_VALUE} FROM sync_keys WHERE integ = ? AND scope = ?", (integ, scope_id))
             return dict(cur.fetchall())
+
+    def confirmed_digest_set(self, integration: str) -> set[bytes]:
+        """The digests of every confirmed key of ``integration`` (any scope): one query."""
+        with self._connect() as db:
+            integ = self._integ(db, integration, False)
+            if integ is None:
+                return set()
+            cur = db.execute("SELECT digest FROM sync_keys WHERE integ = ? AND state = 1", (integ,))
+            return set(map(itemgetter(0), cur))
+
+    def scope_digests(self, integration: str, scope_id: int) -> set[bytes]:
+        """The digests HaiHai confirmed in a scope (a row whose digest is among them is unchanged): one query."""
+        with self._connect() as db:
+            integ = self._integ(db, integration, False)
+            if integ is None:
+                return set()
+            cur = db.execute(
+                "SELECT digest FROM sync_keys WHERE integ = ? AND scope = ? AND state = 1", (integ, scope_id)
+            )
+            return set(map(itemgetter(0), cur))
+
+    def scope_has_keys(self, integration: str, scope_id: int) -> bool:
+        with self._connect() as db:
+            integ = self._integ(db, integration, False)
+            return (
+                integ is not None
+                and db.execute(
+                    "SELECT 1 FROM sync_keys WHERE integ = ? AND scope = ? LIMIT 1", (integ, scope_id)
+                ).fetchone()
+                is not None
+            )
+
+    def scope_lookup(self, integration: str, scope_id: int, keys: Sequence[str]) -> dict[str, bytes]:
+        """key -> value as :meth:`load_scope` gives it, for ``keys`` sent last by this scope."""
+        out: dict[str, bytes] = {}
+        with self._connect() as db:
+            integ = self._integ(db, integration, False)
+            if integ is None:
+                return out
+            for chunk in _chunks(dict.fromkeys(keys), 500):
+                marks = ",".join("?" * len(chunk))
+                out.update(
+                    db.execute(
+                        f"SELECT key, {_VALUE} FROM sync_keys WHERE integ = ? AND scope = ? AND key IN ({marks})",
+                        (integ, scope_id, *chunk),
+                    ).fetchall()
+                )
+        return out
+
+    def scope_keys(self, integration: str, scope_id: int) -> set[str]:
+        """The keys HaiHai confirmed at some time in this scope (those a mirror run may remove)."""
+        with self._connect() as db:
+            integ = self._integ(db, integration, False)
+            if integ is None:
+                return set()
+            cur = db.execute(
+                "SELECT key FROM sync_keys WHERE integ = ? AND scope = ? AND digest IS NOT NULL", (integ, scope_id)
+            )
+            return set(map(itemgetter(0), cur))
 
     def lookup(self, integration: str, keys: Sequence[str]) -> dict[str, KeyState]:
         """The rows of ``keys`` (lower-cased addresses) in ``integration``; absent keys are left out."""
