@@ -184,9 +184,10 @@ class RecordListScreen(AppScreen):
         self._show_status()
 
     def on_record_table_failed(self, msg: RecordTable.Failed) -> None:
-        self.notify(msg.text, severity="error", markup=False, timeout=10)
-        if self.table.row_count == 0:  # nothing to show: the reason takes the list's place
-            problem = self.query_one("#list-problem", Static)
+        problem = self.query_one("#list-problem", Static)
+        if self.table.row_count:
+            self.notify(msg.text, severity="error", markup=False, timeout=10)
+        elif not problem.has_class("on"):  # nothing to show: the reason takes the list's place, said once
             problem.update(
                 f"{one_line(msg.text)}\n\nNothing can be listed or run from this menu until the database can be "
                 "read. `haihai-tui check` says what is wrong; Esc goes back, open the list again to retry."
