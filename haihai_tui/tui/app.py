@@ -164,6 +164,8 @@ class HaiHaiApp(App):
             self.push_screen(screen)
 
     def make_screen(self, target: str) -> Screen | None:
+        from haihai_tui.tui.screens.databases import DatabasesScreen
+        from haihai_tui.tui.screens.fields import FieldsScreen
         from haihai_tui.tui.screens.history import HistoryScreen
         from haihai_tui.tui.screens.integration_form import IntegrationFormScreen
         from haihai_tui.tui.screens.integrations import IntegrationsScreen
@@ -187,6 +189,10 @@ class HaiHaiApp(App):
             return RecordListScreen(arg)
         if kind == "history":
             return HistoryScreen()
+        if kind == "databases":
+            return DatabasesScreen()
+        if kind == "fields":
+            return FieldsScreen(arg)
         self.notify(f"Unknown place {one_line(target)!r}.", severity="warning", markup=False)
         return None
 

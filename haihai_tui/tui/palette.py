@@ -23,7 +23,8 @@ STATIC_DESTINATIONS: list[tuple[str, str, str]] = [
     ("permissions", "全体権限一覧 Permissions", "管理者設定 > 権限設定 > 全体権限一覧: users x 15 permissions"),
     ("users", "ユーザ Users", "管理者設定 > ユーザ: add, edit, remove users"),
     ("integrations", "システム連携設定 Integrations", "DB設定 > システム連携 > システム連携設定"),
-    ("menus", "メニュー設定 Menus", "DB設定 > 基本設定 > メニュー設定: columns and attached integrations"),
+    ("menus", "メニュー設定 Menus", "DB設定 > 基本設定 > メニュー設定: create, rename, copy, delete; columns"),
+    ("databases", "データベース Databases", "DB設定 > データベース: create and rename databases"),
     ("history", "システム連携状況確認 History", "every run: time, who, integration, rows, state"),
     ("progress", "Progress / 実行状況", "the live log of the current run"),
 ]
@@ -39,6 +40,8 @@ def destinations(app: Host) -> list[tuple[str, str, str]]:
         )
     for g in s.integrations:
         out.append((f"integration:{g.name}", f"Edit integration {one_line(g.name)}", "システム連携設定"))
+    for d in s.databases:
+        out.append((f"fields:{d.id}", f"Fields of {one_line(d.name)} / フィールド設定", f"database {one_line(d.id)}"))
     for m in s.menus:
         out.append((f"menu-settings:{m.name}", f"Menu settings {one_line(m.name)}", "メニュー設定 for this menu"))
     return out

@@ -145,11 +145,18 @@ async def test_create_and_rename_a_database(make_app, tui_paths):
         await pilot.press("n", *"customers", "tab", *"x", "enter")
         assert "a database with id 'customers' already exists" in flat(app)
         await pilot.press("escape")
+        await pilot.press("r")  # its records read-only, then editable again
+        assert "shops            店舗一覧                 0 field(s), read-only records" in screen_text(app)
+        assert "read_only = true" in tui_paths.db.read_text(encoding="utf-8")
+        await pilot.press("r")
+        assert "read-only records" not in screen_text(app)
+        assert "read_only" not in tui_paths.db.read_text(encoding="utf-8")
+        await pilot.press("r")
         await pilot.press("enter")  # the new database's fields: none yet
         assert isinstance(app.screen, FieldsScreen) and app.screen.db_id == "shops"
         assert "No fields yet" in screen_text(app)
     db = load_settings(tui_paths).settings.database("shops")
-    assert (db.id, db.name, db.fields) == ("shops", "店舗一覧", [])
+    assert (db.id, db.name, db.fields, db.read_only) == ("shops", "店舗一覧", [], True)
 
 
 async def test_remove_is_refused_while_a_menu_shows_it_then_kept_until_dropped(make_app, tui_paths):
@@ -209,7 +216,7 @@ async def test_without_db_settings_everything_is_read_only_with_the_reason(make_
         await open_databases(pilot)
         reason = "Read-only: 'tanaka' lacks 「DB設定」"
         assert reason in flat(app)
-        await pilot.press("n", "e")
+        await pilot.press("n", "e", "r")
         assert isinstance(app.screen, DatabasesScreen)
         await pilot.press("enter")
         assert isinstance(app.screen, FieldsScreen)
@@ -217,7 +224,7 @@ async def test_without_db_settings_everything_is_read_only_with_the_reason(make_
         assert "メールアドレス" in screen_text(app)  # the fields are still shown
         await pilot.press("a", "e", "d", "K", "D")
         assert isinstance(app.screen, FieldsScreen)
-        assert notes(app).count(reason) == 7
+        assert notes(app).count(reason) == 8
     assert tui_paths.db.read_text(encoding="utf-8") == before
     assert "f_kana" in columns_of(tui_paths)
 

@@ -38,6 +38,7 @@ __all__ = [
     "remove_field",
     "rename_database",
     "rename_menu",
+    "set_read_only",
 ]
 
 ID_RULE = "letters A-Z a-z, digits, '_' and '-' (1 to 64 of them)"
@@ -198,6 +199,20 @@ def rename_database(paths: Paths, actor_login: str, db_id: str, name: str, expec
         if expected is not None and now != expected:
             raise EditRefused(f"someone else renamed database {db_id!r} to {now!r} meanwhile; reload (F5)")
         t["name"] = name
+
+    store.update(paths.db, mutate)
+
+
+def set_read_only(paths: Paths, actor_login: str, db_id: str, read_only: bool) -> None:
+    """Mark ``db_id``'s records read-only (``read_only = true``: listed and sent, never edited) or editable."""
+    _require_db_settings(paths, actor_login)
+
+    def mutate(doc: Any) -> None:
+        t = _database(doc, db_id)
+        if read_only:
+            t["read_only"] = True
+        elif "read_only" in t:
+            del t["read_only"]
 
     store.update(paths.db, mutate)
 

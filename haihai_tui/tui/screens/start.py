@@ -66,6 +66,7 @@ class StartScreen(AppScreen):
             _heading("DB設定  Database settings"),
             _item("integrations", "システム連携設定 Integrations", "システム連携 > システム連携設定"),
             _item("menus", "メニュー設定 Menus", "基本設定 > メニュー設定"),
+            _item("databases", "データベース Databases", "データベース > フィールド設定"),
             _heading("レコード一覧  Record lists (run integrations here)"),
         ]
         menus = [m for m in s.menus if m.type == "record_list"]
