@@ -31,18 +31,33 @@ The API both front ends use (the TUI through ``Prepared.sync``, the command line
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from itertools import compress, islice
-from operator import itemgetter, methodcaller, not_
-from pathlib import Path
+from operator import itemgetter, not_
 
-from haihai_tui.core.run.syncstate import CONFIRMED, REFUSED, SyncStore, was_confirmed
+from haihai_tui.core.run.syncresults import (
+    RESULT_CHANGED,
+    RESULT_FAILED,
+    RESULT_OK,
+    RESULT_UNSENT,
+    RecordResult,
+    changed_keys,
+    confirm_run,
+    keys_with_result,
+    parse_result_csv,
+    record_results,
+)
+from haihai_tui.core.run.syncstate import (
+    CHUNK,
+    SyncStore,
+    key_index,
+    row_digest,
+    row_digests,
+    row_keys,
+    was_confirmed,
+)
 from haihai_tui.core.settings.model import SYNC_MODES, SYNC_WORDS, Database, Integration, Menu
 from haihai_tui.core.settings.validate import sync_problem
 from haihai_tui.core.text import one_line
@@ -72,9 +87,6 @@ __all__ = [
 ]
 
 EXAMPLES = 3  # addresses shown per kind
-RESULT_OK, RESULT_FAILED, RESULT_UNSENT, RESULT_CHANGED = "成功", "失敗", "未送信", "変更あり"
-FAILED_WORD = "失敗"
-_SEP = "\x1f"
 
 
 def resolve_mode(integration: Integration, override: str | None = None) -> str:
@@ -82,27 +94,9 @@ def resolve_mode(integration: Integration, override: str | None = None) -> str:
     return override or getattr(integration, "sync", "") or "full"
 
 
-def key_index(menu: Menu, database: Database) -> int | None:
-    """Position of the e-mail column (the first field of type ``email``) among the menu's columns."""
-    for i, fid in enumerate(menu.columns):
-        f = database.field(fid)
-        if f is not None and f.type == "email":
-            return i
-    return None
-
-
 def mode_problem(mode: str, integration: Integration, menu: Menu, database: Database) -> str | None:
     """Why ``mode`` cannot be used for this integration on this menu, or None."""
     return sync_problem(mode, integration.params, has_key=key_index(menu, database) is not None, menu=menu.name)
-
-
-def row_digest(row: Sequence[str]) -> bytes:
-    """8 bytes that change when any cell of the row changes (blake2b over the cells as sent)."""
-    return hashlib.blake2b(_SEP.join(row).encode("utf-8", "surrogatepass"), digest_size=8).digest()
-
-
-def row_key(address: str) -> str:
-    return address.strip().lower()
 
 
 @dataclass(frozen=True)
@@ -260,23 +254,6 @@ class ScopeView:
         return self.store.scope_keys(self.integration, self.scope_id)  # type: ignore[union-attr]
 
 
-CHUNK = 5000
-_B8 = partial(hashlib.blake2b, digest_size=8)
-_DIGEST = methodcaller("digest")
-
-
-def _digests(chunk: list) -> list[bytes]:
-    """row_digest of every row of ``chunk``, at C speed (map), the same bytes as row by row."""
-    try:
-        return list(map(_DIGEST, map(_B8, map(str.encode, map(_SEP.join, chunk)))))
-    except (UnicodeEncodeError, TypeError):  # a lone surrogate, or a cell that is not text
-        return [row_digest(tuple("" if c is None else str(c) for c in r)) for r in chunk]
-
-
-def _keys(addresses: Iterable[str]) -> list[str]:
-    return list(map(str.lower, map(str.strip, addresses)))
-
-
 class Planner:
     """Decides what a run sends, chunk by chunk, while the rows stream into the CSV builder.
 
@@ -301,13 +278,13 @@ class Planner:
                 yield from self._retry(chunk, addrs)
                 continue
             if self.seen is not None:
-                self.seen.update(_keys(addrs))
-            ds = _digests(chunk)
+                self.seen.update(row_keys(addrs))
+            ds = row_digests(chunk)
             hits = list(map(known.__contains__, ds))
             misses = list(compress(range(len(chunk)), map(not_, hits)))
             p.unchanged += len(chunk) - len(misses)
             if p.mode == "full":
-                p.sent.extend(zip(_keys(addrs), ds, addrs))
+                p.sent.extend(zip(row_keys(addrs), ds, addrs))
                 self._classify(chunk, addrs, ds, misses, keep=False)
                 yield from chunk
             else:
@@ -316,7 +293,7 @@ class Planner:
     def _classify(self, chunk, addrs, ds, misses, keep: bool) -> list:
         """Count the rows at ``misses`` as new / changed / retried; return them (and keep them as sent)."""
         p, ex = self.plan, self.plan.examples
-        keys = _keys(addrs[i] for i in misses)
+        keys = row_keys(addrs[i] for i in misses)
         values = self.view.lookup(keys)
         out = []
         for i, key in zip(misses, keys):
@@ -332,7 +309,7 @@ class Planner:
 
     def _retry(self, chunk, addrs) -> list:
         p, out = self.plan, []
-        for row, key, addr in zip(chunk, _keys(addrs), addrs):
+        for row, key, addr in zip(chunk, row_keys(addrs), addrs):
             if key in self.retry:  # type: ignore[operator]
                 self.seen.add(key)  # type: ignore[union-attr]
                 p.sent.append((key, row_digest(row), addr))
@@ -353,166 +330,3 @@ class Planner:
         if p.mode == "retry" and self.retry is not None and self.seen is not None:
             p.missing = sorted(a for k, a in self.retry.items() if k not in self.seen)
         return p
-
-
-# -- HaiHai's row results ----------------------------------------------------------------------------
-
-
-def parse_result_csv(data: bytes, key_label: str) -> dict[str, tuple[str, str, str]] | None:
-    """key -> (category, reason, address as sent) from a result.csv (処理結果, 理由, then the columns as
-    sent); None when it cannot be read (then nothing in it may be relied on)."""
-    for enc in ("utf-8-sig", "cp932"):
-        try:
-            text = data.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        return None
-    rows = csv.reader(io.StringIO(text, newline=""))
-    head = next(rows, None)
-    if not head or len(head) < 3 or key_label not in head[2:]:
-        return None
-    at = head.index(key_label, 2)
-    out: dict[str, tuple[str, str, str]] = {}
-    for row in rows:
-        if len(row) <= at:
-            continue
-        key = row_key(row[at])
-        if not key:
-            continue
-        cat, reason = row[0], row[1]
-        prev = out.get(key)
-        if prev is None or cat == FAILED_WORD:  # a duplicate that failed counts as failed
-            out[key] = (cat, reason, row[at])
-    return out
-
-
-def confirm_run(
-    store: SyncStore,
-    run_id: int,
-    integration: str,
-    plan: SyncPlan,
-    *,
-    done: bool,
-    offered: bool,
-    files: Sequence[bytes | None],
-    complete: bool,
-    outcome_word: str,
-    rows_per_file: Sequence[int],
-) -> str:
-    """Write what HaiHai confirmed of one finished run part; return what was kept, in words.
-
-    Only a 完了 run confirms. Where HaiHai offers row results (result.csv), every row it reported 失敗 is
-    kept as refused (sent again next time) and the rest as confirmed; rows missing from the file are not
-    confirmed. Where it offers none, every row of the 完了 request counts. When the row results were
-    offered but not all fetched, nothing is confirmed: the next changes run sends the rows again."""
-    if not plan.sent:
-        return "sync state: no row was sent"
-    if not done:
-        return f"sync state: nothing confirmed ({outcome_word}: HaiHai did not confirm these rows)"
-    if offered and not complete:
-        return (
-            "sync state: nothing confirmed, because HaiHai's row results were not all fetched; "
-            "the next changes run sends these rows again"
-        )
-    refused: dict[str, str] = {}
-    sent: list[tuple[str, bytes, str]] = []
-    start = 0
-    for i, n in enumerate(rows_per_file):
-        part = plan.sent[start : start + n]
-        start += n
-        data = files[i] if offered and i < len(files) else None
-        if data is None:  # no row results for this request: every row of a 完了 request counts
-            sent += part
-            continue
-        results = parse_result_csv(data, plan.key_label)
-        if results is None:
-            return (
-                "sync state: nothing confirmed, because HaiHai's result file could not be read; "
-                "the next changes run sends these rows again"
-            )
-        for row in part:
-            got = results.get(row[0])
-            if got is None:
-                continue  # not in HaiHai's answer: not confirmed
-            sent.append(row)
-            if got[0] == FAILED_WORD:
-                refused[row[0]] = got[1] or FAILED_WORD
-    ok, bad = store.record(run_id, integration, plan.scope_id, sent, refused, removal=plan.mode == "removal")
-    what = "removal(s)" if plan.mode == "removal" else "row(s)"
-    text = f"sync state: HaiHai confirmed {ok:,} {what}"
-    if bad:
-        text += f"; {bad:,} refused (失敗): sent again by the next changes run, or now with --retry-failed {run_id}"
-    unconfirmed = len(plan.sent) - ok - bad
-    if unconfirmed > 0:
-        text += f"; {unconfirmed:,} not in HaiHai's row results (not confirmed)"
-    return text
-
-
-# -- the record list's results column ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    """A record's last HaiHai result in one integration, for the record list."""
-
-    word: str  # 成功 | 失敗 | 未送信 | 変更あり
-    reason: str = ""  # HaiHai's reason for 失敗
-    run_id: int | None = None
-
-    def text(self) -> str:
-        return f"{self.word}: {one_line(self.reason)}" if self.reason else self.word
-
-
-def record_results(
-    history_db: Path, integration: str, menu: Menu, database: Database, rows: Sequence[Sequence[str]]
-) -> list[RecordResult]:
-    """One result per row (cells in ``menu.columns`` order, as the record list pages them)."""
-    ix = key_index(menu, database)
-    if ix is None:
-        return [RecordResult(RESULT_UNSENT)] * len(rows)
-    keys = [row_key(r[ix]) for r in rows]
-    found = SyncStore(history_db).lookup(integration, keys)
-    out = []
-    for row, key in zip(rows, keys):
-        st = found.get(key)
-        if st is None:
-            out.append(RecordResult(RESULT_UNSENT))
-        elif st.state == REFUSED:
-            out.append(RecordResult(RESULT_FAILED, st.reason, st.run))
-        elif st.digest is not None and st.digest != row_digest(row):
-            out.append(RecordResult(RESULT_CHANGED, "", st.run))
-        else:
-            out.append(RecordResult(RESULT_OK, "", st.run))
-    return out
-
-
-def keys_with_result(history_db: Path, integration: str, word: str) -> set[str]:
-    """The keys whose last result in ``integration`` was 失敗 (``RESULT_FAILED``) or 成功 (``RESULT_OK``)."""
-    state = {RESULT_FAILED: REFUSED, RESULT_OK: CONFIRMED}.get(word)
-    if state is None:
-        raise ValueError(f"keys_with_result: {word!r} is kept per key only for 成功 and 失敗")
-    return SyncStore(history_db).keys_with_state(integration, state)
-
-
-def changed_keys(
-    history_db: Path, integration: str, menu: Menu, database: Database, rows: Iterable[Sequence[str]]
-) -> set[str]:
-    """Keys among ``rows`` whose cells differ from what HaiHai confirmed (変更あり), in one pass by chunks."""
-    ix = key_index(menu, database)
-    if ix is None:
-        return set()
-    store = SyncStore(history_db)
-    known = store.confirmed_digest_set(integration)
-    out: set[str] = set()
-    it, get_addr = iter(rows), itemgetter(ix)
-    while chunk := list(islice(it, CHUNK)):
-        ds = _digests(chunk)
-        misses = list(compress(range(len(chunk)), map(not_, map(known.__contains__, ds))))
-        if not misses:
-            continue
-        keys = _keys(get_addr(chunk[i]) for i in misses)
-        found = store.lookup(integration, keys)
-        out.update(k for k in keys if k in found and found[k].state == CONFIRMED and found[k].digest is not None)
-    return out

@@ -19,15 +19,18 @@ the TUI share the file. Reads for a whole scope are one query; writes are one tr
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
-from operator import itemgetter
+from operator import itemgetter, methodcaller
 from pathlib import Path
 
 from haihai_tui.core.run.history import BUSY_TIMEOUT_S, HistoryBusy, HistoryError
+from haihai_tui.core.settings.model import Database, Menu
 
 CONFIRMED, REFUSED = 1, 2
 REFUSED_MARK = b"!"  # load_scope(): a refused key's value starts with it (a digest is exactly 8 bytes)
@@ -63,6 +66,47 @@ CREATE TABLE IF NOT EXISTS sync_failures (
     PRIMARY KEY (run, key)
 ) WITHOUT ROWID;
 """
+
+
+# -- keys and digests: what the state holds per row -------------------------------------------------
+
+_SEP = "\x1f"
+CHUNK = 5000  # rows digested and compared at a time
+
+
+def key_index(menu: Menu, database: Database) -> int | None:
+    """Position of the e-mail column (the first field of type ``email``) among the menu's columns: the key."""
+    for i, fid in enumerate(menu.columns):
+        f = database.field(fid)
+        if f is not None and f.type == "email":
+            return i
+    return None
+
+
+def row_key(address: str) -> str:
+    """A customer's key: the e-mail address, compared ignoring case."""
+    return address.strip().lower()
+
+
+def row_keys(addresses: Iterable[str]) -> list[str]:
+    return list(map(str.lower, map(str.strip, addresses)))
+
+
+def row_digest(row: Sequence[str]) -> bytes:
+    """8 bytes that change when any cell of the row changes (blake2b over the cells as sent)."""
+    return hashlib.blake2b(_SEP.join(row).encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+_B8 = partial(hashlib.blake2b, digest_size=8)
+_DIGEST = methodcaller("digest")
+
+
+def row_digests(chunk: list) -> list[bytes]:
+    """row_digest of every row of ``chunk``, at C speed (map), the same bytes as row by row."""
+    try:
+        return list(map(_DIGEST, map(_B8, map(str.encode, map(_SEP.join, chunk)))))
+    except (UnicodeEncodeError, TypeError):  # a lone surrogate, or a cell that is not text
+        return [row_digest(tuple("" if c is None else str(c) for c in r)) for r in chunk]
 
 
 @dataclass(frozen=True)
@@ -286,9 +330,11 @@ class SyncStore:
         Returns (confirmed, refused) counts."""
         ok = bad = 0
         with self._connect() as db:
+            # a power cut may lose this transaction (never half of it): the rows are then sent again
+            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN IMMEDIATE")
             integ = self._integ(db, integration, True)
-            for chunk in _chunks(sent):
+            for chunk in _chunks(sorted(sent, key=itemgetter(0))):  # in key order: B-tree appends, not scatter
                 good = [(k, d, a) for k, d, a in chunk if k not in refused]
                 fail = [(k, a, refused[k]) for k, _d, a in chunk if k in refused]
                 if removal:
@@ -319,13 +365,3 @@ class SyncStore:
                 db.execute("UPDATE sync_scopes SET last_run = ? WHERE id = ?", (run_id, scope_id))
             db.execute("COMMIT")
         return ok, bad
-
-    def record_failures(self, run_id: int, refused: dict[str, tuple[str, str]]) -> None:
-        """Only the 失敗 rows of a run (key -> (address, reason)), for retry-failed of any run."""
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            db.executemany(
-                "INSERT OR REPLACE INTO sync_failures (run, key, email, reason) VALUES (?, ?, ?, ?)",
-                [(run_id, k, None if a == k else a, r) for k, (a, r) in refused.items()],
-            )
-            db.execute("COMMIT")
