@@ -259,3 +259,20 @@ def test_menu_without_email_column_cannot_use_changes(tmp_path, capsys):
     lines = [x for x in (out.out + out.err).splitlines() if "sync = changes keys each customer" in x]
     assert lines and all(x.startswith("db.toml:") for x in lines)
     assert "use sync = full" in lines[0]
+
+
+def test_prepare_holds_the_lock_until_discard(tmp_path):
+    from haihai_tui.core.run.prepare import RunBusy, Target, prepare
+    from haihai_tui.core.settings.context import AppContext
+
+    ctx = AppContext(make_settings(tmp_path))
+    first = prepare(ctx.settings, ctx.paths, Target("顧客一覧", INTEG), environ={}, sync="changes")
+    try:
+        with pytest.raises(RunBusy, match="already being run by"):
+            prepare(ctx.settings, ctx.paths, Target("顧客一覧", INTEG), environ={})
+    finally:
+        first.discard()
+    again = prepare(ctx.settings, ctx.paths, Target("顧客一覧", INTEG), environ={})
+    again.discard()
+    again.discard()  # twice is fine
+    acquire(ctx.paths.data_dir, INTEG, login="cron").release()

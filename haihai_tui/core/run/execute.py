@@ -97,7 +97,11 @@ async def execute(
         rdone = await _execute_one(removal, paths, settings, **kw)
         sync = dict(done.sync or {}, removal_run=rdone.run_id, removal_outcome=rdone.outcome.value)
         done = await asyncio.to_thread(
-            _record, History(paths.history_db, paths.history_journal), done, {"sync": sync}, on_event
+            _record,
+            History(paths.history_db, paths.history_journal),
+            done,
+            {"sync": sync, "ended_at": done.ended_at},
+            on_event,
         )
         if rdone.outcome is not Outcome.DONE:
             done = dataclasses.replace(

@@ -70,6 +70,9 @@ class RunLock:
     def held(self) -> bool:
         return self.fd is not None
 
+    def __del__(self) -> None:  # a Prepared dropped without discard() must not keep the integration locked
+        self.release()
+
 
 def _read_holder(path: Path) -> dict:
     try:
