@@ -276,3 +276,10 @@ def test_prepare_holds_the_lock_until_discard(tmp_path):
     again.discard()
     again.discard()  # twice is fine
     acquire(ctx.paths.data_dir, INTEG, login="cron").release()
+
+
+def test_state_file_is_private_when_the_results_column_makes_it(tmp_path):
+    hist = tmp_path / "data" / "history.sqlite3"
+    got = record_results(hist, INTEG, MENU, SAMPLE_DATABASE, [A])
+    assert [r.word for r in got] == [RESULT_UNSENT]
+    assert hist.stat().st_mode & 0o777 == 0o600 and hist.parent.stat().st_mode & 0o077 == 0

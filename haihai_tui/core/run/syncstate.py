@@ -20,6 +20,7 @@ the TUI share the file. Reads for a whole scope are one query; writes are one tr
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from itertools import islice
 from operator import itemgetter, methodcaller
 from pathlib import Path
 
+from haihai_tui.core.paths import ensure_private_dir
 from haihai_tui.core.run.history import BUSY_TIMEOUT_S, HistoryBusy, HistoryError
 from haihai_tui.core.settings.model import Database, Menu
 
@@ -109,6 +111,9 @@ def row_digests(chunk: list) -> list[bytes]:
         return [row_digest(tuple("" if c is None else str(c) for c in r)) for r in chunk]
 
 
+_TABLES = {"sync_integrations", "sync_scopes", "sync_keys", "sync_failures"}
+
+
 @dataclass(frozen=True)
 class KeyState:
     """One key's row: the last result HaiHai gave for it in an integration."""
@@ -137,7 +142,16 @@ class SyncStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        try:  # customer addresses live here: readable by the owner only, as the history it shares
+            ensure_private_dir(self.path.parent)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as e:
+            raise HistoryError(f"{self.path}: cannot create the run history: {e.strerror or e}") from None
         with self._connect() as db:
+            have = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'sync_%'")}
+            if have >= _TABLES:  # the usual case: a read, no write lock (the record list asks per page)
+                return
             db.execute("BEGIN IMMEDIATE")
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
