@@ -9,7 +9,7 @@
    sort by e-mail (indexed in code-point order, as `haihai-tui check` advises).
 3. pg_export_ratio: the run's export, ``iter_rows`` (server-side cursor) into ``build_csv`` (the checked
    Windows-31J CSV, full pre-flight) ÷ a bare ``COPY (SELECT ...) TO STDOUT`` piped into Python's cp932 encoder
-   into a file, same columns and order; best of 3 rounds each, alternating.
+   into a file, same columns and order; best of 2 rounds each, alternating.
 
 Loading the rows (COPY, the sample customers without their three deliberate faults) is not timed.
 """
@@ -157,7 +157,7 @@ def main() -> int:
                 )
 
             base_t, ours_t = [], []
-            for r in range(3):
+            for r in range(2):
                 bt, _ = timed(lambda: baseline_export(srv, tmp / "baseline.csv"))
                 ot, built = timed(lambda: our_export(store, tmp / "runs"))
                 base_t.append(bt)
