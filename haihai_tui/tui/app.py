@@ -172,6 +172,7 @@ class HaiHaiApp(App):
         from haihai_tui.tui.screens.menus import MenusScreen
         from haihai_tui.tui.screens.permissions import PermissionsScreen
         from haihai_tui.tui.screens.record_list import RecordListScreen
+        from haihai_tui.tui.screens.system_settings import SystemSettingsScreen
         from haihai_tui.tui.screens.users import UsersScreen
 
         kind, _, arg = target.partition(":")
@@ -179,6 +180,8 @@ class HaiHaiApp(App):
             return PermissionsScreen()
         if kind == "users":
             return UsersScreen()
+        if kind == "system":
+            return SystemSettingsScreen()
         if kind == "integrations":
             return IntegrationsScreen()
         if kind == "integration":

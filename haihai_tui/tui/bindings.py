@@ -73,6 +73,13 @@ SCOPES: dict[str, list[Binding]] = {
         Binding("f8", "delete_row", "Del row", id="kv_delete", priority=True),
         Binding("ctrl+t", "reveal", "Reveal", id="reveal"),
     ],
+    # 管理者設定 > システム設定 / メール設定 (F-keys and ctrl: the fields take every printable key)
+    "system_settings": [
+        BACK,
+        Binding("f2", "save", "確定 Save", id="system_save"),
+        Binding("f3", "test_mail", "Test mail", id="system_test_mail"),
+        Binding("ctrl+t", "reveal", "Reveal", id="reveal"),
+    ],
     "menus": [
         BACK,
         Binding("f2", "save", "確定 Save", id="menu_confirm"),

@@ -22,6 +22,7 @@ STATIC_DESTINATIONS: list[tuple[str, str, str]] = [
     ("start", "Start / スタート", "the start screen with every menu"),
     ("permissions", "全体権限一覧 Permissions", "管理者設定 > 権限設定 > 全体権限一覧: users x 15 permissions"),
     ("users", "ユーザ Users", "管理者設定 > ユーザ: add, edit, remove users"),
+    ("system", "システム設定 / メール設定 System & mail", "管理者設定: admin e-mails, SMTP for report mail, test mail"),
     ("integrations", "システム連携設定 Integrations", "DB設定 > システム連携 > システム連携設定"),
     ("menus", "メニュー設定 Menus", "DB設定 > 基本設定 > メニュー設定: create, rename, copy, delete; columns"),
     ("databases", "データベース Databases", "DB設定 > データベース: create and rename databases"),

@@ -23,7 +23,7 @@ def flat(app) -> str:
 
 async def open_list(pilot) -> None:
     await pilot.pause()
-    await pilot.press("down", "down", "enter")
+    await pilot.press("down", "down", "down", "enter")  # 全体権限一覧, ユーザ, システム設定, システム連携設定
     assert isinstance(pilot.app.screen, IntegrationsScreen)
 
 

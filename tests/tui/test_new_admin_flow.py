@@ -66,7 +66,7 @@ async def test_from_an_empty_user_list_to_a_finished_run(env) -> None:
         assert "may configure" in screen_text(app)
         # DB設定 > 基本設定 > メニュー設定: choose the process -> 追加 -> 確定
         await pilot.press("escape")
-        await pilot.press("down", "down", "enter")
+        await pilot.press("down", "down", "down", "enter")  # from ユーザ past システム設定, システム連携設定
         await until(pilot, lambda: isinstance(app.screen, MenusScreen), what="メニュー設定")
         await pilot.press("tab", "tab", "a")
         await until(pilot, lambda: isinstance(app.screen, PickScreen), what="the process list")

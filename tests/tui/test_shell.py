@@ -169,7 +169,7 @@ async def test_keys_remapped_in_tui_toml(make_app, tui_paths):
         await pilot.press("f9")
         assert isinstance(app.screen, HelpScreen)
         assert "F9" in screen_text(app)
-        await pilot.press("escape", "down", "down", "o")
+        await pilot.press("escape", "down", "down", "down", "o")
         assert isinstance(app.screen, IntegrationsScreen)
         assert "n 新規追加 Add" in screen_text(app)  # the footer shows the new key
         await pilot.press("a")
@@ -204,6 +204,7 @@ async def test_no_ambiguous_width_symbols_on_any_settings_screen(make_app):
             ["enter"],
             ["escape", "down", "enter"],
             ["escape", "down", "enter"],
+            ["escape", "down", "enter"],
             ["enter"],
             ["escape", "escape", "down", "enter"],
             ["tab", "tab", "a"],
@@ -220,6 +221,7 @@ async def test_no_ambiguous_width_symbols_on_any_settings_screen(make_app):
     assert seen == [
         "PermissionsScreen",
         "UsersScreen",
+        "SystemSettingsScreen",
         "IntegrationsScreen",
         "IntegrationFormScreen",
         "MenusScreen",

@@ -209,7 +209,7 @@ def _converse(smtp, password, sender, to, msg, timeout, ssl_context, step) -> No
         addrs = sorted({a[4][0] for a in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
     except (socket.gaierror, UnicodeError) as e:
         step("dns", False, f"the name {host!r} was not found ({_said(e)})", "check the spelling of the SMTP host")
-    step("dns", True, f"{host} is {', '.join(addrs[:3])}")
+    resolved = "" if addrs == [host] else f" ({', '.join(addrs[:3])})"  # DNS is told apart only when it fails
     if smtp.username and password is None:
         step("auth", False, f"login {smtp.username!r} has no password", "type the SMTP password and save it")
     context = ssl_context or ssl.create_default_context()
@@ -227,7 +227,7 @@ def _converse(smtp, password, sender, to, msg, timeout, ssl_context, step) -> No
             step(
                 "connect",
                 False,
-                f"nothing listens on {where} (connection refused)",
+                f"nothing listens on {where}{resolved} (connection refused)",
                 f"check the port (STARTTLS {SMTP_PORTS['starttls']}, TLS {SMTP_PORTS['tls']}, plain "
                 f"{SMTP_PORTS['none']}) and that the mail server runs",
             )
@@ -249,7 +249,7 @@ def _converse(smtp, password, sender, to, msg, timeout, ssl_context, step) -> No
             step(
                 "connect",
                 False,
-                f"no answer from {where} within {timeout:g} s",
+                f"no answer from {where}{resolved} within {timeout:g} s",
                 "a firewall may drop the connection, or the host or port is wrong",
             )
         except ssl.SSLError as e:
@@ -266,9 +266,14 @@ def _converse(smtp, password, sender, to, msg, timeout, ssl_context, step) -> No
                 )
             step("connect", False, f"{where} closed the connection at once ({_said(e)})", "check host and port")
         except OSError as e:
-            step("connect", False, f"could not reach {where}: {_said(e)}", "check the host, the port and the network")
+            step(
+                "connect",
+                False,
+                f"could not reach {where}{resolved}: {_said(e)}",
+                "check the host, the port and the network",
+            )
         with s:
-            step("connect", True, f"connected to {where}: {_reply(code, banner)}")
+            step("connect", True, f"connected to {where}{resolved}: {_reply(code, banner)[:60]}")
             if mode == "tls":
                 step("tls", True, f"{_tls_version(s)} on connect, certificate for {host} verified")
             code, resp = s.ehlo()
@@ -326,10 +331,11 @@ def _converse(smtp, password, sender, to, msg, timeout, ssl_context, step) -> No
                     step(
                         "recipient",
                         False,
-                        f"{addr} refused ({_reply(code, resp, secret)})",
+                        f"{addr} refused ({_reply(code, resp, secret)})"
+                        + (f" (accepted before it: {', '.join(to[: to.index(addr)])})" if to.index(addr) else ""),
                         "check the address; a server that does not relay needs a login",
                     )
-                step("recipient", True, f"{addr} accepted")
+            step("recipient", True, f"{', '.join(to)} accepted")
             code, resp = s.data(msg.as_bytes())
             if code != 250:
                 step("accepted", False, f"the message was refused ({_reply(code, resp, secret)})", "")

@@ -63,6 +63,7 @@ class StartScreen(AppScreen):
             _heading("管理者設定  Administrator settings"),
             _item("permissions", "全体権限一覧 Permissions", "権限設定 > 全体権限一覧"),
             _item("users", "ユーザ Users", "ユーザ"),
+            _item("system", "システム設定 System & mail", "システム設定 / メール設定"),
             _heading("DB設定  Database settings"),
             _item("integrations", "システム連携設定 Integrations", "システム連携 > システム連携設定"),
             _item("menus", "メニュー設定 Menus", "基本設定 > メニュー設定"),
