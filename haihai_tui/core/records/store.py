@@ -232,6 +232,7 @@ class RecordStore:
         replace: bool = False,
         on_progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
+        batch: int = BATCH,
     ) -> ImportResult:
         """Load a CSV (UTF-8 with or without BOM, else Windows-31J) in one transaction; see importer.py.
 
@@ -251,6 +252,7 @@ class RecordStore:
                     replace=replace,
                     on_progress=on_progress,
                     cancel=cancel,
+                    batch=batch,
                 )
             finally:
                 self._conn.execute("PRAGMA cache_size=-2000")
