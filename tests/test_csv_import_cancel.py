@@ -7,7 +7,6 @@ import threading
 
 import pytest
 
-from haihai_tui.core.records import importer
 from haihai_tui.core.records.importer import ImportCancelled
 from haihai_tui.core.records.query import Query
 from haihai_tui.core.records.samples import FIELD_IDS, SAMPLE_DATABASE, generate, write_csv
@@ -23,8 +22,7 @@ def store(tmp_path):
 
 
 @pytest.mark.parametrize("replace", [False, True])
-def test_cancel_part_way_keeps_the_database_as_it_was(store, tmp_path, monkeypatch, replace) -> None:
-    monkeypatch.setattr(importer, "BATCH", 1000)
+def test_cancel_part_way_keeps_the_database_as_it_was(store, tmp_path, replace) -> None:
     f = tmp_path / "in.csv"
     write_csv(f, 10_000, "utf-8", seed=3)
     before = store.count()
@@ -37,7 +35,7 @@ def test_cancel_part_way_keeps_the_database_as_it_was(store, tmp_path, monkeypat
             cancel.set()
 
     with pytest.raises(ImportCancelled, match="cancelled after 3,000 rows; nothing was imported"):
-        store.import_csv(f, replace=replace, on_progress=progress, cancel=cancel)
+        store.import_csv(f, replace=replace, on_progress=progress, cancel=cancel, batch=1000)
     assert [s[0] for s in seen] == [1000, 2000, 3000]
     assert all(0 < d <= s for _, d, s in seen)
     assert store.count() == before == 50
