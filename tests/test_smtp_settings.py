@@ -132,3 +132,20 @@ def test_smtp_password_goes_to_secrets_only(tmp_path: Path):
         editing.set_smtp_password(paths, "admin", " pw ")
     editing.set_smtp_password(paths, "admin", "")
     assert load_settings(paths, {}).settings.secrets.smtp_password is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'host = "m.example.jp"\nsecurity = "tls"\n',
+        'host = "m.example.jp"\nsecurity = "ssl"\n',
+        'host = "m.example.jp"\n',
+    ],
+)
+def test_what_the_screen_loaded_is_what_is_on_disk(paths, body):
+    """A port left to its default or an unknown security word is no 'someone else changed it' on save."""
+    set_smtp(paths, body)
+    s = load_settings(paths, {}).settings
+    smtp = Smtp(host="m.example.jp", port=465, security="tls")
+    editing.save_system(paths, "admin", ["a@example.jp"], smtp, has_password=False, expected=(s.admin_emails, s.smtp))
+    assert loaded(paths)[0].mode == "tls"

@@ -16,7 +16,7 @@ from haihai_tui.core.paths import Paths
 from haihai_tui.core.settings import permissions as perm
 from haihai_tui.core.settings import store
 from haihai_tui.core.settings.load import load_settings
-from haihai_tui.core.settings.model import CONTROL_CHARS, Integration, Menu, Smtp
+from haihai_tui.core.settings.model import CONTROL_CHARS, SMTP_PORTS, SMTP_SECURITY, Integration, Menu, Smtp
 from haihai_tui.core.settings.permissions import SYSTEM_SETTINGS, PermissionDenied, User
 from haihai_tui.core.settings.validate import integration_problems, system_problems
 
@@ -335,14 +335,16 @@ def system_refusal(user: User | None, login: str) -> str | None:
 def _system_values(doc: Any) -> tuple[list[str], Smtp]:
     system = doc.get("system", {})
     raw = system.get("smtp", {})
-    port = raw.get("port", 587)
+    security = str(raw.get("security", ""))
+    security = security if security in SMTP_SECURITY else ""  # as load reads it: an unknown word is not used
+    port = raw.get("port", SMTP_PORTS[security] if security else 587)
     smtp = Smtp(
         host=str(raw.get("host", "")),
         port=port if isinstance(port, int) else 0,
         starttls=bool(raw.get("starttls", True)),
         from_addr=str(raw.get("from", "")),
         username=str(raw.get("username", "")),
-        security=str(raw.get("security", "")),
+        security=security,
     )
     return [str(a) for a in system.get("admin_emails", [])], smtp
 
