@@ -103,6 +103,10 @@ def test_changes_first_sends_all_then_nothing(env, mock, capsys):
     assert second.run_id != first.run_id and second.requests == 0 and second.outcome.value == "done"
     assert f"nothing changed since run #{first.run_id}" in second.message
     assert second.sync["unchanged"] == 4 and second.sync["new"] == second.sync["changed"] == 0
+    # the dry run says so too, and shows no request
+    assert cli(env, "--sync", "changes", "--dry-run") == 0
+    dry = capsys.readouterr().out
+    assert f"nothing changed since run #{first.run_id}" in dry and "import_settings" not in dry
     assert CANARY not in out.out + out.err
 
 

@@ -169,6 +169,8 @@ class Prepared:
     def preview(self) -> str:
         """The exact request(s), token masked — what --dry-run prints and the dry-run dialog shows."""
         if not self.built.files:
+            if self.nothing_to_send and self.sync is not None:
+                return f"(no request: {self.sync.nothing_changed()})"
             return "(no request: pre-flight found errors)"
         parts = [self.request(i).preview() for i in range(len(self.built.files))]
         if len(parts) == 1:
