@@ -10,6 +10,7 @@ from email import policy
 from pathlib import Path
 
 import pytest
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from haihai_tui.core.run.mail import MailError, build_report, deliver
 from haihai_tui.core.run.mail_check import TEST_SUBJECT, MailCheck, Step, send_test_mail
@@ -185,3 +186,19 @@ def test_report_mail_over_tls_on_connect(smtp_servers, tmp_path):
     assert said == f"sent to {TO[0]} via 127.0.0.1:{ctl.port}"
     got = handler.received[0]
     assert got["tls"] is True and got["login"] == SMTP_USER.encode()
+
+
+def test_hostile_server_text_is_made_safe_and_an_echoed_password_masked(smtp_servers, tmp_path):
+    """A server that greets with terminal escapes and echoes the password in its refusal: neither reaches a step."""
+
+    def echoing(server, session, envelope, mechanism, auth_data):
+        said = auth_data.password.decode() if isinstance(auth_data, LoginPassword) else "?"
+        return AuthResult(success=False, handled=False, message=f"535 5.7.8 bad password {said}\x1b[2J")
+
+    ctl, _ = smtp_servers.start("plain", ident="evil\x1b]0;owned\x07 ESMTP", authenticator=echoing)
+    smtp = Smtp(host="127.0.0.1", port=ctl.port, security="none", username=SMTP_USER)
+    check, _ = run(smtp, tmp_path)  # run() asserts the password is in no step
+    assert check.failed.name == "auth" and "bad password ********" in check.failed.text
+    for s in check.steps:
+        assert "\x1b" not in s.line() and "\x07" not in s.line()
+    assert "\\x1b" in check.steps[0].text  # shown as an escape, not executed
