@@ -110,6 +110,14 @@ def test_changes_first_sends_all_then_nothing(env, mock, capsys):
     assert CANARY not in out.out + out.err
 
 
+def test_run_lets_the_lock_go_and_leaves_no_holder(env, mock):
+    from haihai_tui.core.run.lock import acquire, lock_path
+
+    assert cli(env, "--sync", "changes") == 0
+    assert lock_path(env.data_dir, INTEG).read_text() == ""  # no holder named once the run ended
+    acquire(env.data_dir, INTEG, login="cron").release()
+
+
 def test_edit_add_remove_sends_exactly_those(env, mock, capsys):
     assert cli(env, "--sync", "changes") == 0
     sql(env, "UPDATE records SET f_company = ? WHERE f_email = ?", "髙橋ホールディングス", "takahashi@example.co.jp")
