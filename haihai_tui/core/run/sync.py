@@ -18,7 +18,16 @@ The API both front ends use (the TUI through ``Prepared.sync``, the command line
   mirror run (import_type 1, same login_id, gid/spid and report option) or None; ``execute(...,
   confirm_removal=True)`` is needed to send it (the TUI after its typed confirmation, the command
   line with ``--yes``).
-- ``prepare(..., retry_run=RUN)``: exactly the rows HaiHai reported 失敗 in run RUN, current values.
+- ``prepare(..., retry_run=RUN)``: exactly the rows HaiHai reported 失敗 in run RUN, current values
+  (``SyncStore(paths.history_db).failures(RUN)`` lists them: key, address, reason; empty: nothing to
+  retry, and prepare refuses saying so). ``plan.missing`` are the keys no longer in the database.
+- ``prepare`` takes the integration's run lock (core/run/lock.py) and raises ``RunBusy`` (a
+  ``RunRefused``) naming who holds it and since when; ``Prepared.discard()`` (which ``execute`` calls)
+  lets it go. ``Prepared.total_requests`` counts a mirror run's removal request too.
+- A run that sends nothing (``Prepared.nothing_to_send``) is still a run: ``execute`` records it 完了
+  with 0 requests and the message "nothing changed since run #N", and says so in a ``LogLine`` and the
+  ``StageChanged(Stage.DONE, ...)`` event. ``RunRecord.sync`` holds the mode and counts
+  (``history_text.sync_words`` says them in words).
 - Per record, for the record list's results column: ``record_results(history_db, integration, menu,
   database, rows)`` -> one ``RecordResult`` per row (成功 / 失敗 with the reason / 未送信 / 変更あり).
   To filter by it: ``keys_with_result(history_db, integration, RESULT_FAILED)`` is the set of keys
