@@ -152,6 +152,7 @@ class SyncStore:
             have = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'sync_%'")}
             if have >= _TABLES:  # the usual case: a read, no write lock (the record list asks per page)
                 return
+            db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a run writing its state (as History)
             db.execute("BEGIN IMMEDIATE")
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
@@ -337,18 +338,21 @@ class SyncStore:
         *,
         removal: bool = False,
     ) -> tuple[int, int]:
-        """Write what HaiHai confirmed of a finished 完了 run, in one transaction.
+        """Write what HaiHai confirmed of a finished 完了 run.
 
         ``sent`` is (key, digest, address) per row sent; ``refused`` is key -> reason for the rows
         HaiHai reported 失敗 (every other sent row is confirmed). A removal confirmed drops the key.
-        Returns (confirmed, refused) counts."""
+        One short transaction per BATCH rows, so other processes' history writes (a run starting) never
+        wait long; each row stands on its own (HaiHai confirmed it), so a crash between batches leaves
+        only rows that are sent again next time. Returns (confirmed, refused) counts."""
         ok = bad = 0
         with self._connect() as db:
-            # a power cut may lose this transaction (never half of it): the rows are then sent again
-            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # a power cut may lose the last batch: sent again next time
             db.execute("BEGIN IMMEDIATE")
             integ = self._integ(db, integration, True)
+            db.execute("COMMIT")
             for chunk in _chunks(sorted(sent, key=itemgetter(0))):  # in key order: B-tree appends, not scatter
+                db.execute("BEGIN IMMEDIATE")
                 good = [(k, d, a) for k, d, a in chunk if k not in refused]
                 fail = [(k, a, refused[k]) for k, _d, a in chunk if k in refused]
                 if removal:
@@ -374,8 +378,8 @@ class SyncStore:
                     "INSERT OR REPLACE INTO sync_failures (run, key, email, reason) VALUES (?, ?, ?, ?)",
                     [(run_id, k, None if a == k else a, r) for k, a, r in fail],
                 )
+                db.execute("COMMIT")
                 ok, bad = ok + len(good), bad + len(fail)
             if ok and not removal:
                 db.execute("UPDATE sync_scopes SET last_run = ? WHERE id = ?", (run_id, scope_id))
-            db.execute("COMMIT")
         return ok, bad
