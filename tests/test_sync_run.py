@@ -250,6 +250,8 @@ def test_retry_failed_sends_exactly_the_refused_rows_with_current_values(env, mo
     assert posts(mock)[-1]["csv"]["text"] == HEAD + "Yamasaki@Example.co.jp,山﨑工業（新）,山﨑 花子\r\n"
     rec = history(env)[0]
     assert rec.sync["mode"] == "retry" and rec.sync["retry_of"] == failed_run and rec.sync["missing"] == 1
+    assert cli(env, "--retry-failed", str(failed_run), "--where", "会社名~株") == 2  # a retry takes no conditions
+    assert "leave out --where" in capsys.readouterr().err
     # a run without 失敗 rows has nothing to retry
     assert cli(env, "--retry-failed", str(rec.run_id)) == 1
     assert "nothing to retry" in capsys.readouterr().err

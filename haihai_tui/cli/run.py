@@ -119,6 +119,12 @@ def cmd_run(args) -> int:
     except ConditionError as e:
         err(one_line(e))
         return 2
+    if getattr(args, "retry_failed", None) is not None and (args.where or args.search or args.sync):
+        err(
+            f"--retry-failed sends exactly the rows HaiHai reported 失敗 in run #{args.retry_failed}, wherever "
+            "they are now; leave out --where, --search and --sync"
+        )
+        return 2
     target = Target(args.menu, args.integration, conds, args.search)
     printer = Printer()
     stopped = threading.Event()  # set by SIGINT/SIGTERM during pre-flight: the build stops, nothing is sent
