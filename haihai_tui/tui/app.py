@@ -190,6 +190,10 @@ class HaiHaiApp(App):
             return MenusScreen(arg or None)
         if kind == "menu":
             return RecordListScreen(arg)
+        if kind in ("menu-import", "menu-export"):  # the list, then its CSV dialog (tui/dialogs/csv_*.py)
+            screen = RecordListScreen(arg)
+            screen.call_after_refresh(screen.action_import_csv if kind == "menu-import" else screen.action_export_csv)
+            return screen
         if kind == "history":
             return HistoryScreen()
         if kind == "databases":

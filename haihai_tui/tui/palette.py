@@ -45,6 +45,10 @@ def destinations(app: Host) -> list[tuple[str, str, str]]:
         out.append((f"fields:{d.id}", f"Fields of {one_line(d.name)} / フィールド設定", f"database {one_line(d.id)}"))
     for m in s.menus:
         out.append((f"menu-settings:{m.name}", f"Menu settings {one_line(m.name)}", "メニュー設定 for this menu"))
+    for m in s.menus:  # the record list, with its CSV dialog open (key i / x on the list)
+        name, db = one_line(m.name), one_line(m.database)
+        out.append((f"menu-import:{m.name}", f"CSV一括登録 Import a CSV into {name}", f"database {db}, all or nothing"))
+        out.append((f"menu-export:{m.name}", f"CSV出力 Export {name} to a CSV file", "Windows-31J or UTF-8"))
     return out
 
 

@@ -22,6 +22,7 @@ from haihai_tui.core.settings.permissions import current_login
 from haihai_tui.tui.dialogs import csv_common, csv_import
 from haihai_tui.tui.dialogs.csv_export import CsvExportScreen
 from haihai_tui.tui.dialogs.csv_import import CsvImportScreen
+from haihai_tui.tui.widgets.path_input import PathInput
 
 try:  # tests/tui is on sys.path (pytest's default "prepend" import mode, no __init__.py)
     from runfixtures import CLEAN_ROWS, CLEAN_SEARCH, EMOJI_ROW, ROWS, SIZE, open_menu, screen_text, search, until
@@ -267,3 +268,48 @@ async def test_an_emoji_row_stops_a_windows31j_export_with_the_finding(paths, tm
         await until(pilot, lambda: not isinstance(app.screen, CsvExportScreen), what="the jump")
         assert app.screen.table.cursor_row == EMOJI_ROW - 1
         assert "\U0001f370" in app.screen.table.row(EMOJI_ROW - 1)[1]
+
+
+# -- the palette -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("words,dialog_type", [("CSV一括登録", CsvImportScreen), ("CSV出力", CsvExportScreen)])
+async def test_the_palette_opens_the_list_with_its_csv_dialog(paths, words, dialog_type) -> None:
+    from haihai_tui.tui.screens.record_list import RecordListScreen
+
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("colon", *words)
+        await app.workers.wait_for_complete()  # the palette searches in a worker
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, dialog_type), what="the dialog")
+        assert isinstance(app.screen_stack[-2], RecordListScreen) and app.screen_stack[-2].menu_name == "顧客一覧"
+        assert isinstance(app.focused, PathInput)
+        await pilot.press("escape")
+        assert isinstance(app.screen, RecordListScreen)
+
+
+# -- path completion ---------------------------------------------------------------------------------
+
+
+def test_complete_path_like_a_shell(tmp_path, monkeypatch) -> None:
+    from haihai_tui.tui.widgets.path_input import complete_path
+
+    (tmp_path / "customers-2026.csv").write_text("")
+    (tmp_path / "customers-2025.csv").write_text("")
+    (tmp_path / "exports").mkdir()
+    (tmp_path / ".hidden.csv").write_text("")
+    d = str(tmp_path)
+    assert complete_path(f"{d}/ex") == (f"{d}/exports/", [])  # a folder gets its slash
+    assert complete_path(f"{d}/cu") == (f"{d}/customers-202", ["customers-2025.csv", "customers-2026.csv"])
+    assert complete_path(f"{d}/customers-202") == (f"{d}/customers-202", ["customers-2025.csv", "customers-2026.csv"])
+    assert complete_path(f"{d}/customers-2026") == (f"{d}/customers-2026.csv", [])
+    assert complete_path(f"{d}/") == (f"{d}/", ["customers-2025.csv", "customers-2026.csv", "exports/"])
+    assert complete_path(f"{d}/.h") == (f"{d}/.hidden.csv", [])  # hidden names only when asked for
+    assert complete_path(f"{d}/zzz") == (f"{d}/zzz", []) and complete_path(f"{d}/nope/x") == (f"{d}/nope/x", [])
+    assert complete_path("ex", base=tmp_path) == ("exports/", [])  # relative to the given folder
+    monkeypatch.setenv("HOME", d)
+    assert complete_path("~") == ("~/", [])
+    assert complete_path("~/ex") == ("~/exports/", [])  # "~" stays as typed

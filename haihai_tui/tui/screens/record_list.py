@@ -37,7 +37,8 @@ class RecordListScreen(AppScreen):
     HELP_TEXT = (
         "The list shows the menu's columns. / searches the shown columns, c sets conditions per "
         "column (= equals, ~ contains), left/right choose a column and s sorts by it "
-        "(ascending, descending, off). r runs an integration attached to this menu on every row "
+        "(ascending, descending, off). i imports a CSV file into this database (CSV一括登録, all or nothing), "
+        "x writes the current result to a CSV file (CSV出力). r runs an integration attached to this menu on every row "
         "of the current result (not only the visible ones), after a pre-flight check. Enter opens the "
         "record under the cursor with every field (edit, F2 saves), a adds a record, d deletes the record "
         "under the cursor (asks); the list refreshes in place after each."
