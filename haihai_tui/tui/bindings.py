@@ -136,6 +136,8 @@ SCOPES: dict[str, list[Binding]] = {
         Binding("enter", "open_record", "Open", id="record_open"),
         Binding("a", "add_record", "Add", id="record_add"),
         Binding("d,delete", "delete_record", "Delete", id="record_delete", show=False),
+        Binding("v", "toggle_results", "HaiHai results", id="results_column"),
+        Binding("f", "result_filter", "Result filter", id="results_filter", show=False),
     ],
     # the record editor (Enter on a row of the list, a to add): Tab / shift+Tab move between fields
     "record_editor": [
@@ -160,6 +162,11 @@ SCOPES: dict[str, list[Binding]] = {
         Binding("f3", "dry_run", "Dry run", id="confirm_dry_run"),
         Binding("f4", "split", "Split", id="confirm_split"),
     ],
+    # a mirror run's removals: typed "remove N" (tui/dialogs/removal_confirm.py)
+    "removal_confirm": [
+        Binding("escape", "cancel", "Cancel", id="removal_cancel"),
+        Binding("f2", "confirm", "Confirm removal", id="removal_confirm"),
+    ],
     "preview": [
         Binding("escape,q", "close", "Close", id="preview_close"),
         Binding("y", "copy", "Copy", id="preview_copy"),
@@ -177,6 +184,7 @@ SCOPES: dict[str, list[Binding]] = {
     "run_detail": [
         BACK,
         Binding("y", "copy", "Copy result", id="history_copy_result"),
+        Binding("r", "retry_failed", "Retry 失敗 rows", id="history_retry_failed"),
         Binding("tab", "app.focus_next", "Next pane", id="history_next_pane", show=False),
     ],
     "user_form": [

@@ -111,14 +111,28 @@ class RunState:
 
 
 def prepare_for_run(
-    ctx, target: Target, *, split: bool = False, on_event=None, cancel: threading.Event | None = None
+    ctx,
+    target: Target,
+    *,
+    split: bool = False,
+    on_event=None,
+    cancel: threading.Event | None = None,
+    sync: str | None = None,
+    retry_run: int | None = None,
 ) -> Prepared:
     """``core.run.prepare`` plus the warm-up the send needs. Blocking: call it from a thread worker.
+
+    ``sync`` overrides the integration's sync mode; ``retry_run`` re-sends exactly the rows HaiHai
+    reported 失敗 in that history run (core/run/sync.py).
 
     The warm-up imports the HTTP client and builds its TLS context here, in the thread, so that
     the first upload does not spend ~0.1 s of the event loop on imports and certificate loading.
     """
-    kwargs = {"on_event": on_event} if on_event is not None else {}
+    kwargs: dict = {"on_event": on_event} if on_event is not None else {}
+    if sync is not None:
+        kwargs["sync"] = sync
+    if retry_run is not None:
+        kwargs["retry_run"] = retry_run
     p = prepare(ctx.settings, ctx.paths, target, environ=ctx.environ, split=split, cancel=cancel, **kwargs)
     warm_up(p.integration.ca_bundle)
     return p
@@ -227,8 +241,11 @@ class RunService:
         confirm_dangerous: bool = False,
         accept_warnings: bool = False,
         executor: str | None = None,
+        confirm_removal: bool = False,
     ) -> RunState:
-        """Begin sending ``prepared``; raises RunRefused when a run is already going (then it is discarded)."""
+        """Begin sending ``prepared``; raises RunRefused when a run is already going (then it is discarded).
+
+        ``confirm_removal``: the user typed the confirmation of a mirror run's removals (``prepared.removal``)."""
         if self.busy:
             prepared.discard()
             raise RunRefused(self.busy_text() + "; wait for it to end, or cancel it first")
@@ -250,7 +267,9 @@ class RunService:
         self._done = asyncio.Event()
         self._loop_thread = threading.get_ident()
         self.app.run_worker(
-            self._run(state, prepared, ctx, memo, confirm_dangerous, accept_warnings, executor or ctx.login),
+            self._run(
+                state, prepared, ctx, memo, confirm_dangerous, accept_warnings, executor or ctx.login, confirm_removal
+            ),
             name=f"run #{state.number}",
             group="integration-run",
             exit_on_error=False,
@@ -267,6 +286,7 @@ class RunService:
         confirm_dangerous: bool,
         accept_warnings: bool,
         executor: str,
+        confirm_removal: bool = False,
     ) -> None:
         cancel, done = self._cancel, self._done
         try:
@@ -277,6 +297,7 @@ class RunService:
                 executor=executor,
                 memo=memo,
                 confirm_dangerous=confirm_dangerous,
+                confirm_removal=confirm_removal,
                 accept_warnings=accept_warnings,
                 on_event=lambda ev: self._on_event(state, ev),
                 cancel=cancel,

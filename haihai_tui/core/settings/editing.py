@@ -243,6 +243,7 @@ def save_integration(
         _set(t, "report_mail", integ.report_mail)
         _set(t, "report_to", integ.report_to)
         _set(t, "ca_bundle", integ.ca_bundle, default="")
+        _set(t, "sync", integ.sync, default="full")
         _sync_mapping(t, "headers", integ.headers)
         _sync_mapping(t, "params", integ.params)
         if original_name and original_name != integ.name:

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from haihai_tui.core.run.prepare import Prepared
+from haihai_tui.core.run.sync import target_words
 from haihai_tui.core.text import one_line, safe
 from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.dialogs.frame import DIALOG_CSS
@@ -69,9 +70,24 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
             yield Static("", id="cf-state", markup=False)
             yield Static(self._hint(), classes="dlg-hint", markup=False)
 
+    def sync_text(self) -> str:
+        """What the sync mode sends, keeps back and removes, in plain words (``SyncPlan.describe()``)."""
+        plan = self.p.sync
+        if plan is None:
+            return ""
+        text = plan.describe()
+        if self.p.removal is not None:
+            text += (
+                f". The {plan.removed:,} removal(s) are a second request (import_type 1, same login_id and "
+                f"{target_words(plan.target) or 'group'}), sent only after you type the confirmation that follows"
+            )
+        return text
+
     def _body(self) -> str:
         p = self.p
         lines = [p.summary, ""]
+        if p.sync is not None and self.sync_text() != p.summary:
+            lines += [self.sync_text(), ""]
         if p.condition_texts:
             lines.append("Rows: the current list - " + ", ".join(p.condition_texts))
         else:
@@ -123,7 +139,14 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
     def _update_state(self) -> None:
         why = self.blocked_reason()
         w = self.query_one("#cf-state", Static)
-        w.update(f"実行 is disabled: {why}" if why else "Ready: F2 or Enter sends it now.")
+        ready = "Ready: F2 or Enter sends it now."
+        if self.p.nothing_to_send and not self.p.built.files:
+            ready = "Nothing to send: F2 or Enter records it in the history; no request is sent."
+            if self.p.removal is not None:
+                ready = "No row to register: F2 or Enter goes on to the removal confirmation."
+        elif self.p.removal is not None:
+            ready = "Ready: F2 or Enter, then type the removal confirmation."
+        w.update(f"実行 is disabled: {why}" if why else ready)
         w.set_class(bool(why), "dlg-warn")
 
     @on(Input.Changed, "#typed")

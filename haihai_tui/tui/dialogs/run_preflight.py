@@ -17,6 +17,7 @@ from haihai_tui.core.checks.csvbuild import BuildCancelled
 from haihai_tui.core.checks.findings import Finding
 from haihai_tui.core.events import LogLine, RowsProgress, StageChanged
 from haihai_tui.core.run.prepare import SPLIT_CODES, Prepared, RunRefused, Target
+from haihai_tui.core.run.sync import SYNC_WORDS, resolve_mode
 from haihai_tui.core.text import one_line
 from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.dialogs.frame import DIALOG_CSS
@@ -44,9 +45,10 @@ class PreflightScreen(ModalScreen[PreflightResult]):
     DEFAULT_CSS = DIALOG_CSS.format(cls="PreflightScreen")
     BINDINGS = scope("preflight")
 
-    def __init__(self, target: Target, split: bool = False) -> None:
+    def __init__(self, target: Target, split: bool = False, *, sync: str | None = None, retry_run: int | None = None):
         super().__init__()
         self.target, self.split = target, split
+        self.sync, self.retry_run = sync, retry_run  # the sync mode chosen for the run (None: the integration's)
         self._cancel = threading.Event()
         self._abandoned = False
         self._rows: tuple[int, int | None] = (0, None)  # written by the worker thread
@@ -59,8 +61,17 @@ class PreflightScreen(ModalScreen[PreflightResult]):
                 classes="dlg-title",
                 markup=False,
             )
+            yield Static(self.mode_text(), id="pf-mode", markup=False)
             yield Static("", id="pf-status", markup=False)
             yield Static("Esc = cancel", classes="dlg-hint", markup=False)
+
+    def mode_text(self) -> str:
+        """The sync mode of this run, in plain words (core/run/sync.py)."""
+        if self.retry_run is not None:
+            return f"Sync: retry of run #{self.retry_run} - exactly the rows HaiHai reported 失敗 there"
+        g = host(self).ctx.settings.integration(self.target.integration)
+        mode = resolve_mode(g, self.sync) if g is not None else (self.sync or "full")
+        return f"Sync: {mode} - {SYNC_WORDS.get(mode, mode)}"
 
     def on_mount(self) -> None:
         self._refresh_status()
@@ -86,7 +97,15 @@ class PreflightScreen(ModalScreen[PreflightResult]):
     def _work(self) -> None:
         ctx = host(self).ctx
         try:
-            p = prepare_for_run(ctx, self.target, split=self.split, on_event=self._sink, cancel=self._cancel)
+            p = prepare_for_run(
+                ctx,
+                self.target,
+                split=self.split,
+                on_event=self._sink,
+                cancel=self._cancel,
+                sync=self.sync,
+                retry_run=self.retry_run,
+            )
             result = PreflightResult(prepared=p, caution=p.last_run_caution)
         except BuildCancelled:
             result = PreflightResult(cancelled=True)

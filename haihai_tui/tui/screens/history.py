@@ -14,6 +14,8 @@ from textual.widgets import DataTable, Static, TextArea
 
 from haihai_tui.core.events import COUNT_WORDS, REPORT_PLACE, Outcome
 from haihai_tui.core.run.history import History, HistoryError, RunRecord
+from haihai_tui.core.run.history_text import sync_words
+from haihai_tui.core.run.syncstate import SyncStore
 from haihai_tui.core.text import fit_cells, one_line, safe
 from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.screens.base import AppScreen
@@ -196,6 +198,8 @@ def describe_run(r: RunRecord) -> Text:
         t.append("  " + "   ".join(f"{o(COUNT_WORDS.get(k, k))} {v:,}" for k, v in r.counts.items()) + "\n")
     else:
         t.append("  (HaiHai gave no counts for this run)\n")
+    if r.sync:
+        t.append(f"  sync: {o(sync_words(r.sync))}\n")
     t.append("\nRow-level result\n", style="bold")
     if not r.has_result_csv:
         t.append("  (not offered by the server)\n")
@@ -218,6 +222,8 @@ class RunDetailScreen(AppScreen):
         super().__init__()
         self.run_id = run_id
         self.result_text = ""
+        self.rec: RunRecord | None = None
+        self.failures: list[tuple[str, str, str]] = []  # (key, address, reason) HaiHai reported 失敗 in this run
 
     def body(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
@@ -238,16 +244,93 @@ class RunDetailScreen(AppScreen):
             self.app.call_from_thread(self.query_one("#detail-text", Static).update, safe(str(e), multiline=True))
             return
         text = decode_result(rec.result_csv) if rec and rec.result_csv else ""
-        self.app.call_from_thread(self._show, rec, text)
+        try:
+            failures = SyncStore(ctx.paths.history_db).failures(self.run_id) if rec else []
+        except Exception:  # the sync state cannot be read: the retry key says so when pressed
+            failures = []
+        self.app.call_from_thread(self._show, rec, text, failures)
 
-    def _show(self, rec: RunRecord | None, result: str) -> None:
+    def _show(self, rec: RunRecord | None, result: str, failures: list | None = None) -> None:
         if rec is None:
             self.query_one("#detail-text", Static).update(f"There is no run #{self.run_id}.")
             return
-        self.query_one("#detail-text", Static).update(describe_run(rec))
+        self.rec, self.failures = rec, list(failures or [])
+        text = describe_run(rec)
+        if self.failures:
+            shown = ", ".join(one_line(a) for _k, a, _r in self.failures[:3])
+            text.append(
+                f"\nHaiHai reported {len(self.failures):,} row(s) 失敗 (e.g. {shown}): "
+                f"{self.happ.key_for('history_retry_failed')} re-sends exactly those rows, with their current values "
+                "(pre-flight and confirm first).\n",
+                style="bold yellow",
+            )
+        self.query_one("#detail-text", Static).update(text)
         self.result_text = result  # copied as HaiHai sent it (the clipboard write is base64-encoded)
         self.set_class(bool(result), "with-result")
         self.query_one("#result", TextArea).load_text(safe(result.replace("\r\n", "\n"), multiline=True))
+
+    def action_retry_failed(self) -> None:
+        """Re-send exactly the rows HaiHai reported 失敗 in this run: pre-flight, confirm, then the run."""
+        rec = self.rec
+        if rec is None:
+            self.notify("The run is still loading; press the key again in a moment.", markup=False)
+            return
+        if not self.failures:
+            self.notify(
+                f"HaiHai reported no 失敗 row in run #{rec.run_id} (or its row results were not fetched); "
+                "nothing to retry.",
+                markup=False,
+            )
+            return
+        runs = self.happ.runs
+        if runs.busy:
+            self.notify(runs.busy_text(), severity="warning", markup=False)
+            return
+        self._retry_flow(rec)
+
+    @work(exclusive=True, group="run-flow", exit_on_error=False)
+    async def _retry_flow(self, rec: RunRecord) -> None:
+        """pre-flight (retry_run) -> findings -> confirm (-> split) -> RunService.start -> progress."""
+        from haihai_tui.core.run.prepare import RunRefused, Target
+        from haihai_tui.tui.dialogs.common import MessageScreen
+        from haihai_tui.tui.dialogs.run_confirm import ConfirmRunScreen
+        from haihai_tui.tui.dialogs.run_preflight import FindingsScreen, PreflightScreen
+        split, memo = False, f"retry of run #{rec.run_id}"
+        while True:
+            target = Target(rec.menu, rec.integration)
+            pf = await self.app.push_screen_wait(PreflightScreen(target, split, retry_run=rec.run_id))
+            if pf.error:
+                await self.app.push_screen_wait(MessageScreen(pf.error, title="Cannot retry / 再送できません"))
+                return
+            p = pf.prepared
+            if p is None:
+                self.notify("Pre-flight cancelled; nothing was sent.", markup=False)
+                return
+            if p.hard_errors or p.built.warning_count:
+                choice, _row = await self.app.push_screen_wait(FindingsScreen(p))
+                if choice != "continue":
+                    p.discard()
+                    self.notify("Not sent: correct the rows in the record list, then retry.", markup=False)
+                    return
+            answer = await self.app.push_screen_wait(ConfirmRunScreen(p, memo, pf.caution))
+            memo = answer.memo
+            if answer.action == "split":
+                p.discard()
+                split = True
+                continue
+            if answer.action != "run":
+                p.discard()
+                self.notify("Not sent.", markup=False)
+                return
+            try:
+                self.happ.runs.start(
+                    p, memo=memo, confirm_dangerous=bool(p.dangerous), accept_warnings=bool(p.built.warning_count)
+                )
+            except RunRefused as e:
+                self.notify(str(e), severity="error", markup=False)
+                return
+            self.app.action_progress()  # the progress screen (the App's; it links back to this history)
+            return
 
     def action_copy(self) -> None:
         if self.result_text:

@@ -20,7 +20,15 @@ from haihai_tui.core.encodings import SETTING_ENCODINGS
 from haihai_tui.core.secret import Secret
 from haihai_tui.core.settings import editing
 from haihai_tui.core.settings import headers as hdr
-from haihai_tui.core.settings.model import REPORT_MAIL, REPORT_TO, TOKEN_HEADER, Integration, Secrets
+from haihai_tui.core.settings.model import (
+    REPORT_MAIL,
+    REPORT_TO,
+    SYNC_MODES,
+    SYNC_WORDS,
+    TOKEN_HEADER,
+    Integration,
+    Secrets,
+)
 from haihai_tui.core.settings.validate import integration_problems
 from haihai_tui.core.text import one_line, safe
 from haihai_tui.tui.bindings import scope
@@ -129,6 +137,12 @@ class IntegrationFormScreen(AppScreen):
                 "送信先 recipient",
                 Choice([(k, f"{v} {k}") for k, v in REPORT_TO.items()], g.report_to, id="f-report-to"),
             )
+            yield Static("同期モード  sync mode (what a run sends)", classes="section", markup=False)
+            yield field_row(
+                "sync",
+                Choice([(m, f"{m} {SYNC_WORDS[m].split(':')[0]}") for m in SYNC_MODES], g.sync or "full", id="f-sync"),
+            )
+            yield Static(SYNC_WORDS.get(g.sync or "full", ""), id="f-sync-words", classes="hint", markup=False)
         yield Static("", id="form-problems", markup=False)
 
     @property
@@ -190,6 +204,7 @@ class IntegrationFormScreen(AppScreen):
             csv_encoding=self.query_one("#f-csv-encoding", Choice).value,
             report_mail=int(self.query_one("#f-report-mail", Choice).value),
             report_to=self.query_one("#f-report-to", Choice).value,
+            sync=self.query_one("#f-sync", Choice).value,
         )
 
     def is_dirty(self) -> bool:
@@ -231,6 +246,7 @@ class IntegrationFormScreen(AppScreen):
             text.append(f"{sev}: ", style="bold red" if sev == "error" else "bold yellow")
             text.append(f"[{one_line(where)}] {safe(msg, multiline=True)}\n")
         self._update("#form-problems", text)
+        self._update("#f-sync-words", SYNC_WORDS.get(g.sync, ""))
         self.update_token_source(g)
         return found
 

@@ -22,11 +22,14 @@ from haihai_tui.core.settings.model import IMPORT_TYPES
 from haihai_tui.core.text import one_line
 from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.dialogs.common import ConfirmScreen, MessageScreen, PickScreen
+from haihai_tui.tui.dialogs.removal_confirm import removal_confirmed
 from haihai_tui.tui.dialogs.run_confirm import ConfirmRunScreen
 from haihai_tui.tui.dialogs.run_preflight import FindingsScreen, PreflightScreen
 from haihai_tui.tui.screens.base import AppScreen
 from haihai_tui.tui.screens.progress import ProgressScreen
 from haihai_tui.tui.screens.record_editor import RecordEditorScreen, record_summary
+from haihai_tui.tui.widgets.record_blocks import RESULTS_COLUMN
+from haihai_tui.tui.widgets.record_results import RESULT_FILTERS, ResultFilteredStore, ResultsView
 from haihai_tui.tui.widgets.record_table import RecordTable
 from haihai_tui.tui.widgets.safe_input import SafeInput
 
@@ -41,7 +44,9 @@ class RecordListScreen(AppScreen):
         "x writes the current result to a CSV file (CSV出力). r runs an integration attached to this menu on every row "
         "of the current result (not only the visible ones), after a pre-flight check. Enter opens the "
         "record under the cursor with every field (edit, F2 saves), a adds a record, d deletes the record "
-        "under the cursor (asks); the list refreshes in place after each."
+        "under the cursor (asks); the list refreshes in place after each. v shows a first column with each "
+        "record's last HaiHai result in an attached integration (成功, 失敗 with the reason, 未送信, 変更あり = "
+        "changed since HaiHai confirmed it); f filters the list by it (失敗 last time, changed since last sync)."
     )
     BINDINGS = scope("record_list")
     DEFAULT_CSS = """
@@ -68,6 +73,8 @@ class RecordListScreen(AppScreen):
         self.sort: tuple[str, bool] | None = None  # (field id, descending)
         self._busy_text = ""
         self._slow_sorts: set[str] = set()  # PostgreSQL: fields a sort reads the whole big table for
+        self.results_view: ResultsView | None = None  # the HaiHai results column and its filter (v, f)
+        self._runs_seen: tuple | None = None  # the last run seen ended (the results may have changed)
 
     @property
     def ctx(self) -> AppContext:
@@ -94,13 +101,14 @@ class RecordListScreen(AppScreen):
         yield Static("", id="list-problem", markup=False)  # the database cannot be read: said where the rows go
         db, ctx = self.database, self.ctx
         cols = [(c, (db.field(c).label if db.field(c) else c)) for c in self.menu.columns]
+        view = self.results_view = ResultsView(ctx.paths.history_db, self.menu, db)
 
         def open_store():  # in a worker thread: SQLite, or PostgreSQL for engine = "postgresql"
             from haihai_tui.core.records.engines import open_records
 
             store = open_records(ctx.paths, db, ctx.settings)
             self._slow_sorts = set(getattr(store, "slow_sorts", ()))
-            return store
+            return ResultFilteredStore(store, view)  # the store itself while no result filter is set
 
         yield RecordTable(open_store, cols, self.current_query(), id="records")
         with Horizontal(id="list-search"):
@@ -162,13 +170,23 @@ class RecordListScreen(AppScreen):
             parts.append(self._busy_text)
         self.query_one("#list-status", Static).update("  |  ".join(parts))
         conds = self.query_one("#list-conds", Static)
+        line = []
         if self.conditions:
-            conds.update(
+            line.append(
                 "conditions: "
                 + ", ".join(one_line(c.describe(self.label(c.field_id))) for c in self.conditions)
                 + "   (c to change)"
             )
-        conds.set_class(bool(self.conditions), "on")
+        view = self.results_view
+        if view is not None and view.integration is not None:  # the results column (v) and its filter (f)
+            line.append(
+                f"filter: {view.filter_words} (view only: r runs on search and conditions)"
+                if view.filter_words
+                else f"results: {one_line(view.integration)} (f filters by result)"
+            )
+        if line:
+            conds.update("  |  ".join(line))
+        conds.set_class(bool(line), "on")
 
     def on_record_table_counted(self, _msg: RecordTable.Counted) -> None:
         t = self.table
@@ -228,6 +246,9 @@ class RecordListScreen(AppScreen):
         if self.menu is None:
             return
         col = self.table.current_column.id
+        if col == RESULTS_COLUMN:
+            self.notify("The HaiHai results column cannot be sorted; f filters the list by result.", markup=False)
+            return
         if self.sort is None or self.sort[0] != col:
             self.sort = (col, False)
         elif not self.sort[1]:
@@ -246,7 +267,10 @@ class RecordListScreen(AppScreen):
                 self.conditions = result
                 self._apply("searching...")
 
-        self.app.push_screen(ConditionScreen(cols, self.conditions, self.table.current_column.id), done)
+        current = self.table.current_column.id
+        if current == RESULTS_COLUMN:  # not a field: conditions by result are the result filter (f)
+            current = self.menu.columns[0]
+        self.app.push_screen(ConditionScreen(cols, self.conditions, current), done)
 
     # -- records: open, add, delete ---------------------------------------------------------------
 
@@ -281,6 +305,8 @@ class RecordListScreen(AppScreen):
         )
 
     def _record_written(self, _rowid: int | None) -> None:
+        if self.results_view is not None:
+            self.results_view.changed()  # 変更あり is worked out from the record's cells
         self.table.reload()
 
     def action_open_record(self) -> None:
@@ -289,7 +315,8 @@ class RecordListScreen(AppScreen):
         rowid = self._cursor_record()
         if rowid is not None:  # on the field of the highlighted column
             t = self.table
-            self.open_editor(rowid, focus_field=t.current_column.id, position=f"row {t.cursor_row + 1:,}")
+            field = t.current_column.id if t.current_column.id != RESULTS_COLUMN else None
+            self.open_editor(rowid, focus_field=field, position=f"row {t.cursor_row + 1:,}")
 
     def action_add_record(self) -> None:
         if self.menu is not None:
@@ -354,6 +381,81 @@ class RecordListScreen(AppScreen):
                 return
             await asyncio.sleep(0.02)
         self.notify("The row did not load; press Enter on it to open it.", severity="warning", markup=False)
+
+    # -- HaiHai results: a column (v) and a filter by it (f), tui/widgets/record_results.py ------------
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        state = self.happ.runs.state
+        seen = (state.number, state.ended) if state is not None else None
+        if seen != self._runs_seen:
+            self._runs_seen = seen
+            view = self.results_view
+            if view is not None and view.integration is not None and self.is_mounted:
+                view.changed()  # a run ended since: its results are shown
+                self.table.reload()
+
+    def _choose_results_integration(self, then) -> None:
+        """The integration whose results are shown: the only attached one, or picked."""
+        names = list(self.menu.integrations)
+        if not names:
+            self.notify(
+                f"No integration is attached to {one_line(self.menu.name)}: there are no HaiHai results to show.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if len(names) == 1:
+            then(names[0])
+            return
+        options = [(n, self._describe_integration(n)) for n in names]
+        self.app.push_screen(PickScreen("Show the HaiHai results of which integration?", options), then)
+
+    def _show_results(self, name: str | None) -> bool:
+        view = self.results_view
+        if not name or view is None:
+            return False
+        view.integration = name
+        view.changed()
+        self.table.set_results(view.texts, "HaiHai結果")
+        self._show_status()
+        return True
+
+    def action_toggle_results(self) -> None:
+        view = self.results_view
+        if self.menu is None or view is None:
+            return
+        if view.integration is not None:  # off: the column and its filter go
+            view.integration, view.filter = None, None
+            self.table.set_results(None)
+            self._apply("")
+            return
+        self._choose_results_integration(self._show_results)
+
+    def action_result_filter(self) -> None:
+        view = self.results_view
+        if self.menu is None or view is None:
+            return
+        if view.integration is None:
+            self._choose_results_integration(lambda name: self._show_results(name) and self._pick_filter())
+            return
+        self._pick_filter()
+
+    def _pick_filter(self) -> None:
+        view = self.results_view
+        options = [("", "all records (no result filter)")] + [(k, w) for k, (w, _keep) in RESULT_FILTERS.items()]
+
+        def done(choice: str | None) -> None:
+            if choice is None or view is None:
+                return
+            new = choice or None
+            if new != view.filter:
+                view.filter = new
+                self._apply("filtering by result..." if new else "")
+
+        self.app.push_screen(
+            PickScreen(f"Filter by the last HaiHai result in {one_line(view.integration or '')}", options), done
+        )
 
     # -- CSV in and out: CSV一括登録 (import) and CSV出力 (export), tui/dialogs/csv_import.py, csv_export.py --
 
@@ -490,6 +592,10 @@ class RecordListScreen(AppScreen):
                 p.discard()
                 self.notify("Not sent.", markup=False)
                 return
+            if not await removal_confirmed(self.app, p):  # a mirror run's removals: typed "remove N"
+                p.discard()
+                self.notify("Not sent: the removals were not confirmed (nothing sent, nobody removed).", markup=False)
+                return
             runs = self.happ.runs
             try:
                 runs.start(
@@ -497,6 +603,7 @@ class RecordListScreen(AppScreen):
                     memo=answer.memo,
                     confirm_dangerous=bool(p.dangerous),
                     accept_warnings=bool(p.built.warning_count),
+                    confirm_removal=p.removal is not None,
                 )
             except RunRefused as e:
                 self.notify(str(e), severity="error", markup=False)

@@ -22,6 +22,7 @@ from haihai_tui.core.records.query import Query
 from haihai_tui.tui.widgets.cell_text import clean
 
 BLOCK = 200  # rows per fetch
+RESULTS_COLUMN = "__results__"  # the id of the results column (not a field: never queried)
 CACHE_BLOCKS = 64  # blocks kept (12,800 rows)
 
 
@@ -74,6 +75,9 @@ class RecordBlocks:
         self._fetching = False
         self._closing = False
         self._store: Store | None = None
+        #: the results column: rows (cells in ``column_ids`` order) -> one text per row, called in the fetch
+        #: thread; its text is the first cell of each cached row (``RESULTS_COLUMN``). None: no such column.
+        self.results: Callable[[list[tuple]], list[str]] | None = None
 
     def _reset_blocks(self) -> None:
         """Forget the rows of the previous query (a new generation; stale answers are dropped)."""
@@ -147,7 +151,16 @@ class RecordBlocks:
                 self.post_message(self.Failed(f"reading records failed: {e}"))
                 self.post_message(self.BlockLoaded(gen, block, None))
                 continue
-            self.post_message(self.BlockLoaded(gen, block, [tuple(map(clean, _values(r))) for r in rows], rowids))
+            values = [tuple(map(clean, _values(r))) for r in rows]
+            results = self.results
+            if results is not None:  # the results column (first), computed here per block, off the event loop
+                try:
+                    texts = results([tuple(_values(r)) for r in rows])
+                except Exception as e:  # the history cannot be read: say it once, show "?"
+                    self.post_message(self.Failed(f"reading the HaiHai results failed: {e}"))
+                    texts = ["?"] * len(rows)
+                values = [(clean(t), *v) for t, v in zip(texts, values)]
+            self.post_message(self.BlockLoaded(gen, block, values, rowids))
 
     def _close_store(self) -> None:
         store, self._store = self._store, None

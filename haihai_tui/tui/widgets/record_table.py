@@ -33,7 +33,9 @@ from haihai_tui.tui.widgets.cell_text import (
     line_width,
     widen_to_sample,
 )
-from haihai_tui.tui.widgets.record_blocks import BLOCK, RecordBlocks, Store
+from haihai_tui.tui.widgets.record_blocks import BLOCK, RESULTS_COLUMN, RecordBlocks, Store
+
+RESULTS_WIDTH = 18  # the results column: "失敗: " and the start of HaiHai's reason
 
 
 class RecordTable(RecordBlocks, ScrollView, can_focus=True):
@@ -100,7 +102,18 @@ class RecordTable(RecordBlocks, ScrollView, can_focus=True):
 
     @property
     def column_ids(self) -> list[str]:
-        return [c.id for c in self.columns]
+        return [c.id for c in self.columns if c.id != RESULTS_COLUMN]
+
+    def set_results(self, results: Callable[[list[tuple]], list[str]] | None, label: str = "") -> None:
+        """Show (``results``: rows -> one text per row, run in the fetch thread per block) or hide the first
+        column of HaiHai results; the rows are fetched again, the cursor stays on its row and column."""
+        had = bool(self.columns) and self.columns[0].id == RESULTS_COLUMN
+        self.columns = [c for c in self.columns if c.id != RESULTS_COLUMN]
+        if results is not None:
+            self.columns.insert(0, Column(RESULTS_COLUMN, fit_cells(label, RESULTS_WIDTH).rstrip(), RESULTS_WIDTH))
+        self.results = results
+        self.cursor_column = max(self.cursor_column + (results is not None) - had, 0)
+        self.reload()
 
     def set_query(self, query: Query) -> None:
         """Show another search / conditions / sort; keeps column widths, resets cursor and cache."""
