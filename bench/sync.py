@@ -41,7 +41,7 @@ from haihai_tui.core.settings import store as settings_store  # noqa: E402
 from haihai_tui.core.settings.context import AppContext  # noqa: E402
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-ROUNDS = 2
+ROUNDS = 3
 GOAL_RATIO = 1.5
 GOAL_MB = 100
 MENU, INTEG = "顧客一覧", "配配メール 顧客登録"
