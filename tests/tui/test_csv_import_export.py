@@ -313,3 +313,21 @@ def test_complete_path_like_a_shell(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", d)
     assert complete_path("~") == ("~/", [])
     assert complete_path("~/ex") == ("~/exports/", [])  # "~" stays as typed
+
+
+async def test_tab_typed_ahead_completes_what_was_typed_before_it(paths, tmp_path, monkeypatch) -> None:
+    """Keys arriving together (a terminal's type-ahead): Tab completes the name typed just before it, and with
+    nothing left to complete the next Tab moves on to the mode field."""
+    from conftest import burst
+
+    (tmp_path / "batch-2026.csv").write_text("")
+    monkeypatch.chdir(tmp_path)
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_menu(pilot)
+        dialog = await open_import(pilot)
+        await burst(pilot, "b", "a", "tab")
+        assert dialog.query_one("#csv-path").value == "batch-2026.csv" and isinstance(app.focused, PathInput)
+        await burst(pilot, "tab")
+        await burst(pilot, "right")
+        assert dialog.query_one("#csv-mode").value == "replace"

@@ -2,10 +2,10 @@
 
 Tab completes the part after the last ``/`` as far as the names in that folder agree (a folder gets its
 ``/``); when several names fit, it posts :class:`PathInput.Candidates` so the dialog can list them. When
-there is nothing to complete, Tab moves to the next field as everywhere else: the app asks
-``takes_tab()`` before it moves the focus (``HaiHaiApp.check_action``). ``~`` is the home folder; hidden
-names are offered only when the typed part starts with a dot. A folder is read at most ``SCAN_LIMIT``
-entries deep, so a huge folder never stalls the screen. Names are shown through ``core.text.one_line``.
+there is nothing to complete, Tab moves to the next field as everywhere else: the app leaves Tab to the
+field (``takes_tab()``, asked by ``HaiHaiApp.check_action``), which decides after the keys typed before
+it. ``~`` is the home folder; hidden names are offered only when the typed part starts with a dot. A
+folder is read at most ``SCAN_LIMIT`` entries deep, so a huge folder never stalls the screen.
 """
 
 from __future__ import annotations
@@ -86,15 +86,17 @@ class PathInput(SafeInput):
         return self._cache[1]
 
     def takes_tab(self) -> bool:
-        """True when Tab would complete something or list the names that fit (else it moves the focus)."""
+        """True while Tab is this field's completion key: the app then leaves Tab to ``action_complete``,
+        which runs after the keys typed before it (type-ahead) and moves the focus itself when there is
+        nothing to complete."""
         keys = host(self).keymap.get("path_complete", "tab")
-        if "tab" not in [k.strip() for k in keys.split(",")] or not self.value:
-            return False
-        done, names = self._completion()
-        return done != self.value or (bool(names) and self._listed != self.value)
+        return "tab" in [k.strip() for k in keys.split(",")]
 
     def action_complete(self) -> None:
-        done, names = self._completion()
+        done, names = self._completion() if self.value else (self.value, [])
+        if done == self.value and not (names and self._listed != self.value):
+            self.screen.focus_next()  # nothing to complete: Tab moves on, as everywhere else
+            return
         if done != self.value:
             self.value = done
             self.cursor_position = len(done)
