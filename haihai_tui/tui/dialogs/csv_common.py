@@ -25,6 +25,7 @@ CSV_DIALOG_CSS = """
 {cls} Horizontal { height: auto; }
 {cls} .dlg-label { width: 13; }
 {cls} PathInput { width: 1fr; background: $boost; }
+{cls} Choice { width: 1fr; }
 {cls} .dlg-cands { color: $text-muted; height: auto; max-height: 3; }
 {cls} .dlg-bar { height: 1; }
 {cls} .dlg-status { height: auto; max-height: 6; }

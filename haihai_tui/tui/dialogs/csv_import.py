@@ -212,6 +212,8 @@ class CsvImportScreen(CsvDialog):
         self.busy = False
         self._timer.stop()
         self._tick()
+        if self.progress is not None and not self.progress.rows and result is None:
+            self.query_one("#csv-bar", Static).update("")  # stopped before the first batch: no bar
         held = "" if count is None else f"; {one_line(self.database.name)} holds {count:,} records"
         if result is not None:
             self.result, self.count = result, count
