@@ -266,3 +266,18 @@ def test_history_carries_mode_and_counts(env, mock, capsys):
     assert row["sync"]["mode"] == "changes" and row["sync"]["new"] == 4 and row["sync"]["removed"] == 0
     assert main(["history", *args]) == 0
     assert "changes +4 ~0 !0" in capsys.readouterr().out
+
+
+def test_a_refused_removal_is_not_asked_again_and_cannot_be_retried_as_a_registration(env, mock, capsys):
+    assert cli(env, "--sync", "mirror") == 0
+    sql(env, "DELETE FROM records WHERE f_email = ?", "maru@example.co.jp")
+    httpx.post(f"{mock.url}/_mock/refuse", json={"addresses": ["maru@example.co.jp"], "reason": "処理できません"})
+    assert cli(env, "--sync", "mirror", "--yes") == 0
+    removal_run = history(env)[0]
+    assert removal_run.sync["mode"] == "removal" and removal_run.counts["failure"] == 1
+    capsys.readouterr()
+    assert cli(env, "--sync", "mirror", "--dry-run") == 0
+    assert "nothing changed since run #1" in capsys.readouterr().out  # and nobody to remove
+    assert cli(env, "--retry-failed", str(removal_run.run_id)) == 1
+    assert "run the mirror again" in capsys.readouterr().err
+    assert len(posts(mock)) == 2

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from haihai_tui.core.checks.csvbuild import BuiltCsv, build_csv
+from haihai_tui.core.checks.csvcopy import build_csv_from_copy
 from haihai_tui.core.checks.findings import Finding
 from haihai_tui.core.events import (
     EventSink,
@@ -29,6 +30,7 @@ from haihai_tui.core.paths import Paths, ensure_private_dir
 from haihai_tui.core.procs import pid_alive
 from haihai_tui.core.records.engines import RecordSourceError, open_records
 from haihai_tui.core.records.query import Condition, Query
+from haihai_tui.core.run.copyplan import planned_lines
 from haihai_tui.core.run.history import (
     History,
     last_run_caution,
@@ -300,10 +302,7 @@ def _build(settings, paths, target, menu, integ, db, headers, split, on_event, c
         on_event(RowsProgress(0, total))
         on_event(StageChanged(Stage.PREFLIGHT, f"checking and building {total:,} rows"))
         labels = [db.field(c).label for c in menu.columns]  # type: ignore[union-attr]
-        rows = store.iter_rows(query, menu.columns)
-        built = build_csv(
-            planner.rows(rows) if planner is not None else rows,
-            labels,
+        build_kw = dict(
             encoding=integ.python_encoding,
             header=integ.csv_header,
             dest_dir=ensure_private_dir(paths.runs_dir),
@@ -314,6 +313,14 @@ def _build(settings, paths, target, menu, integ, db, headers, split, on_event, c
             cancel=cancel,
             daily_quota=integ.limits.daily_quota,
         )
+        if db.engine == "postgresql":  # the server writes the CSV (COPY); the same file and findings as rows
+            lines = store.copy_csv(query, menu.columns)
+            if planner is not None:
+                lines = planned_lines(planner, lines, len(menu.columns))
+            built = build_csv_from_copy(lines, labels, **build_kw)
+        else:
+            rows = store.iter_rows(query, menu.columns)
+            built = build_csv(planner.rows(rows) if planner is not None else rows, labels, **build_kw)
     except RecordSourceError as e:  # the connection lost mid-export: build_csv has removed its files
         raise RunRefused(f"{e}; the run stopped before sending: nothing was sent, its files were removed") from None
     finally:
@@ -350,6 +357,11 @@ def _planner(paths, target, menu, integ, db, query, mode, retry_run, key_ix):
             raise RunRefused(
                 f"run #{retry_run} was a run of integration {rec.integration!r}, not {integ.name!r}; "
                 f"retry it with --integration {rec.integration!r}"
+            )
+        if (rec.sync or {}).get("mode") == "removal":
+            raise RunRefused(
+                f"run #{retry_run} removed customers (a mirror run's removal); run the mirror again instead, "
+                "it removes whoever is still to go"
             )
         failures = state.failures(retry_run)
         if not failures:

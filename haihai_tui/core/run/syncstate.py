@@ -351,6 +351,9 @@ class SyncStore:
             db.execute("BEGIN IMMEDIATE")
             integ = self._integ(db, integration, True)
             db.execute("COMMIT")
+            # a refused update keeps the cells confirmed before (the customer is still in the group); a refused
+            # removal keeps none, so it is not asked again every night (HaiHai's reason stays on the key)
+            digest_kept = "NULL" if removal else "CASE WHEN scope = excluded.scope THEN digest ELSE NULL END"
             for chunk in _chunks(sorted(sent, key=itemgetter(0))):  # in key order: B-tree appends, not scatter
                 db.execute("BEGIN IMMEDIATE")
                 good = [(k, d, a) for k, d, a in chunk if k not in refused]
@@ -369,7 +372,7 @@ class SyncStore:
                 db.executemany(
                     "INSERT INTO sync_keys (integ, key, scope, digest, state, run, reason, email) "
                     "VALUES (?, ?, ?, NULL, 2, ?, ?, ?) ON CONFLICT (integ, key) DO UPDATE SET "
-                    "digest = CASE WHEN scope = excluded.scope THEN digest ELSE NULL END, "
+                    f"digest = {digest_kept}, "
                     "scope = excluded.scope, state = 2, run = excluded.run, reason = excluded.reason, "
                     "email = excluded.email",
                     [(integ, k, scope_id, run_id, r, None if a == k else a) for k, a, r in fail],
