@@ -287,6 +287,10 @@ class Findings:
             em = list(map(itemgetter(ix), rows))
         else:
             em = [r[ix] if len(r) > ix else "" for r in rows]
+        self.email_values(em, base)
+
+    def email_values(self, em: list, base: int) -> None:
+        """The e-mail cells of a chunk's rows (row ``base + 1`` first): one regex match, row by row on failure."""
         try:
             joined = "\n".join(em)
         except TypeError:

@@ -370,6 +370,22 @@ class PgRecordStore:
                             pass
                     helper.join()
 
+    def copy_csv(self, q: Query, columns: Sequence[str]) -> Iterator[bytes]:
+        """Every row of the result, in order, as the server writes it with ``COPY (SELECT ...) TO STDOUT WITH
+        (FORMAT csv)``: one UTF-8 line per item, LF-terminated, quoted only where a cell holds a comma, a quote
+        or a line break (or is ``\\.``). An empty cell (NULL or '') is written bare, as ``csv.writer`` writes it.
+        core/checks/csvcopy.py turns this into the upload file without building rows in Python. The server
+        streams the rows; nothing is loaded at once. A lost connection raises RecordSourceError here.
+        """
+        plan = self.plan(q)
+        self._check(columns)
+        cols = ", ".join(f"nullif({self._exprs[c]}, '')" for c in columns)
+        sql = f"COPY (SELECT {cols} FROM {self.table} WHERE {plan.where} ORDER BY {plan.order}) TO STDOUT (FORMAT csv)"
+        with self._lock, self._guard(), self._conn.transaction():
+            self._conn.execute("SET LOCAL client_encoding TO 'UTF8'")
+            with self._conn.cursor() as cur, cur.copy(sql, plan.params or None) as cp:
+                yield from cp
+
     # --- internals -------------------------------------------------------------------------------
 
     def _check(self, names: Iterable[str]) -> None:

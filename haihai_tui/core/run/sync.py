@@ -276,28 +276,32 @@ class Planner:
 
     def rows(self, rows: Iterable[Sequence[str]]) -> Iterator[Sequence[str]]:
         """The rows to send, in order; counts, examples and what was sent are kept on the plan."""
-        p, ix = self.plan, self.key_ix
+        ix = self.key_ix
         if ix is None:  # full mode on a menu without an e-mail column: nothing to key, nothing kept
             yield from rows
             return
-        it, get_addr, known = iter(rows), itemgetter(ix), self.view.digests
+        it, get_addr = iter(rows), itemgetter(ix)
         while chunk := list(islice(it, CHUNK)):
-            addrs = list(map(get_addr, chunk))
-            if self.retry is not None:
-                yield from self._retry(chunk, addrs)
-                continue
-            if self.seen is not None:
-                self.seen.update(row_keys(addrs))
+            yield from self.chunk(chunk, list(map(get_addr, chunk)))
+
+    def chunk(self, chunk: list, addrs: list[str], ds: list[bytes] | None = None) -> list:
+        """The items of ``chunk`` to send. Items are rows, or stand for rows (PostgreSQL's COPY lines,
+        core/run/copyplan.py) when their addresses and ``row_digest``s are given."""
+        p, known = self.plan, self.view.digests
+        if self.retry is not None:
+            return self._retry(chunk, addrs, ds)
+        if self.seen is not None:
+            self.seen.update(row_keys(addrs))
+        if ds is None:
             ds = row_digests(chunk)
-            hits = list(map(known.__contains__, ds))
-            misses = list(compress(range(len(chunk)), map(not_, hits)))
-            p.unchanged += len(chunk) - len(misses)
-            if p.mode == "full":
-                p.sent.extend(zip(row_keys(addrs), ds, addrs))
-                self._classify(chunk, addrs, ds, misses, keep=False)
-                yield from chunk
-            else:
-                yield from self._classify(chunk, addrs, ds, misses, keep=True)
+        hits = list(map(known.__contains__, ds))
+        misses = list(compress(range(len(chunk)), map(not_, hits)))
+        p.unchanged += len(chunk) - len(misses)
+        if p.mode == "full":
+            p.sent.extend(zip(row_keys(addrs), ds, addrs))
+            self._classify(chunk, addrs, ds, misses, keep=False)
+            return chunk
+        return self._classify(chunk, addrs, ds, misses, keep=True)
 
     def _classify(self, chunk, addrs, ds, misses, keep: bool) -> list:
         """Count the rows at ``misses`` as new / changed / retried; return them (and keep them as sent)."""
@@ -316,12 +320,12 @@ class Planner:
                 out.append(chunk[i])
         return out
 
-    def _retry(self, chunk, addrs) -> list:
+    def _retry(self, chunk, addrs, ds=None) -> list:
         p, out = self.plan, []
-        for row, key, addr in zip(chunk, row_keys(addrs), addrs):
+        for i, (row, key, addr) in enumerate(zip(chunk, row_keys(addrs), addrs)):
             if key in self.retry:  # type: ignore[operator]
                 self.seen.add(key)  # type: ignore[union-attr]
-                p.sent.append((key, row_digest(row), addr))
+                p.sent.append((key, row_digest(row) if ds is None else ds[i], addr))
                 p.retried += 1
                 if len(p.examples["retried"]) < EXAMPLES:
                     p.examples["retried"].append(addr)

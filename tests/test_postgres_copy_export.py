@@ -1,0 +1,213 @@
+"""The run's export from PostgreSQL through ``COPY ... TO STDOUT WITH (FORMAT csv)`` (PgRecordStore.copy_csv into
+checks/csvcopy.build_csv_from_copy) against the SQLite export of the same rows (RecordStore.iter_rows into
+build_csv): the same bytes, and the same findings with the same row, column and message."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from haihai_tui.core.checks import csvbuild
+from haihai_tui.core.checks.csvbuild import BuildCancelled, build_csv
+from haihai_tui.core.checks.csvcopy import build_csv_from_copy
+from haihai_tui.core.records.postgres import PgRecordStore
+from haihai_tui.core.records.query import Condition, Query
+from haihai_tui.core.records.samples import FIELD_IDS, SAMPLE_DATABASE, SpecialRows, generate
+from haihai_tui.core.records.store import RecordStore
+from haihai_tui.core.run import copyplan
+from haihai_tui.core.run.sync import Planner, ScopeView, SyncPlan
+from haihai_tui.core.run.syncstate import row_digest
+from haihai_tui.core.secret import Secret
+from haihai_tui.core.settings.model import Database
+from pg.server import load_table, pg_server  # noqa: F401
+
+COLS = list(FIELD_IDS)
+LABELS = [f.label for f in SAMPLE_DATABASE.fields]
+# (email, company, name, kana, pref, phone): what the server quotes or a check finds, but nothing that is an error
+TRICKY = [
+    ("quote@example.jp", 'He said "hi"', '"', '""', "a,b", ""),
+    ("comma@example.jp", "株式会社, 東京", ",", "", ",,", " lead space"),
+    ("lf@example.jp", "line\nbreak", "cr\rhere", "crlf\r\nend", "\n", "tail\n"),
+    ("wave@example.jp", "〜商事", "ａ〜ｂ", "", "", "0120〜"),
+    ("formula@example.jp", '=HYPERLINK("x")', "-1+2", "@SUM(A1)", "+81 3 1234 5678", "-"),
+    ("dot@example.jp", "\\.", "\\", ".", "\\.\\.", ""),
+    ("empty@example.jp", "", "", "", "", ""),
+    ("Case@Example.jp", "tab\there", "全角　空白", "ﾊﾝｶｸ", "髙橋", "①"),
+    ("case@example.jp", "a duplicate, ignoring case", "", "", "", ""),
+]
+# errors: an emoji (no Windows-31J code), a control character, malformed, blank and duplicate addresses
+FAULTS = [
+    ("emoji@example.jp", "😀 shop", "", "", "", ""),
+    ("esc@example.jp", "esc\x1b[31m", "", "", "", ""),
+    ("not an address", "x", "", "", "", ""),
+    ("", "blank", "", "", "", ""),
+    ("QUOTE@example.jp", "dup, quoted", "", "", "", ""),
+    ("c1@example.jp", "c1\x85", "", "", "", ""),
+]
+
+
+def _rows(special: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    sp = SpecialRows.for_rows(300)  # the sample's own deliberate faults are left out: FAULTS has them
+    skip = {sp.emoji, sp.malformed, sp.duplicate} if sp else set()
+    rows = [r for i, r in enumerate(generate(300)) if i not in skip]
+    for i, r in enumerate(special):  # spread over several chunks, some at chunk edges
+        rows.insert(7 + i * 37, r)
+    return rows
+
+
+@pytest.fixture(scope="module", params=["tricky", "faults"])
+def stores(request, tmp_path_factory, pg_server):  # noqa: F811
+    rows = _rows(TRICKY + (FAULTS if request.param == "faults" else []))
+    lite = RecordStore.open(tmp_path_factory.mktemp("copy-export"), SAMPLE_DATABASE)
+    lite.insert_rows(rows, COLS)
+    table = f"sales.copy_{request.param}"
+    with pg_server.connect() as c:
+        c.execute("CREATE SCHEMA IF NOT EXISTS sales")
+        load_table(c, table, COLS, rows)
+    db = Database("customers", "顧客管理", list(SAMPLE_DATABASE.fields), engine="postgresql", table=table)
+    pg = PgRecordStore(db, Secret(pg_server.dsn()))
+    yield request.param, lite, pg
+    lite.close()
+    pg.close()
+
+
+def _both(lite, pg, tmp_path, q: Query, cols=COLS, labels=LABELS, **kw):
+    kw.setdefault("encoding", "cp932")
+    kw.setdefault("header", True)
+    a = build_csv(lite.iter_rows(q, cols), labels, dest_dir=tmp_path / "lite", **kw)
+    b = build_csv_from_copy(pg.copy_csv(q, cols), labels, dest_dir=tmp_path / "pg", **kw)
+    return a, b
+
+
+def _findings(built) -> list[tuple]:
+    return [(f.severity, f.code, f.message, f.row, f.column, f.char, f.codepoint) for f in built.findings]
+
+
+def _same(a, b) -> None:
+    assert _findings(b) == _findings(a)
+    assert (b.total_rows, b.rows_per_file, b.bytes_per_file, b.counts) == (
+        a.total_rows,
+        a.rows_per_file,
+        a.bytes_per_file,
+        a.counts,
+    )
+    assert (b.error_count, b.warning_count) == (a.error_count, a.warning_count)
+    assert [p.read_bytes() for p in b.files] == [p.read_bytes() for p in a.files]
+
+
+QUERIES = {
+    "all": Query(),
+    "sorted by email, descending": Query(sort_field="email", descending=True),
+    "a condition (a bound parameter in COPY)": Query(conditions=(Condition("company", "~", "商事"),)),
+}
+
+
+@pytest.mark.parametrize("chunk", [csvbuild.CHUNK, 7])
+@pytest.mark.parametrize("encoding", ["cp932", "utf-8"])
+@pytest.mark.parametrize("name", list(QUERIES))
+def test_copy_export_is_the_sqlite_export(stores, tmp_path, monkeypatch, name, encoding, chunk):
+    kind, lite, pg = stores
+    monkeypatch.setattr(csvbuild, "CHUNK", chunk)  # 7: many chunks, fast and slow ones side by side
+    a, b = _both(lite, pg, tmp_path, QUERIES[name], encoding=encoding)
+    _same(a, b)
+    codes = set(a.counts)
+    if name == "all":
+        assert {"formula", "email_duplicate"} <= codes  # the checks really ran on these rows
+        if encoding == "cp932":
+            assert "changed_char" in codes  # 〜
+    if kind == "tricky":
+        assert a.files and not a.has_errors
+        data = a.files[0].read_bytes()
+        if name == "all":
+            assert b'"He said ""hi"""' in data and b'"line\nbreak"' in data and b'"crlf\r\nend"' in data
+            assert b",\\.," in data and b"\r\n" in data  # \. bare, as csv.writer writes it
+    elif name != "a condition (a bound parameter in COPY)":  # it leaves the faulty rows out
+        assert a.has_errors and not a.files and not b.files  # errors: both removed their files
+        if name == "all":
+            want = {"control_char", "email_malformed", "email_blank"} | (
+                {"unencodable"} if encoding == "cp932" else set()
+            )
+            assert want <= codes
+
+
+def test_copy_export_cut_into_requests(stores, tmp_path, monkeypatch):
+    """Row and byte limits cut chunks in the middle: the same requests, files and findings."""
+    _kind, lite, pg = stores
+    monkeypatch.setattr(csvbuild, "CHUNK", 13)
+    for limits in ({"max_rows": 50}, {"max_bytes": 2_500}, {"max_rows": 40, "max_bytes": 3_000}):
+        for split in (True, False):
+            a, b = _both(lite, pg, tmp_path / f"{limits}-{split}", Query(), split=split, **limits)
+            _same(a, b)
+            assert a.requests > 1 if split else {"over_rows", "over_bytes"} & set(a.counts)
+
+
+def test_copy_export_of_one_column_and_no_header(stores, tmp_path):
+    """One column: an empty cell is a row of its own ('""' from csv.writer, an empty line from the server)."""
+    _kind, lite, pg = stores
+    for cols, labels in ((["email"], ["メールアドレス"]), (["company"], ["会社名"]), (["phone", "email"], None)):
+        labels = labels or [SAMPLE_DATABASE.field(c).label for c in cols]
+        a, b = _both(lite, pg, tmp_path / cols[0], Query(), cols=cols, labels=labels, header=False)
+        _same(a, b)
+        assert "no_header" in a.counts
+
+
+def test_copy_export_cancel_removes_files_and_keeps_the_connection(stores, tmp_path, monkeypatch):
+    _kind, lite, pg = stores
+    monkeypatch.setattr(csvbuild, "CHUNK", 50)
+    cancel = threading.Event()
+    with pytest.raises(BuildCancelled):
+        build_csv_from_copy(
+            pg.copy_csv(Query(), COLS),
+            LABELS,
+            encoding="utf-8",
+            header=True,
+            dest_dir=tmp_path / "pg",
+            on_rows=lambda n: cancel.set(),
+            cancel=cancel,
+        )
+    assert list((tmp_path / "pg").iterdir()) == []
+    assert pg.count(Query()) == lite.count(Query())  # the COPY was ended: the connection answers again
+    assert [r[0] for r in pg.page(Query(), ["email"], limit=3).rows] == [
+        r[0] for r in lite.page(Query(), ["email"], limit=3).rows
+    ]
+
+
+@pytest.mark.parametrize("mode", ["full", "changes", "mirror", "retry"])
+def test_copy_export_through_a_sync_planner(stores, tmp_path, monkeypatch, mode):
+    """A sync mode's Planner on the server's lines (copyplan.planned_lines) sends, counts and remembers what it
+    does on the SQLite rows: the same file, findings, plan counts, examples, removals and (key, digest) sent."""
+    _kind, lite, pg = stores
+    monkeypatch.setattr(copyplan, "CHUNK", 11)  # chunks with and without quoted lines
+    rows = list(lite.iter_rows(Query(), COLS))
+    confirmed = {"gone@example.jp": row_digest(("gone@example.jp", "x", "", "", "", ""))}
+    for i, r in enumerate(rows):
+        key = r[0].strip().lower()
+        if i % 3 == 0:
+            confirmed[key] = row_digest(r)  # unchanged
+        elif i % 3 == 1:
+            confirmed[key] = row_digest(r[:-1] + ("old",))  # changed
+        elif i % 5 == 0:
+            confirmed[key] = b"!" + row_digest(r)  # refused last time
+    retry = {r[0].strip().lower(): r[0] for r in rows[::4] if r[0].strip()} if mode == "retry" else None
+
+    def planner():
+        view = ScopeView(None, "integ", 1, dict(confirmed))
+        return Planner(SyncPlan(mode, 1, 7, key_label="メールアドレス", target="gid=12"), 0, view, retry)
+
+    pa, pb = planner(), planner()
+    kw = {"encoding": "cp932", "header": True}
+    a = build_csv(pa.rows(lite.iter_rows(Query(), COLS)), LABELS, dest_dir=tmp_path / "lite", **kw)
+    lines = copyplan.planned_lines(pb, pg.copy_csv(Query(), COLS), len(COLS))
+    b = build_csv_from_copy(lines, LABELS, dest_dir=tmp_path / "pg", **kw)
+    _same(a, b)
+    fa, fb = pa.finish(), pb.finish()
+    assert (fb.new, fb.changed, fb.retried, fb.unchanged, fb.removed) == (
+        fa.new,
+        fa.changed,
+        fa.retried,
+        fa.unchanged,
+        fa.removed,
+    )
+    assert (fb.examples, fb.removals, fb.missing, fb.sent) == (fa.examples, fa.removals, fa.missing, fa.sent)
+    assert fa.sent and (fa.to_send < len(rows) if mode != "full" else fa.to_send <= len(rows))
