@@ -283,3 +283,12 @@ def test_state_file_is_private_when_the_results_column_makes_it(tmp_path):
     got = record_results(hist, INTEG, MENU, SAMPLE_DATABASE, [A])
     assert [r.word for r in got] == [RESULT_UNSENT]
     assert hist.stat().st_mode & 0o777 == 0o600 and hist.parent.stat().st_mode & 0o077 == 0
+
+
+def test_a_hostile_reason_is_kept_short_and_shown_terminal_safe(tmp_path):
+    reason = "\x1b]52;c;ZXZpbA==\x07" + "長" * 5000
+    result = f"処理結果,理由,メールアドレス,会社名,お名前\r\n失敗,{reason},a@example.jp,A社,A\r\n"
+    _confirmed(tmp_path, [A], result.encode("utf-8"))
+    got = record_results(tmp_path / "history.sqlite3", INTEG, MENU, SAMPLE_DATABASE, [A])[0]
+    assert got.word == RESULT_FAILED and len(got.reason) == 200
+    assert "\x1b" not in got.text() and "\x07" not in got.text()

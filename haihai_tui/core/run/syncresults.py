@@ -48,6 +48,7 @@ __all__ = [
 
 RESULT_OK, RESULT_FAILED, RESULT_UNSENT, RESULT_CHANGED = "成功", "失敗", "未送信", "変更あり"
 FAILED_WORD = "失敗"
+REASON_MAX = 200  # characters of HaiHai's reason kept per key
 
 
 # -- HaiHai's row results ----------------------------------------------------------------------------
@@ -76,7 +77,7 @@ def parse_result_csv(data: bytes, key_label: str) -> dict[str, tuple[str, str, s
         key = row_key(row[at])
         if not key:
             continue
-        cat, reason = row[0], row[1]
+        cat, reason = row[0], row[1][:REASON_MAX]  # the server is not trusted: a reason stays short
         prev = out.get(key)
         if prev is None or cat == FAILED_WORD:  # a duplicate that failed counts as failed
             out[key] = (cat, reason, row[at])
