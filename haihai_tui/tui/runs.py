@@ -36,6 +36,7 @@ from haihai_tui.core.events import (
 )
 from haihai_tui.core.run.execute import execute
 from haihai_tui.core.run.prepare import Prepared, RunRefused, Target, prepare
+from haihai_tui.core.run.sync import target_words
 from haihai_tui.core.settings.context import AppContext
 from haihai_tui.core.text import one_line
 
@@ -251,11 +252,17 @@ class RunService:
             raise RunRefused(self.busy_text() + "; wait for it to end, or cancel it first")
         ctx = self.ctx
         self._count += 1
+        summary = prepared.summary
+        if prepared.removal is not None and prepared.sync is not None:  # a mirror run's second request
+            summary += (
+                f"; then removes {prepared.sync.removed:,} customer(s) from "
+                f"{target_words(prepared.sync.target) or 'the group'} (a second request, import_type 1)"
+            )
         state = RunState(
             self._count,
             prepared.menu.name,
             prepared.integration.name,
-            prepared.summary,
+            summary,
             memo,
             prepared.rows,
             prepared.requests,

@@ -188,6 +188,8 @@ async def test_mirror_removal_needs_the_typed_confirmation(env) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, RemovalConfirmScreen), what="the removal confirmation")
         await pilot.press(*"remove 2", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ProgressScreen), what="the progress screen")
+        assert "then removes 2 customer(s) from delivery group (gid) 12" in app.runs.state.summary
         await finish_run(pilot)
         reqs = env.received()
         assert len(reqs) == 2  # nothing changed to register: only the removal request

@@ -63,7 +63,9 @@ class RemovalConfirmScreen(ModalScreen[bool]):
             )
             more = f" (the first {len(shown):,} listed)" if n > len(shown) else ""
             yield Static(f"Addresses to remove{more} - Tab moves here, arrows/PgUp/PgDn scroll:", markup=False)
-            yield OptionList(*[Option(Text(one_line(a)), id=str(i)) for i, a in enumerate(shown)], id="rm-list")
+            yield OptionList(
+                *[Option(Text(one_line(a)), id=str(i)) for i, a in enumerate(shown)], id="rm-list", compact=True
+            )
             yield Static(f"Type  {self.word}  and press Enter (or F2) to send the run with its removals:", markup=False)
             yield SafeInput(placeholder=self.word, id="rm-typed", compact=True)
             yield Static("", id="rm-state", markup=False)

@@ -140,7 +140,9 @@ class IntegrationFormScreen(AppScreen):
             yield Static("同期モード  sync mode (what a run sends)", classes="section", markup=False)
             yield field_row(
                 "sync",
-                Choice([(m, f"{m} {SYNC_WORDS[m].split(':')[0]}") for m in SYNC_MODES], g.sync or "full", id="f-sync"),
+                Choice(  # labels of one width: the field does not change size as the value cycles
+                    [(m, f"{m:<7} {SYNC_WORDS[m].split(':')[0]}") for m in SYNC_MODES], g.sync or "full", id="f-sync"
+                ),
             )
             yield Static(SYNC_WORDS.get(g.sync or "full", ""), id="f-sync-words", classes="hint", markup=False)
         yield Static("", id="form-problems", markup=False)

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from haihai_tui.core.records.query import Query
-from haihai_tui.core.run.sync import RESULT_CHANGED, RESULT_FAILED, RESULT_OK, RESULT_UNSENT, record_results
+from haihai_tui.core.run.sync import (
+    RESULT_CHANGED,
+    RESULT_FAILED,
+    RESULT_OK,
+    RESULT_UNSENT,
+    key_index,
+    keys_with_result,
+    record_results,
+)
 from haihai_tui.core.settings.model import Database, Menu
 
 SCAN = 5000  # rows read per step of a filter's scan
@@ -88,15 +96,22 @@ class ResultsView:
                 return self._scans[key]
             out: list[tuple[tuple, int]] = []
             start = 0
+            ix = key_index(self.menu, self.database)
+            failed = None  # 失敗 last time: the (few) refused keys, read once; no per-row lookup
+            if keep == {RESULT_FAILED} and ix is not None and list(columns) == list(self.menu.columns):
+                failed = keys_with_result(self.history_db, snap.integration, RESULT_FAILED)
             while True:
                 raw = store.rows_at(query, columns, start, SCAN, with_rowid=True)
                 if not raw:
                     break
                 values = [tuple(r[:-1]) for r in raw]
-                found = record_results(
-                    self.history_db, snap.integration, self.menu, self.database, [_cells(v) for v in values]
-                )
-                out += [(v, r[-1]) for v, r, res in zip(values, raw, found) if res.word in keep]
+                if failed is not None:
+                    out += [(v, r[-1]) for v, r in zip(values, raw) if str(v[ix] or "").strip().lower() in failed]
+                else:
+                    found = record_results(
+                        self.history_db, snap.integration, self.menu, self.database, [_cells(v) for v in values]
+                    )
+                    out += [(v, r[-1]) for v, r, res in zip(values, raw, found) if res.word in keep]
                 if len(raw) < SCAN:
                     break
                 start += SCAN
