@@ -344,3 +344,23 @@ async def test_integration_form_edits_sync_with_its_meaning_and_rules(env) -> No
         assert saved_sync(env) == "changes" and app.screen is form
         await pilot.press("right")  # mirror -> full: the error goes
         assert "sync = mirror" not in problems.render().plain
+
+
+async def test_results_column_refused_on_a_menu_without_an_email_column(env) -> None:
+    def no_email(doc) -> None:
+        for m in doc["menus"]:
+            m["columns"] = [c for c in m["columns"] if str(c) != "email"]
+
+    store.update(env.paths.db, no_email)
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_menu(pilot)
+        screen = app.screen
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, PickScreen), what="the integration picker")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is screen, what="the list")
+        await pilot.pause()
+        assert screen.table.results is None and screen.results_view.integration is None
+        notes = " ".join(str(n.message) for n in app._notifications)
+        assert "shows no e-mail column" in notes and "HaiHai結果" not in screen_text(app)

@@ -32,7 +32,7 @@ class ConfirmRunScreen(ModalScreen[ConfirmChoice]):
     DEFAULT_CSS = (
         DIALOG_CSS.format(cls="ConfirmRunScreen")
         + """
-    ConfirmRunScreen #cf-body { height: auto; max-height: 12; }
+    ConfirmRunScreen #cf-body { height: auto; max-height: 14; }
     ConfirmRunScreen Input { margin: 0; background: $boost; }
     """
     )

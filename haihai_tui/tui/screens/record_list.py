@@ -415,6 +415,17 @@ class RecordListScreen(AppScreen):
         view = self.results_view
         if not name or view is None:
             return False
+        from haihai_tui.core.run.sync import key_index
+
+        if key_index(self.menu, self.database) is None:
+            self.notify(
+                f"{one_line(self.menu.name)} shows no e-mail column (a field of type email): HaiHai's results are "
+                "kept per address, so no record can be matched; add the e-mail field to the menu's columns.",
+                severity="warning",
+                markup=False,
+                timeout=10,
+            )
+            return False
         view.integration = name
         view.changed()
         self.table.set_results(view.texts, "HaiHai結果")
