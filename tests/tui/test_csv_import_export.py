@@ -331,3 +331,27 @@ async def test_tab_typed_ahead_completes_what_was_typed_before_it(paths, tmp_pat
         await burst(pilot, "tab")
         await burst(pilot, "right")
         assert dialog.query_one("#csv-mode").value == "replace"
+
+
+async def test_a_hostile_file_name_is_shown_literally_and_terminal_safe(paths, tmp_path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    name = "[b]x[i]\x1b[31m\u202e.csv"
+    (folder / name).write_text("メールアドレス,会社名\r\nz@example.jp,Z社\r\n", encoding="utf-8")
+    (folder / "[b]y.csv").write_text("", encoding="utf-8")
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_menu(pilot)
+        dialog = await open_import(pilot)
+        await type_path(pilot, f"{folder}/[")
+        await pilot.press("tab")  # two names fit: listed
+        listed = str(dialog.query_one("#csv-cands").render())
+        assert "[b]y.csv" in listed and "[b]x[i]" in listed and "\x1b" not in listed
+        await pilot.press("x", "tab")
+        assert dialog.query_one("#csv-path").value == f"{folder}/{name}"  # the real name, kept exactly
+        await pilot.press("f2")
+        await until(pilot, lambda: dialog.result is not None, what="the import")
+        text = screen_text(app)
+        assert "[b]x[i]" in text and "Imported 1 record from" in text
+        assert "\x1b" not in text and "\u202e" not in text and "\x1b" not in app.export_screenshot()
+    assert count(paths) == ROWS + 1

@@ -222,7 +222,8 @@ class CsvImportScreen(CsvDialog):
             empty = f" Left empty (not in the file): {', '.join(missing)}." if missing else ""
             self.status(
                 safe(
-                    f"Imported {result.rows:,} records from {path.name} ({result.encoding}) in "
+                    f"Imported {result.rows:,} record{'' if result.rows == 1 else 's'} from {path.name} "
+                    f"({result.encoding}) in "
                     f"{result.seconds:.1f} s ({rate:,.0f} rows/s){' replacing the old ones' if result.replaced else ''}"
                     f"{held}.{empty}",
                     multiline=True,
