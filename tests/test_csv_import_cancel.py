@@ -53,3 +53,41 @@ def test_a_cancel_set_before_the_start_stores_nothing(store, tmp_path) -> None:
     with pytest.raises(ImportCancelled):
         store.import_csv(f, cancel=cancel)
     assert store.count() == 50
+
+
+def test_every_failing_line_is_listed_after_a_failed_import(store, tmp_path) -> None:
+    from haihai_tui.core.records.import_check import line_problems
+    from haihai_tui.core.records.importer import RecordImportError
+
+    f = tmp_path / "bad.csv"
+    rows = ["メールアドレス,会社名,お名前"] + [f"u{i}@example.jp,C{i},N{i}" for i in range(30)]
+    rows[3] += ",extra"
+    rows[7] = "x@example.jp"
+    rows[20] += ",a,b"
+    f.write_text("\r\n".join(rows) + "\r\n", encoding="utf-8")
+    with pytest.raises(RecordImportError, match="^line 4: 4 cells but the header has 3"):
+        store.import_csv(f)
+    found = line_problems(f, SAMPLE_DATABASE, limit=2)
+    assert found.lines == [
+        "line 4: 4 cells but the header has 3; quote cells that hold a comma",
+        "line 8: 1 cells but the header has 3; quote cells that hold a comma",
+    ]
+    assert found.total == 3 and found.more == 1
+    assert store.count() == 50
+
+
+@pytest.mark.parametrize(
+    "text,first",
+    [
+        ("会社,名前\r\na,b\r\n", "line 1: unknown column '会社'"),
+        ('メールアドレス,会社名\r\na@x.jp,"open\r\nb@x.jp,B\r\n', "line 2: a quoted cell in the record starting"),
+        ("", "line 1: the file is empty"),
+    ],
+)
+def test_line_problems_say_what_the_import_says_for_the_header_and_quotes(tmp_path, text, first) -> None:
+    from haihai_tui.core.records.import_check import line_problems
+
+    f = tmp_path / "x.csv"
+    f.write_text(text, encoding="utf-8")
+    found = line_problems(f, SAMPLE_DATABASE)
+    assert found.total == 1 and found.lines[0].startswith(first)

@@ -143,7 +143,8 @@ async def test_cancel_part_way_imports_nothing(paths, tmp_path, monkeypatch) -> 
 async def test_a_broken_line_is_shown_and_nothing_is_imported(paths, tmp_path, mode) -> None:
     f = tmp_path / "broken.csv"
     f.write_text(
-        "メールアドレス,会社名,お名前\r\na@example.jp,A社,a\r\nb@example.jp,B社,b,extra\r\nc@example.jp,C社,c\r\n",
+        "メールアドレス,会社名,お名前\r\na@example.jp,A社,a\r\nb@example.jp,B社,b,extra\r\nc@example.jp,C社,c\r\n"
+        "d@example.jp,D社\r\n",
         encoding="utf-8",
     )
     app = make_app(paths)
@@ -162,6 +163,7 @@ async def test_a_broken_line_is_shown_and_nothing_is_imported(paths, tmp_path, m
         await until(pilot, lambda: dialog.error is not None, what="the error")
         text = screen_text(app)
         assert "line 3: 4 cells but the header has 3" in text
+        assert "line 5: 2 cells but the header has 3" in text  # every failing line, not only the first
         assert f"Nothing was imported; 顧客管理 holds {ROWS} records as before." in text
     assert count(paths) == ROWS
 

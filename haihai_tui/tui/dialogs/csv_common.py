@@ -28,7 +28,7 @@ CSV_DIALOG_CSS = """
 {cls} Choice { width: 1fr; }
 {cls} .dlg-cands { color: $text-muted; height: auto; max-height: 3; }
 {cls} .dlg-bar { height: 1; }
-{cls} .dlg-status { height: auto; max-height: 6; }
+{cls} .dlg-status { height: auto; max-height: 11; }
 {cls} .dlg-status.error { color: $text-error; }
 {cls} OptionList { height: auto; max-height: 8; }
 """

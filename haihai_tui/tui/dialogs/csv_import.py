@@ -34,6 +34,7 @@ from haihai_tui.tui.widgets.path_input import PathInput
 
 #: rows per batch: csv.reader parses a batch without letting the event loop run (5,000 rows: ~10 ms)
 IMPORT_BATCH = 5_000
+SHOWN_LINES = 8  # `line N:` problems listed at most
 
 
 def check_source(text: str) -> tuple[Path | None, str]:
@@ -193,7 +194,7 @@ class CsvImportScreen(CsvDialog):
                     path, replace=replace, on_progress=progress.on_import, cancel=cancel, batch=IMPORT_BATCH
                 )
             except RecordImportError as e:
-                error = str(e)
+                error = self._every_line(path, e)
             except ImportCancelled:
                 cancelled = True
             except (sqlite3.Error, OSError) as e:
@@ -205,6 +206,15 @@ class CsvImportScreen(CsvDialog):
             finally:
                 store.close()
         self.app.call_from_thread(self._finished, path, result, error, cancelled, count)
+
+    def _every_line(self, path: Path, e: RecordImportError) -> str:
+        """The import's error, then the other lines of the file that would fail too (a scan of the file)."""
+        from haihai_tui.core.records.import_check import line_problems
+
+        found = line_problems(path, self.database, limit=SHOWN_LINES)
+        shown = ([str(e)] + [line for line in found.lines if line != str(e)])[:SHOWN_LINES]
+        more = found.total - sum(line in found.lines for line in shown)
+        return "\n".join(shown) + (f"\n... and {more:,} more lines like these" if more > 0 else "")
 
     def _finished(
         self, path: Path, result: ImportResult | None, error: str | None, cancelled: bool, count: int | None
