@@ -36,35 +36,39 @@ from haihai_tui.core.run.history import (
     last_run_caution,
 )
 from haihai_tui.core.run.lock import RunLock, RunLocked, acquire
+from haihai_tui.core.run.refused import RunBusy, RunRefused
 from haihai_tui.core.run.sync import (
     SYNC_MODES,
-    Planner,
-    Scope,
-    ScopeView,
     SyncPlan,
     key_index,
     mode_problem,
     resolve_mode,
 )
-from haihai_tui.core.run.syncstate import SyncStore
+from haihai_tui.core.run.syncprep import removal_csv, sync_planner
 from haihai_tui.core.settings import headers as hdr
 from haihai_tui.core.settings.model import Database, Integration, Menu, Settings
 from haihai_tui.core.settings.params import describe_run, is_dangerous
 from haihai_tui.core.settings.permissions import current_login
 from haihai_tui.core.settings.validate import integration_problems
 
+__all__ = [
+    "COUNT_KEYS",
+    "HISTORY_ATTEMPTS",
+    "SPLIT_CODES",
+    "Prepared",
+    "RunBusy",
+    "RunRefused",
+    "Target",
+    "prepare",
+    "resolve_headers",
+    "resolve_target",
+    "sweep_stale",
+]
+
 COUNT_KEYS = ("success", "failure", "other", "stopped")  # 成功 失敗 その他 配信停止
 SPLIT_CODES = frozenset({"over_rows", "over_bytes"})  # pre-flight findings that splitting the run solves
 #: how often the outcome is offered to a busy history (each try waits up to history.BUSY_TIMEOUT_S)
 HISTORY_ATTEMPTS = 3
-
-
-class RunRefused(Exception):
-    """The run cannot start; the message says why and what to do."""
-
-
-class RunBusy(RunRefused):
-    """Another process runs this integration (the lock of core/run/lock.py); the message says who, since when."""
 
 
 @dataclass
@@ -290,7 +294,7 @@ def _build(settings, paths, target, menu, integ, db, headers, split, on_event, c
     planner = None
     state = None
     if key_ix is not None:
-        planner, state, query = _planner(paths, target, menu, integ, db, query, mode, retry_run, key_ix)
+        planner, state, query = sync_planner(paths, target, menu, integ, db, query, mode, retry_run, key_ix)
     on_event(StageChanged(Stage.QUERY, f"reading {db.name} ({menu.name})"))
     sweep_stale(paths.runs_dir)
     try:  # SQLite, or PostgreSQL (engine = "postgresql"): unreachable is a refusal naming the host and reason
@@ -344,68 +348,13 @@ def _build(settings, paths, target, menu, integ, db, headers, split, on_event, c
         raise
 
 
-def _planner(paths, target, menu, integ, db, query, mode, retry_run, key_ix):
-    """The Planner of this run, its state store, and the query it reads (a retry reads the whole database)."""
-    state = SyncStore(paths.history_db)
-    scope = Scope.of(integ, menu, target.conditions, target.search)
-    retry = None
-    if mode == "retry":
-        rec = History(paths.history_db, paths.history_journal).get(retry_run)
-        if rec is None:
-            raise RunRefused(f"there is no run #{retry_run} in the history (see `haihai-tui history`)")
-        if rec.integration != integ.name:
-            raise RunRefused(
-                f"run #{retry_run} was a run of integration {rec.integration!r}, not {integ.name!r}; "
-                f"retry it with --integration {rec.integration!r}"
-            )
-        if (rec.sync or {}).get("mode") == "removal":
-            raise RunRefused(
-                f"run #{retry_run} removed customers (a mirror run's removal); run the mirror again instead, "
-                "it removes whoever is still to go"
-            )
-        failures = state.failures(retry_run)
-        if not failures:
-            raise RunRefused(
-                f"HaiHai reported no 失敗 row in run #{retry_run} (or its row results were not fetched); "
-                "nothing to retry"
-            )
-        retry = {k: a for k, a, _r in failures}
-        scope_id = (rec.sync or {}).get("scope") or state.scope_id(integ.name, scope.ident(), scope.describe())
-        query = Query(search_fields=tuple(menu.columns))  # the failed keys, wherever they are now
-        view = ScopeView(None, integ.name, scope_id, {})
-    else:
-        scope_id = state.scope_id(integ.name, scope.ident(), scope.describe())
-        view = ScopeView(state, integ.name, scope_id)
-    label = db.field(menu.columns[key_ix]).label  # type: ignore[union-attr]
-    plan = SyncPlan(mode, scope_id, state.last_run(scope_id), target=scope.target, retry_of=retry_run, key_label=label)
-    return Planner(plan, key_ix, view, retry), state, query
-
-
 def _removal(paths, target, menu, integ, db, query, headers, plan: SyncPlan, key_label: str) -> Prepared:
-    """The second request of a mirror run: the removed addresses, import_type 1, same login_id, gid/spid, report."""
-    params = {k: v for k, v in integ.params.items() if k not in ("is_overwrite", "overwrite_type")}
-    params["import_type"] = "1"
-    rinteg = dataclasses.replace(integ, params=params)
-    built = build_csv(
-        ((a,) for a in plan.removals),
-        [key_label],
-        encoding=integ.python_encoding,
-        header=integ.csv_header,
-        dest_dir=ensure_private_dir(paths.runs_dir),
-        max_rows=integ.limits.max_rows,
-        max_bytes=integ.limits.max_bytes,
-        split=True,  # many removals are sent in as many requests as the limits need
-        daily_quota=integ.limits.daily_quota,
-    )
-    rplan = SyncPlan(
-        "removal", plan.scope_id, plan.since_run, removed=plan.removed, target=plan.target, key_label=key_label
-    )
-    rplan.examples["removed"] = plan.examples["removed"]
-    rplan.sent = [(a.strip().lower(), b"", a) for a in plan.removals]
+    """The second request of a mirror run (see syncprep.removal_csv), as a Prepared of its own."""
+    params, built, rplan = removal_csv(paths, integ, plan, key_label)
     return Prepared(
         target,
         menu,
-        rinteg,
+        dataclasses.replace(integ, params=params),
         db,
         query,
         built,
