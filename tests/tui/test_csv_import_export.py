@@ -357,3 +357,32 @@ async def test_a_hostile_file_name_is_shown_literally_and_terminal_safe(paths, t
         assert "[b]x[i]" in text and "Imported 1 record from" in text
         assert "\x1b" not in text and "\u202e" not in text and "\x1b" not in app.export_screenshot()
     assert count(paths) == ROWS + 1
+
+
+async def test_esc_cancels_an_export_part_way_and_leaves_no_file(paths, tmp_path, monkeypatch) -> None:
+    gate = threading.Event()
+    real = csv_common.Progress.on_rows
+
+    def held(self, rows):  # the first chunk waits until Esc has been pressed
+        real(self, rows)
+        gate.wait(30)
+
+    monkeypatch.setattr(csv_common.Progress, "on_rows", held)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.csv").write_bytes(b"old")
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_menu(pilot)
+        dialog = await open_export(pilot)
+        await type_path(pilot, str(out / "keep.csv"))
+        await pilot.press("f2")
+        await until(pilot, lambda: "Replace the file?" in screen_text(app), what="the question")
+        await pilot.press("y")
+        await until(pilot, lambda: dialog.progress is not None and dialog.progress.rows > 0, what="the first rows")
+        await pilot.press("escape")
+        assert isinstance(app.screen, CsvExportScreen) and "Cancelling" in status(dialog)
+        gate.set()
+        await until(pilot, lambda: not dialog.busy, what="the cancel")
+        assert "Cancelled: no file was written" in status(dialog)
+    assert os.listdir(out) == ["keep.csv"] and (out / "keep.csv").read_bytes() == b"old"
