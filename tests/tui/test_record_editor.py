@@ -106,6 +106,11 @@ async def test_open_edit_save_and_see_it_in_the_list(env) -> None:
         await until(pilot, lambda: table.row(2) is not None and "青葉フーズ株式会社" in table.row(2), what="refresh")
         assert table.cursor_row == 2  # refreshed in place
         await shown(pilot, "青葉フーズ株式会社")
+        nxt = record_at(env, 3)
+        await pilot.press("down")
+        again = await open_editor(pilot)  # the same editor, kept by the list, now on the next record
+        assert again is ed and ed.rowid == nxt.rowid and ed.values() == nxt.values and not ed.is_dirty()
+        await shown(pilot, nxt.values["phone"])
         assert_no_canary(app)
 
 

@@ -99,19 +99,32 @@ class RecordEditorScreen(AppScreen):
         position: str = "",
     ) -> None:
         super().__init__()
-        self.database, self.rowid = database, rowid
-        self.focus_field, self.on_saved = focus_field, on_saved
-        self.menu_name = menu_name
-        where = one_line(menu_name or database.name)
-        self.TITLE_TEXT = f"{where} 新規登録 New record" if rowid is None else f"{where} レコード {position or rowid}"
-        self.loaded: dict[str, str] | None = None if rowid is not None else {f.id: "" for f in database.fields}
+        self.database, self.on_saved, self.menu_name = database, on_saved, menu_name
         self.refusal: str | None = None
-        self.gone = False
         self.saving = False
         self._store: RecordStore | None = None
+        self._mounted = False
+        self._notes: dict[int, str] = {}  # field index -> the note text shown under it
+        self._status_shown: tuple[str, bool] | None = None
+        self.retarget(rowid, focus_field, position)
+
+    def retarget(self, rowid: int | None, focus_field: str | None = None, position: str = "") -> None:
+        """Show another record (or a new one) in this screen: the list keeps one editor and pushes it again,
+        so opening a record costs a read, not building a form (see bench/tui_records.py)."""
+        self.rowid, self.focus_field = rowid, focus_field
+        where = one_line(self.menu_name or self.database.name)
+        self.TITLE_TEXT = f"{where} 新規登録 New record" if rowid is None else f"{where} レコード {position or rowid}"
+        self.loaded: dict[str, str] | None = None if rowid is not None else {f.id: "" for f in self.database.fields}
+        self.gone = False
+        self._focus_pending = True
         #: perf_counter() of the last open (values on screen) and save (answer shown): benchmarks read them
         self.opened_at: float | None = None
         self.saved_at: float | None = None
+        if self._mounted:
+            self.query_one("AppHeader #hdr-title", Static).update(Text(self.TITLE_TEXT))
+            self._conflict(None)
+            self._status("loading...")
+            self._start()
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -138,11 +151,29 @@ class RecordEditorScreen(AppScreen):
                 yield Static("", id=f"rec-n{i}", classes="rec-note", markup=False)
 
     def on_mount(self) -> None:
+        self._mounted = True
+        self._start()
+
+    def _start(self) -> None:
         if self.rowid is None:
             self._fill(self.loaded or {})
+        elif self._store is not None:  # open already: one read by primary key, well under a millisecond
+            try:  # (WAL: a reader never waits for a writer, not even for an import going on)
+                rec = get_record(self._store, self.rowid)
+            except Exception:
+                rec = None  # say it from the worker below
+            else:
+                if rec is None:
+                    self._gone(RecordGone(f"Record {self.rowid} no longer exists."))
+                else:
+                    self._show(rec, None)
+                return
         self._load()
 
     def on_unmount(self) -> None:
+        self.close_store()
+
+    def close_store(self) -> None:
         store, self._store = self._store, None
         if store is not None:
             store.close()
@@ -174,11 +205,14 @@ class RecordEditorScreen(AppScreen):
             self.app.call_from_thread(self._show, rec, None)
 
     def _fill(self, values: dict[str, str]) -> None:
+        disabled = bool(self.refusal) or self.gone
         for i, f in enumerate(self.database.fields):
             box = self._input(i)
             with box.prevent(Input.Changed):
                 box.value = values.get(f.id, "")
-            box.disabled = bool(self.refusal) or self.gone
+                box.cursor_position = len(box.value)
+            if box.disabled != disabled:
+                box.disabled = disabled
             self._note(i)
 
     def _show(self, rec: Record, conflict: str | None) -> None:
@@ -188,16 +222,21 @@ class RecordEditorScreen(AppScreen):
         self._ready()
 
     def _ready(self) -> None:
-        first = self.opened_at is None
-        self.opened_at = perf_counter()
         self._status()
-        if self.refusal or self.gone or not first:  # a reload leaves the cursor where it is
+        self.call_after_refresh(self._shown)
+        if self.refusal or self.gone or not self._focus_pending:  # a reload leaves the cursor where it is
             return
+        self._focus_pending = False
+        self.query_one("#rec-fields", VerticalScroll).scroll_home(animate=False)
         fields = [f.id for f in self.database.fields]
         i = fields.index(self.focus_field) if self.focus_field in fields else 0
         self.focus_field = None
         if fields:
             self._input(i).focus()
+
+    def _shown(self) -> None:
+        if self.opened_at is None:  # the values are on screen
+            self.opened_at = perf_counter()
 
     # -- status and notes --------------------------------------------------------------------------
 
@@ -211,13 +250,16 @@ class RecordEditorScreen(AppScreen):
             else:
                 n = len(self.database.fields)
                 text = f"Record {self.rowid} of {one_line(self.database.name)}, {n} fields.  F2 saves, Esc back."
-        box.update(safe(text, multiline=True))
-        box.set_class(error, "refused")
+        if (text, error) != self._status_shown:
+            self._status_shown = (text, error)
+            box.update(safe(text, multiline=True))
+            box.set_class(error, "refused")
 
     def _conflict(self, text: str | None) -> None:
         box = self.query_one("#rec-conflict", Static)
-        box.update(safe(text or "", multiline=True))
-        box.set_class(bool(text), "on")
+        if text or box.has_class("on"):
+            box.update(safe(text or "", multiline=True))
+            box.set_class(bool(text), "on")
 
     def _note(self, i: int) -> bool:
         """Show what is wrong with field ``i``'s value; True when its type refuses it."""
@@ -232,9 +274,11 @@ class RecordEditorScreen(AppScreen):
             line.append("note: " if n.severity == "warning" else "stops a Windows-31J run: ", style="yellow")
             line.append(one_line(n.message) + "\n")
         line.rstrip()
-        box = self.query_one(f"#rec-n{i}", Static)
-        box.update(line)
-        box.set_class(bool(line.plain), "on")
+        if self._notes.get(i) != line.plain:  # unchanged notes are not redrawn (a reload fills every field)
+            self._notes[i] = line.plain
+            box = self.query_one(f"#rec-n{i}", Static)
+            box.update(line)
+            box.set_class(bool(line.plain), "on")
         return why is not None
 
     @on(Input.Changed)
@@ -298,9 +342,8 @@ class RecordEditorScreen(AppScreen):
         self._status(f"{what} record {rec.rowid} of {one_line(self.database.name)}.  Esc goes back to the list.")
         self.notify(f"{what} record {rec.rowid}.", markup=False)
         if added:
-            self.query_one("AppHeader #hdr-title", Static).update(
-                Text(f"{one_line(self.menu_name or self.database.name)} レコード {rec.rowid}")
-            )
+            self.TITLE_TEXT = f"{one_line(self.menu_name or self.database.name)} レコード {rec.rowid}"
+            self.query_one("AppHeader #hdr-title", Static).update(Text(self.TITLE_TEXT))
         if self.on_saved:
             self.on_saved(rec.rowid)
 

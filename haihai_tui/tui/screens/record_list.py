@@ -72,6 +72,7 @@ class RecordListScreen(AppScreen):
         self.search = ""
         self.sort: tuple[str, bool] | None = None  # (field id, descending)
         self._busy_text = ""
+        self._editor: RecordEditorScreen | None = None  # the record editor, kept between opens
         self._slow_sorts: set[str] = set()  # PostgreSQL: fields a sort reads the whole big table for
         self.results_view: ResultsView | None = None  # the HaiHai results column and its filter (v, f)
         self._runs_seen: tuple | None = None  # the last run seen ended (the results may have changed)
@@ -293,16 +294,31 @@ class RecordListScreen(AppScreen):
 
             self.notify(write_refusal(self.database) or "", severity="warning", markup=False, timeout=8)
             return
-        self.app.push_screen(
-            RecordEditorScreen(
-                self.database,
-                rowid,
-                menu_name=self.menu.name,
-                focus_field=focus_field,
-                on_saved=self._record_written,
-                position=position,
+        db = self.ctx.settings.database(self.database.id) or self.database  # fields as the settings say now
+        ed = self._editor
+        if ed is not None and ed.database is not db:  # the settings were reloaded: a new form
+            self._drop_editor()
+            ed = None
+        if ed is None:  # one editor per list, kept (installed) and pushed again: opening costs a read
+            ed = RecordEditorScreen(
+                db, rowid, menu_name=self.menu.name, focus_field=focus_field, on_saved=self._record_written
             )
-        )
+            ed.retarget(rowid, focus_field, position)
+            self._editor = ed
+            self.app.install_screen(ed, f"record-editor-{id(self)}")
+        else:
+            ed.retarget(rowid, focus_field, position)
+        self.app.push_screen(ed)
+
+    def _drop_editor(self) -> None:
+        ed, self._editor = self._editor, None
+        if ed is not None and ed not in self.app.screen_stack:
+            ed.close_store()
+            self.app.uninstall_screen(ed)
+            ed.remove()
+
+    def on_unmount(self) -> None:
+        self._drop_editor()
 
     def _record_written(self, _rowid: int | None) -> None:
         if self.results_view is not None:
