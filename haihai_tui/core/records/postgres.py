@@ -334,10 +334,35 @@ class PgRecordStore:
         """
         plan, cols = self.plan(q), self._columns(columns)
         sql = f"SELECT {cols.rstrip(', ')} FROM {self.table} WHERE {plan.where} ORDER BY {plan.order}"
+        return self._stream(sql, plan.params, batch)
+
+    def csv_lines(
+        self, q: Query, columns: Sequence[str], with_column: int | None = None, *, batch: int = 5000
+    ) -> Iterator[tuple[str, str]]:
+        """Every row of the result, in order, as the server writes it: ``(line, cell)``, ``line`` the row's CSV line
+        exactly as ``csv.writer`` (QUOTE_MINIMAL) writes it, without its line end, and ``cell`` the plain value of
+        ``columns[with_column]`` ("" when None). core/checks/csvlines.py builds the upload file from these
+        without building rows in Python. Streamed as ``iter_rows`` (server-side cursor, the next batch fetched
+        while the caller works); a lost connection raises RecordSourceError here.
+
+        ``csv.writer`` quotes a cell that holds a comma, a quote, CR or LF (each quote doubled), and a row of
+        one empty cell (``""``, so it is not an empty line); nothing else.
+        """
+        plan = self.plan(q)
+        self._check(columns)
+        values = [f"coalesce({self._exprs[c]}, '')" for c in columns]
+        line = " || ',' || ".join(map(_csv_cell, values))
+        if len(values) == 1:
+            line = f"CASE WHEN {values[0]} = '' THEN '\"\"' ELSE {line} END"
+        cell = values[with_column] if with_column is not None else "''"
+        sql = f"SELECT {line}, {cell} FROM {self.table} WHERE {plan.where} ORDER BY {plan.order}"
+        return self._stream(sql, plan.params, batch)
+
+    def _stream(self, sql: str, params: list, batch: int) -> Iterator[tuple]:
         with self._lock, self._guard(), self._conn.transaction():
             with self._conn.cursor(name="haihai_export") as cur:
                 cur.itersize = batch
-                cur.execute(sql, plan.params)
+                cur.execute(sql, params)
                 ahead: queue.Queue = queue.Queue(maxsize=2)
                 stop = threading.Event()
 
@@ -369,22 +394,6 @@ class PgRecordStore:
                         except queue.Empty:
                             pass
                     helper.join()
-
-    def copy_csv(self, q: Query, columns: Sequence[str]) -> Iterator[bytes]:
-        """Every row of the result, in order, as the server writes it with ``COPY (SELECT ...) TO STDOUT WITH
-        (FORMAT csv)``: one UTF-8 line per item, LF-terminated, quoted only where a cell holds a comma, a quote
-        or a line break (or is ``\\.``). An empty cell (NULL or '') is written bare, as ``csv.writer`` writes it.
-        core/checks/csvcopy.py turns this into the upload file without building rows in Python. The server
-        streams the rows; nothing is loaded at once. A lost connection raises RecordSourceError here.
-        """
-        plan = self.plan(q)
-        self._check(columns)
-        cols = ", ".join(f"nullif({self._exprs[c]}, '')" for c in columns)
-        sql = f"COPY (SELECT {cols} FROM {self.table} WHERE {plan.where} ORDER BY {plan.order}) TO STDOUT (FORMAT csv)"
-        with self._lock, self._guard(), self._conn.transaction():
-            self._conn.execute("SET LOCAL client_encoding TO 'UTF8'")
-            with self._conn.cursor() as cur, cur.copy(sql, plan.params or None) as cp:
-                yield from cp
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -431,6 +440,12 @@ class PgRecordStore:
             if count <= 0:
                 break
         return out
+
+
+def _csv_cell(value: str) -> str:
+    """SQL for a text ``value`` as ``csv.writer`` writes a cell: quoted (quotes doubled) when it holds , " CR LF."""
+    test = " + ".join(f"strpos({value}, {lit})" for lit in ("','", "'\"'", "E'\\n'", "E'\\r'"))
+    return f"CASE WHEN {test} > 0 THEN '\"' || replace({value}, '\"', '\"\"') || '\"' ELSE {value} END"
 
 
 def sortable_columns(conn, oid) -> set[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from haihai_tui.core.checks.csvbuild import BuiltCsv, build_csv
-from haihai_tui.core.checks.csvcopy import build_csv_from_copy
+from haihai_tui.core.checks.csvlines import build_csv_from_lines
 from haihai_tui.core.checks.findings import Finding
 from haihai_tui.core.events import (
     EventSink,
@@ -30,11 +30,11 @@ from haihai_tui.core.paths import Paths, ensure_private_dir
 from haihai_tui.core.procs import pid_alive
 from haihai_tui.core.records.engines import RecordSourceError, open_records
 from haihai_tui.core.records.query import Condition, Query
-from haihai_tui.core.run.copyplan import planned_lines
 from haihai_tui.core.run.history import (
     History,
     last_run_caution,
 )
+from haihai_tui.core.run.lineplan import planned_lines
 from haihai_tui.core.run.lock import RunLock, RunLocked, acquire
 from haihai_tui.core.run.refused import RunBusy, RunRefused
 from haihai_tui.core.run.sync import (
@@ -46,7 +46,7 @@ from haihai_tui.core.run.sync import (
 )
 from haihai_tui.core.run.syncprep import removal_csv, sync_planner
 from haihai_tui.core.settings import headers as hdr
-from haihai_tui.core.settings.model import Database, Integration, Menu, Settings
+from haihai_tui.core.settings.model import EMAIL_LABEL, Database, Integration, Menu, Settings
 from haihai_tui.core.settings.params import describe_run, is_dangerous
 from haihai_tui.core.settings.permissions import current_login
 from haihai_tui.core.settings.validate import integration_problems
@@ -317,11 +317,12 @@ def _build(settings, paths, target, menu, integ, db, headers, split, on_event, c
             cancel=cancel,
             daily_quota=integ.limits.daily_quota,
         )
-        if db.engine == "postgresql":  # the server writes the CSV (COPY); the same file and findings as rows
-            lines = store.copy_csv(query, menu.columns)
-            if planner is not None:
-                lines = planned_lines(planner, lines, len(menu.columns))
-            built = build_csv_from_copy(lines, labels, **build_kw)
+        if db.engine == "postgresql":  # the server writes the CSV lines; the same file and findings as from rows
+            col = key_ix if key_ix is not None else labels.index(EMAIL_LABEL) if EMAIL_LABEL in labels else None
+            lines = store.csv_lines(query, menu.columns, col)
+            built = build_csv_from_lines(
+                planned_lines(planner, lines) if planner else lines, labels, column=col, **build_kw
+            )
         else:
             rows = store.iter_rows(query, menu.columns)
             built = build_csv(planner.rows(rows) if planner is not None else rows, labels, **build_kw)

@@ -1,6 +1,7 @@
-"""The run's export from PostgreSQL through ``COPY ... TO STDOUT WITH (FORMAT csv)`` (PgRecordStore.copy_csv into
-checks/csvcopy.build_csv_from_copy) against the SQLite export of the same rows (RecordStore.iter_rows into
-build_csv): the same bytes, and the same findings with the same row, column and message."""
+"""The run's export from PostgreSQL, the server writing the CSV lines (PgRecordStore.csv_lines into
+checks/csvlines.build_csv_from_lines, and a sync Planner on them: run/lineplan.py), against the SQLite export of the
+same rows (RecordStore.iter_rows into build_csv): the same bytes, and the same findings with the same row, column
+and message."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import pytest
 
 from haihai_tui.core.checks import csvbuild
 from haihai_tui.core.checks.csvbuild import BuildCancelled, build_csv
-from haihai_tui.core.checks.csvcopy import build_csv_from_copy
+from haihai_tui.core.checks.csvlines import build_csv_from_lines
 from haihai_tui.core.records.postgres import PgRecordStore
 from haihai_tui.core.records.query import Condition, Query
 from haihai_tui.core.records.samples import FIELD_IDS, SAMPLE_DATABASE, SpecialRows, generate
 from haihai_tui.core.records.store import RecordStore
-from haihai_tui.core.run import copyplan
+from haihai_tui.core.run import lineplan
 from haihai_tui.core.run.sync import Planner, ScopeView, SyncPlan
 from haihai_tui.core.run.syncstate import row_digest
 from haihai_tui.core.secret import Secret
@@ -59,9 +60,9 @@ def _rows(special: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
 @pytest.fixture(scope="module", params=["tricky", "faults"])
 def stores(request, tmp_path_factory, pg_server):  # noqa: F811
     rows = _rows(TRICKY + (FAULTS if request.param == "faults" else []))
-    lite = RecordStore.open(tmp_path_factory.mktemp("copy-export"), SAMPLE_DATABASE)
+    lite = RecordStore.open(tmp_path_factory.mktemp("pg-export"), SAMPLE_DATABASE)
     lite.insert_rows(rows, COLS)
-    table = f"sales.copy_{request.param}"
+    table = f"sales.export_{request.param}"
     with pg_server.connect() as c:
         c.execute("CREATE SCHEMA IF NOT EXISTS sales")
         load_table(c, table, COLS, rows)
@@ -72,11 +73,16 @@ def stores(request, tmp_path_factory, pg_server):  # noqa: F811
     pg.close()
 
 
-def _both(lite, pg, tmp_path, q: Query, cols=COLS, labels=LABELS, **kw):
+def _email_ix(labels) -> int | None:
+    return labels.index("メールアドレス") if "メールアドレス" in labels else None
+
+
+def _both(lite, pg, tmp_path, q: Query, cols=COLS, labels=LABELS, column="email", **kw):
     kw.setdefault("encoding", "cp932")
     kw.setdefault("header", True)
+    column = _email_ix(labels) if column == "email" else column
     a = build_csv(lite.iter_rows(q, cols), labels, dest_dir=tmp_path / "lite", **kw)
-    b = build_csv_from_copy(pg.copy_csv(q, cols), labels, dest_dir=tmp_path / "pg", **kw)
+    b = build_csv_from_lines(pg.csv_lines(q, cols, column), labels, column=column, dest_dir=tmp_path / "pg", **kw)
     return a, b
 
 
@@ -99,14 +105,14 @@ def _same(a, b) -> None:
 QUERIES = {
     "all": Query(),
     "sorted by email, descending": Query(sort_field="email", descending=True),
-    "a condition (a bound parameter in COPY)": Query(conditions=(Condition("company", "~", "商事"),)),
+    "a condition (a bound parameter)": Query(conditions=(Condition("company", "~", "商事"),)),
 }
 
 
 @pytest.mark.parametrize("chunk", [csvbuild.CHUNK, 7])
 @pytest.mark.parametrize("encoding", ["cp932", "utf-8"])
 @pytest.mark.parametrize("name", list(QUERIES))
-def test_copy_export_is_the_sqlite_export(stores, tmp_path, monkeypatch, name, encoding, chunk):
+def test_pg_export_is_the_sqlite_export(stores, tmp_path, monkeypatch, name, encoding, chunk):
     kind, lite, pg = stores
     monkeypatch.setattr(csvbuild, "CHUNK", chunk)  # 7: many chunks, fast and slow ones side by side
     a, b = _both(lite, pg, tmp_path, QUERIES[name], encoding=encoding)
@@ -122,7 +128,7 @@ def test_copy_export_is_the_sqlite_export(stores, tmp_path, monkeypatch, name, e
         if name == "all":
             assert b'"He said ""hi"""' in data and b'"line\nbreak"' in data and b'"crlf\r\nend"' in data
             assert b",\\.," in data and b"\r\n" in data  # \. bare, as csv.writer writes it
-    elif name != "a condition (a bound parameter in COPY)":  # it leaves the faulty rows out
+    elif name != "a condition (a bound parameter)":  # it leaves the faulty rows out
         assert a.has_errors and not a.files and not b.files  # errors: both removed their files
         if name == "all":
             want = {"control_char", "email_malformed", "email_blank"} | (
@@ -131,7 +137,7 @@ def test_copy_export_is_the_sqlite_export(stores, tmp_path, monkeypatch, name, e
             assert want <= codes
 
 
-def test_copy_export_cut_into_requests(stores, tmp_path, monkeypatch):
+def test_pg_export_cut_into_requests(stores, tmp_path, monkeypatch):
     """Row and byte limits cut chunks in the middle: the same requests, files and findings."""
     _kind, lite, pg = stores
     monkeypatch.setattr(csvbuild, "CHUNK", 13)
@@ -142,8 +148,8 @@ def test_copy_export_cut_into_requests(stores, tmp_path, monkeypatch):
             assert a.requests > 1 if split else {"over_rows", "over_bytes"} & set(a.counts)
 
 
-def test_copy_export_of_one_column_and_no_header(stores, tmp_path):
-    """One column: an empty cell is a row of its own ('""' from csv.writer, an empty line from the server)."""
+def test_pg_export_of_one_column_and_no_header(stores, tmp_path):
+    """One column: an empty cell is a row of its own ('""', as csv.writer writes it); the e-mail column elsewhere."""
     _kind, lite, pg = stores
     for cols, labels in ((["email"], ["メールアドレス"]), (["company"], ["会社名"]), (["phone", "email"], None)):
         labels = labels or [SAMPLE_DATABASE.field(c).label for c in cols]
@@ -152,14 +158,25 @@ def test_copy_export_of_one_column_and_no_header(stores, tmp_path):
         assert "no_header" in a.counts
 
 
-def test_copy_export_cancel_removes_files_and_keeps_the_connection(stores, tmp_path, monkeypatch):
+@pytest.mark.parametrize("column", [None, 2])
+def test_pg_export_without_the_email_cell(stores, tmp_path, monkeypatch, column):
+    """Items that carry no cell or another column's: every chunk is checked as rows, still the same result."""
+    _kind, lite, pg = stores
+    monkeypatch.setattr(csvbuild, "CHUNK", 29)
+    a, b = _both(lite, pg, tmp_path, Query(), column=column)
+    _same(a, b)
+    assert {"formula", "email_duplicate"} <= set(a.counts)
+
+
+def test_pg_export_cancel_removes_files_and_keeps_the_connection(stores, tmp_path, monkeypatch):
     _kind, lite, pg = stores
     monkeypatch.setattr(csvbuild, "CHUNK", 50)
     cancel = threading.Event()
     with pytest.raises(BuildCancelled):
-        build_csv_from_copy(
-            pg.copy_csv(Query(), COLS),
+        build_csv_from_lines(
+            pg.csv_lines(Query(), COLS, 0),
             LABELS,
+            column=0,
             encoding="utf-8",
             header=True,
             dest_dir=tmp_path / "pg",
@@ -167,18 +184,18 @@ def test_copy_export_cancel_removes_files_and_keeps_the_connection(stores, tmp_p
             cancel=cancel,
         )
     assert list((tmp_path / "pg").iterdir()) == []
-    assert pg.count(Query()) == lite.count(Query())  # the COPY was ended: the connection answers again
+    assert pg.count(Query()) == lite.count(Query())  # the cursor was closed: the connection answers again
     assert [r[0] for r in pg.page(Query(), ["email"], limit=3).rows] == [
         r[0] for r in lite.page(Query(), ["email"], limit=3).rows
     ]
 
 
 @pytest.mark.parametrize("mode", ["full", "changes", "mirror", "retry"])
-def test_copy_export_through_a_sync_planner(stores, tmp_path, monkeypatch, mode):
-    """A sync mode's Planner on the server's lines (copyplan.planned_lines) sends, counts and remembers what it
+def test_pg_export_through_a_sync_planner(stores, tmp_path, monkeypatch, mode):
+    """A sync mode's Planner on the server's lines (lineplan.planned_lines) sends, counts and remembers what it
     does on the SQLite rows: the same file, findings, plan counts, examples, removals and (key, digest) sent."""
     _kind, lite, pg = stores
-    monkeypatch.setattr(copyplan, "CHUNK", 11)  # chunks with and without quoted lines
+    monkeypatch.setattr(lineplan, "CHUNK", 11)  # chunks with and without quoted lines
     rows = list(lite.iter_rows(Query(), COLS))
     confirmed = {"gone@example.jp": row_digest(("gone@example.jp", "x", "", "", "", ""))}
     for i, r in enumerate(rows):
@@ -198,8 +215,8 @@ def test_copy_export_through_a_sync_planner(stores, tmp_path, monkeypatch, mode)
     pa, pb = planner(), planner()
     kw = {"encoding": "cp932", "header": True}
     a = build_csv(pa.rows(lite.iter_rows(Query(), COLS)), LABELS, dest_dir=tmp_path / "lite", **kw)
-    lines = copyplan.planned_lines(pb, pg.copy_csv(Query(), COLS), len(COLS))
-    b = build_csv_from_copy(lines, LABELS, dest_dir=tmp_path / "pg", **kw)
+    lines = lineplan.planned_lines(pb, pg.csv_lines(Query(), COLS, 0))
+    b = build_csv_from_lines(lines, LABELS, column=0, dest_dir=tmp_path / "pg", **kw)
     _same(a, b)
     fa, fb = pa.finish(), pb.finish()
     assert (fb.new, fb.changed, fb.retried, fb.unchanged, fb.removed) == (
