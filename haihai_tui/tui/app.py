@@ -194,6 +194,10 @@ class HaiHaiApp(App):
             screen = RecordListScreen(arg)
             screen.call_after_refresh(screen.action_import_csv if kind == "menu-import" else screen.action_export_csv)
             return screen
+        if kind == "menu-new-record":  # the list, then the record editor on a new record (key a on the list)
+            screen = RecordListScreen(arg)
+            screen.call_after_refresh(screen.action_add_record)
+            return screen
         if kind == "history":
             return HistoryScreen()
         if kind == "databases":

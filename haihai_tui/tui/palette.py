@@ -49,6 +49,7 @@ def destinations(app: Host) -> list[tuple[str, str, str]]:
         name, db = one_line(m.name), one_line(m.database)
         out.append((f"menu-import:{m.name}", f"CSV一括登録 Import a CSV into {name}", f"database {db}, all or nothing"))
         out.append((f"menu-export:{m.name}", f"CSV出力 Export {name} to a CSV file", "Windows-31J or UTF-8"))
+        out.append((f"menu-new-record:{m.name}", f"新規登録 New record in {name}", f"database {db}, every field"))
     return out
 
 

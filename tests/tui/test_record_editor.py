@@ -261,3 +261,16 @@ async def test_the_findings_key_opens_the_editor_on_the_offending_field(env) -> 
         assert "\U0001f370" in ed._input(1).value
         await shown(pilot, "U+1F370")
         assert not any(isinstance(s, MessageScreen) for s in app.screen_stack)
+
+
+async def test_palette_opens_a_new_record_over_its_list(env) -> None:
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("colon", *"New record in", "enter")
+        await until(pilot, lambda: isinstance(app.screen, RecordEditorScreen), what="the new-record editor")
+        ed = app.screen
+        await until(pilot, lambda: ed.opened_at is not None, what="ready")
+        assert ed.rowid is None
+        await shown(pilot, "新規登録", "電話番号")
+        await pilot.press("escape")  # nothing typed: no question
+        await until(pilot, lambda: isinstance(app.screen, RecordListScreen), what="the list under it")
