@@ -5,6 +5,9 @@ and message."""
 
 from __future__ import annotations
 
+import csv
+import io
+import random
 import threading
 
 import pytest
@@ -228,3 +231,36 @@ def test_pg_export_through_a_sync_planner(stores, tmp_path, monkeypatch, mode):
     )
     assert (fb.examples, fb.removals, fb.missing, fb.sent) == (fa.examples, fa.removals, fa.missing, fa.sent)
     assert fa.sent and (fa.to_send < len(rows) if mode != "full" else fa.to_send <= len(rows))
+
+
+def test_server_lines_are_csv_writer_lines(pg_server):  # noqa: F811
+    """Random cells of the characters that matter (, " CR LF, quotes at the edges, \\., NULL, emoji, 〜, a tab):
+    every line the server writes is the line csv.writer writes for the same cells, and the cell beside it is the
+    plain value; also for a table of one column."""
+    rng = random.Random(20261201)
+    pool = [",", '"', "\r", "\n", "\r\n", " ", "\t", "\\.", "\\", "a", "Z", "=", "-", "〜", "😀", "全", "é", ""]
+    rows = [
+        tuple(None if rng.random() < 0.1 else "".join(rng.choices(pool, k=rng.randrange(0, 5))) for _ in COLS)
+        for _ in range(600)
+    ]
+    with pg_server.connect() as c:
+        c.execute("CREATE SCHEMA IF NOT EXISTS sales")
+        load_table(c, "sales.export_random", COLS, rows)
+    db = Database("r", "r", list(SAMPLE_DATABASE.fields), engine="postgresql", table="sales.export_random")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+
+    def line(cells) -> str:
+        out.seek(0)
+        out.truncate()
+        writer.writerow(["" if v is None else v for v in cells])
+        return out.getvalue()[:-2]
+
+    with PgRecordStore(db, Secret(pg_server.dsn())) as pg:
+        got = list(pg.csv_lines(Query(), COLS, 3))
+        assert [g[0] for g in got] == [line(r) for r in rows]
+        assert [g[1] for g in got] == [r[3] or "" for r in rows]
+        one = list(pg.csv_lines(Query(), ["company"]))
+        assert [g[0] for g in one] == [line([r[1]]) for r in rows]
+        assert {g[1] for g in one} == {""}
+    assert any(line([r[1]]) == '""' for r in rows) and any('"' in line(r) for r in rows)  # both cases met
