@@ -139,3 +139,44 @@ async def test_tui_unreachable_says_so_where_the_list_would_be(pg_paths, pg_serv
         shot = app.export_screenshot()
         assert "cannot connect to" in shot.replace("&#160;", " ")
         assert CANARY not in shot and CANARY not in shown
+
+
+@pytest.mark.parametrize("faults", [True, False])
+def test_run_from_postgresql_builds_what_sqlite_builds(pg_paths, pg_server, tmp_path, faults):  # noqa: F811
+    """prepare() of the same integration and rows, one database in PostgreSQL (the server writes the CSV lines) and
+    one in SQLite: the same files byte for byte, the same findings and the same sync plan; with the sample's
+    faults (errors: no file kept) and without its two errors (files kept)."""
+    from haihai_tui.core.records.samples import SpecialRows
+    from haihai_tui.core.records.store import RecordStore
+
+    sp = SpecialRows.for_rows(12_000)
+    rows = [r for i, r in enumerate(generate(12_000)) if faults or i not in (sp.emoji, sp.malformed)]
+    with pg_server.connect() as c:
+        load_table(c, "sales.customers", FIELD_IDS, rows)
+    (tmp_path / "lite").mkdir()
+    lite_paths = make_settings(tmp_path / "lite")
+    with RecordStore.open(lite_paths.records_dir, AppContext(lite_paths).settings.database("customers")) as s:
+        s.insert_rows(rows, FIELD_IDS)
+    got = []
+    for paths in (pg_paths, lite_paths):
+        ctx = AppContext(paths)
+        p = prepare(ctx.settings, paths, Target(MENU, INTEGRATION), environ={}, split=True)
+        try:
+            plan = p.sync
+            got.append(
+                (
+                    [f.read_bytes() for f in p.built.files],
+                    [(f.severity, f.code, f.message, f.row, f.column) for f in p.built.findings],
+                    (plan.mode, plan.new, plan.changed, plan.unchanged, len(plan.sent)) if plan else None,
+                )
+            )
+        finally:
+            p.discard()
+    assert got[0] == got[1]
+    files, findings, plan = got[0]
+    assert plan is not None and plan[4] == len(rows)
+    codes = {f[1] for f in findings}
+    if faults:
+        assert not files and {"unencodable", "email_malformed", "email_duplicate"} <= codes
+    else:
+        assert len(files) == 2 and codes == {"email_duplicate"}  # 2 requests of at most 10,000 rows
