@@ -274,3 +274,20 @@ async def test_palette_opens_a_new_record_over_its_list(env) -> None:
         await shown(pilot, "新規登録", "電話番号")
         await pilot.press("escape")  # nothing typed: no question
         await until(pilot, lambda: isinstance(app.screen, RecordListScreen), what="the list under it")
+
+
+async def test_hostile_values_are_shown_literally_and_terminal_safe(env) -> None:
+    hostile = "[bold red]偽[/]\x1b[2J\x1b]52;c;SGVsbG8=\x07"
+    with records(env) as s:
+        s.insert_rows([("evil@example.jp", hostile)], ["email", "company"])
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_menu(pilot)
+        await search(pilot, "evil@example")
+        ed = await open_editor(pilot)
+        assert ed._input(1).value == hostile  # the value is kept exactly
+        text = await shown(pilot, "[bold red]偽[/]", "U+001B")  # literal, and the control character named
+        assert "\x1b" not in text and "\x07" not in text
+        svg = app.export_screenshot()
+        assert "\x1b" not in svg and "\x07" not in svg
+        assert_no_canary(app)
