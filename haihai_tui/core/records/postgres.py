@@ -12,7 +12,8 @@ The table is only read: the session is ``READ ONLY`` and the writing methods rai
 Rows are identified by ``key`` (db.toml) or the table's one-column primary key. A page is one keyset query,
 a row deep in the list is reached from the nearest of the anchors that one server-side ``row_number()``
 pass computes (every ``ANCHOR_EVERY`` rows), and ``iter_rows`` streams through a server-side (named) cursor,
-so no result set is ever loaded. Counts and anchors are cached for ``CACHE_SECONDS`` (another program may
+so no result set is ever loaded; ``csv_lines`` streams the same way each row's CSV line as the server writes it
+(the run's export: core/checks/csvlines.py). Counts and anchors are cached for ``CACHE_SECONDS`` (another program may
 change the table at any time).
 
 Threads: one connection under an ``RLock``, as the SQLite store. Errors of the driver become
