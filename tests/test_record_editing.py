@@ -358,3 +358,21 @@ def test_a_postgresql_database_is_never_written():
     why = write_refusal(pg)
     assert why is not None and "PostgreSQL" in why and "crm.customers" in why
     assert write_refusal(DB) is None
+
+
+def test_a_file_locked_by_another_writer_is_said_so_and_nothing_changes(store):
+    from haihai_tui.core.records.editing import RecordBusy
+
+    rid = rid_of(store, 0)
+    loaded = get_record(store, rid).values
+    store._conn.execute("PRAGMA busy_timeout=100")  # SQLite's wait, shortened for the test
+    importer = sqlite3.connect(store.path, isolation_level=None)  # e.g. a CSV import holding the write lock
+    importer.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(RecordBusy, match="busy"):
+            update_record(store, rid, loaded, {**loaded, "company": "x"})
+        assert get_record(store, rid).values == loaded  # reading still works (WAL)
+    finally:
+        importer.execute("ROLLBACK")
+        importer.close()
+    assert update_record(store, rid, loaded, {**loaded, "company": "x"}).values["company"] == "x"

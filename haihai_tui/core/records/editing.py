@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from haihai_tui.core.addresses import email_problem
@@ -30,6 +32,7 @@ from haihai_tui.core.text import one_line
 
 __all__ = [
     "Change",
+    "RecordBusy",
     "EditConflict",
     "Record",
     "RecordGone",
@@ -74,6 +77,10 @@ class RecordEditError(ValueError):
 
 class RecordsReadOnly(RecordEditError):
     """The database is marked read-only."""
+
+
+class RecordBusy(RecordEditError):
+    """The record file stayed locked by another writer (an import) past SQLite's wait; nothing was written."""
 
 
 class RecordGone(RecordEditError):
@@ -195,6 +202,21 @@ def _read(conn, store: RecordStore, rowid: int) -> Record | None:
     return Record(rowid, {fid: ("" if v is None else str(v)) for fid, v in zip(ids, row, strict=False)})
 
 
+@contextmanager
+def _writing(store: RecordStore) -> Iterator[sqlite3.Connection]:
+    """``store.transaction()``, with "database is locked" said as what it means."""
+    try:
+        with store.transaction() as conn:
+            yield conn
+    except sqlite3.OperationalError as e:
+        if "locked" not in str(e) and "busy" not in str(e):
+            raise
+        raise RecordBusy(
+            f"Not written: the record file of {one_line(store.database.name)} is busy (another program is "
+            f"writing it, e.g. a CSV import); nothing was changed. Try again when it has finished."
+        ) from None
+
+
 def get_record(store: RecordStore, rowid: int) -> Record | None:
     """The record ``rowid`` with every field of the database; None if there is no such record."""
     with store.transaction(write=False) as conn:
@@ -248,7 +270,7 @@ def update_record(store: RecordStore, rowid: int, loaded: Mapping[str, str], new
     _check_writable(db)
     _check_values(db, new)
     changed = {fid: v for fid, v in new.items() if v != loaded.get(fid)}
-    with store.transaction() as conn:
+    with _writing(store) as conn:
         now = _read(conn, store, rowid)
         if now is None:
             raise _gone(store, rowid)
@@ -267,7 +289,7 @@ def insert_record(store: RecordStore, values: Mapping[str, str]) -> Record:
     _check_writable(db)
     _check_values(db, values)
     full = {f.id: values.get(f.id, "") for f in db.fields}
-    with store.transaction() as conn:
+    with _writing(store) as conn:
         if full:
             cur = conn.execute(
                 f"INSERT INTO {TABLE} ({', '.join(map(column, full))}) VALUES ({', '.join('?' * len(full))})",
@@ -281,7 +303,7 @@ def insert_record(store: RecordStore, values: Mapping[str, str]) -> Record:
 def delete_record(store: RecordStore, rowid: int, loaded: Mapping[str, str]) -> None:
     """Delete record ``rowid`` in one transaction, only if it still holds ``loaded`` (else EditConflict)."""
     _check_writable(store.database)
-    with store.transaction() as conn:
+    with _writing(store) as conn:
         now = _read(conn, store, rowid)
         if now is None:
             raise _gone(store, rowid)
