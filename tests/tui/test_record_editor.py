@@ -291,3 +291,28 @@ async def test_hostile_values_are_shown_literally_and_terminal_safe(env) -> None
         svg = app.export_screenshot()
         assert "\x1b" not in svg and "\x07" not in svg
         assert_no_canary(app)
+
+
+async def test_a_select_field_completes_its_choices_and_refuses_others(env) -> None:
+    def select(doc) -> None:
+        for f in doc["databases"][0]["fields"]:
+            if str(f["id"]) == "pref":
+                f["type"] = "select"
+                f["options"] = ["東京都", "大阪府", "茨城県"]
+
+    settings_store.update(env.paths.db, select)
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_menu(pilot)
+        ed = await open_editor(pilot)
+        await pilot.press("tab", "tab", "tab", "tab")  # 都道府県 (choice)
+        assert app.focused is ed._input(4)
+        await clear_and_type(pilot, "大阪")
+        await shown(pilot, "error: not one of the choices:", "'大阪府'")
+        assert ed._note(4)  # the type refuses it
+        await pilot.press("right")  # accept the completion
+        assert ed._input(4).value == "大阪府"
+        await shown(pilot, "大阪府", absent=("error:",))
+        await pilot.press("f2")
+        await until(pilot, lambda: ed.saved_at is not None, what="the save")
+        assert record_at(env, 0).values["pref"] == "大阪府"
