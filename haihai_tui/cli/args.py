@@ -114,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--json", action="store_true", help="one JSON object per run, newest first")
     h.add_argument("--limit", type=int, default=50, help="how many runs, newest first (default 50)")
 
+    st = sub.add_parser("state", help='the shared run state (admin.toml [state] backend = "postgresql")')
+    _common(st)
+    stsub = st.add_subparsers(dest="state_command", metavar="ACTION", required=True)
+    mig = stsub.add_parser(
+        "migrate",
+        help="copy this host's SQLite run history into the shared PostgreSQL state (running it again adds nothing)",
+    )
+    _common(mig)
+
     m = sub.add_parser("mock-server", help="the local HaiHai Mail mock server")
     _common(m)
     m.add_argument("--host", default="127.0.0.1")

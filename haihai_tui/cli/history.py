@@ -12,8 +12,9 @@ import os
 import sys
 
 from haihai_tui.cli.args import paths_of
-from haihai_tui.core.run.history import History
 from haihai_tui.core.run.history_text import format_table, to_json
+from haihai_tui.core.run.state import open_history
+from haihai_tui.core.settings.context import AppContext
 from haihai_tui.core.text import is_unsafe
 
 
@@ -38,7 +39,7 @@ def json_line(data: object) -> str:
 
 def cmd_history(args) -> int:
     paths = paths_of(args)
-    h = History(paths.history_db, paths.history_journal)
+    h = open_history(paths, AppContext(paths).settings if paths.config_dir.is_dir() else None)
     h.mark_interrupted()
     recs = h.list(limit=args.limit)
     if args.json:

@@ -1,4 +1,4 @@
-"""Command line: the TUI (default), demo, run, check, db import, history, mock-server.
+"""Command line: the TUI (default), demo, run, check, db import, history, state migrate, mock-server.
 
 Exit codes: 0 done, 1 error, 2 bad usage, 3 outcome unknown (run only).
 """
@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("haihai_tui.cli.init", "cmd_init"),
     "db": ("haihai_tui.cli.db", "cmd_db_import"),
     "history": ("haihai_tui.cli.history", "cmd_history"),
+    "state": ("haihai_tui.cli.state", "cmd_state"),
     "run": ("haihai_tui.cli.run", "cmd_run"),
     "mock-server": ("haihai_tui.cli.mock_server", "cmd_mock_server"),
 }

@@ -34,6 +34,7 @@ from haihai_tui.core.run.history import (
 )
 from haihai_tui.core.run.prepare import COUNT_KEYS, HISTORY_ATTEMPTS, Prepared, RunRefused
 from haihai_tui.core.run.report import send_report
+from haihai_tui.core.run.state import open_history
 from haihai_tui.core.run.sync import confirm_run, target_words
 from haihai_tui.core.run.syncstate import SyncStore
 from haihai_tui.core.settings.model import Settings
@@ -98,7 +99,7 @@ async def execute(
         sync = dict(done.sync or {}, removal_run=rdone.run_id, removal_outcome=rdone.outcome.value)
         done = await asyncio.to_thread(
             _record,
-            History(paths.history_db, paths.history_journal),
+            open_history(paths, settings),
             done,
             {"sync": sync, "ended_at": done.ended_at},
             on_event,
@@ -152,7 +153,7 @@ async def _execute_one(
             raise RunRefused(f"dangerous run refused without explicit confirmation: {prepared.dangerous}")
         g = prepared.integration
         # the history is SQLite on disk: keep its writes off the event loop (the TUI stays responsive)
-        history = await asyncio.to_thread(History, paths.history_db, paths.history_journal)
+        history = await asyncio.to_thread(open_history, paths, settings)
         rec = RunRecord(
             run_id=None,
             started_at=datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -84,6 +84,8 @@ class RunRecord:
     #: the sync mode and its counts (core/run/sync.py SyncPlan.counts(): mode, new, changed, retried,
     #: unchanged, removed, since_run, and removal_run / removal_of for the two requests of a mirror run)
     sync: dict[str, Any] | None = None
+    #: the name of the machine that ran it (with a shared state, several hosts write one history)
+    machine: str = ""
 
     @property
     def has_result_csv(self) -> bool:
@@ -227,6 +229,7 @@ class History:
         rec.started_at = rec.started_at or now_iso()
         rec.url = clean_url(rec.url)
         rec.host = rec.host or (urlsplit(rec.url).hostname or "")
+        rec.machine = socket.gethostname()
         values = {name: _to_sql(name, getattr(rec, name)) for name in RECORD_COLUMNS}
         values.update(
             started_epoch=_epoch(rec.started_at),
@@ -343,30 +346,35 @@ class History:
                 except (ValueError, KeyError, TypeError):
                     continue  # a line torn by a crash mid-write: the run is then 結果不明, as before
                 merged.setdefault(key, {}).update(fields_)
-            changed = 0
-            with self._connect() as db:
-                db.execute("BEGIN IMMEDIATE")
-                for (run_id, started_at), fields_ in merged.items():
-                    if not fields_:
-                        continue
-                    values = {k: _to_sql(k, v) for k, v in fields_.items()}
-                    names = list(values)
-                    row = db.execute(
-                        f"SELECT {', '.join(names)} FROM runs WHERE run_id = ? AND started_at = ?", (run_id, started_at)
-                    ).fetchone()
-                    if row is None or list(row) == [values[n] for n in names]:
-                        continue  # another history file's run, or already written
-                    db.execute(
-                        f"UPDATE runs SET {', '.join(f'{n} = ?' for n in names)} WHERE run_id = ?",
-                        [*values.values(), run_id],
-                    )
-                    changed += 1
-                db.execute("COMMIT")
+            changed = self._apply_journal(merged)
             os.ftruncate(fd, 0)
             os.fsync(fd)
             return changed
         finally:
             os.close(fd)
+
+    def _apply_journal(self, merged: dict[tuple[int, str], dict[str, Any]]) -> int:
+        """Write the journal's entries (by (run id, start time)) the database does not have; how many changed."""
+        changed = 0
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            for (run_id, started_at), fields_ in merged.items():
+                if not fields_:
+                    continue
+                values = {k: _to_sql(k, v) for k, v in fields_.items()}
+                names = list(values)
+                row = db.execute(
+                    f"SELECT {', '.join(names)} FROM runs WHERE run_id = ? AND started_at = ?", (run_id, started_at)
+                ).fetchone()
+                if row is None or list(row) == [values[n] for n in names]:
+                    continue  # another history file's run, or already written
+                db.execute(
+                    f"UPDATE runs SET {', '.join(f'{n} = ?' for n in names)} WHERE run_id = ?",
+                    [*values.values(), run_id],
+                )
+                changed += 1
+            db.execute("COMMIT")
+        return changed
 
     def _replay_quietly(self) -> None:
         try:
@@ -456,6 +464,7 @@ def _from_row(row: sqlite3.Row) -> RunRecord:
         data[name] = value
     data["outcome"] = Outcome(data["outcome"])
     data["dry_run"] = bool(data["dry_run"])
+    data["machine"] = data.get("machine") or ""
     data.setdefault("result_csv", None)
     if "result_size" in keys:
         data["result_csv_size"] = row["result_size"]

@@ -31,12 +31,12 @@ from haihai_tui.core.procs import pid_alive
 from haihai_tui.core.records.engines import RecordSourceError, open_records
 from haihai_tui.core.records.query import Condition, Query
 from haihai_tui.core.run.history import (
-    History,
     last_run_caution,
 )
 from haihai_tui.core.run.lineplan import planned_lines
-from haihai_tui.core.run.lock import RunLock, RunLocked, acquire
+from haihai_tui.core.run.lock import RunLock, RunLocked
 from haihai_tui.core.run.refused import RunBusy, RunRefused
+from haihai_tui.core.run.state import acquire_run_lock, open_history
 from haihai_tui.core.run.sync import (
     SYNC_MODES,
     SyncPlan,
@@ -268,7 +268,7 @@ def prepare(
         raise RunRefused(why)
     headers = resolve_headers(settings, integ, environ)
     try:
-        lock = acquire(paths.data_dir, integ.name, login=login or current_login())
+        lock = acquire_run_lock(paths, settings, integ.name, login=login or current_login())
     except RunLocked as e:
         raise RunBusy(str(e)) from None
     except OSError as e:
@@ -294,7 +294,7 @@ def _build(settings, paths, target, menu, integ, db, headers, split, on_event, c
     planner = None
     state = None
     if key_ix is not None:
-        planner, state, query = sync_planner(paths, target, menu, integ, db, query, mode, retry_run, key_ix)
+        planner, state, query = sync_planner(paths, target, menu, integ, db, query, mode, retry_run, key_ix, settings)
     on_event(StageChanged(Stage.QUERY, f"reading {db.name} ({menu.name})"))
     sweep_stale(paths.runs_dir)
     try:  # SQLite, or PostgreSQL (engine = "postgresql"): unreachable is a refusal naming the host and reason
@@ -386,7 +386,7 @@ def sweep_stale(runs_dir: Path) -> int:
 
 
 def _prepared(settings, paths, target, menu, integ, db, query, built, headers, split, on_event, plan=None) -> Prepared:
-    history = History(paths.history_db, paths.history_journal)
+    history = open_history(paths, settings)
     used = history.used_today(urlsplit(integ.url).hostname or "")
     caution = last_run_caution(history, integ.name)
     if built.files and built.requests > integ.limits.daily_quota - used:

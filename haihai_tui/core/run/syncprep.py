@@ -6,19 +6,19 @@ from __future__ import annotations
 from haihai_tui.core.checks.csvbuild import build_csv
 from haihai_tui.core.paths import ensure_private_dir
 from haihai_tui.core.records.query import Query
-from haihai_tui.core.run.history import History
 from haihai_tui.core.run.refused import RunRefused
+from haihai_tui.core.run.state import open_history
 from haihai_tui.core.run.sync import Planner, Scope, ScopeView, SyncPlan
 from haihai_tui.core.run.syncstate import SyncStore, row_key
 
 
-def sync_planner(paths, target, menu, integ, db, query, mode, retry_run, key_ix):
+def sync_planner(paths, target, menu, integ, db, query, mode, retry_run, key_ix, settings=None):
     """The Planner of this run, its state store, and the query it reads (a retry reads the whole database)."""
     state = SyncStore(paths.history_db)
     scope = Scope.of(integ, menu, target.conditions, target.search)
     retry = None
     if mode == "retry":
-        rec = History(paths.history_db, paths.history_journal).get(retry_run)
+        rec = open_history(paths, settings).get(retry_run)
         if rec is None:
             raise RunRefused(f"there is no run #{retry_run} in the history (see `haihai-tui history`)")
         if rec.integration != integ.name:

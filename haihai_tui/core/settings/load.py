@@ -7,6 +7,7 @@ becomes a Problem, and whatever could be read is still returned so the app can s
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from haihai_tui.core.settings.model import (
     DATABASE_ID,
     SMTP_PORTS,
     SMTP_SECURITY,
+    STATE_BACKENDS,
     Database,
     FieldDef,
     Integration,
@@ -30,6 +32,7 @@ from haihai_tui.core.settings.model import (
     Secrets,
     Settings,
     Smtp,
+    State,
     Timeouts,
 )
 from haihai_tui.core.settings.permissions import User
@@ -96,7 +99,8 @@ def str_list(ctx: Ctx, value: Any, keypath: tuple, what: str) -> list[str]:
 
 # --- admin.toml --------------------------------------------------------------------------------------
 
-ADMIN_TOP: Schema = {"system": (TABLE, False), "users": (LIST, False)}
+ADMIN_TOP: Schema = {"system": (TABLE, False), "users": (LIST, False), "state": (TABLE, False)}
+STATE: Schema = {"backend": (STR, False), "dsn": (STR, False)}
 SYSTEM: Schema = {"admin_emails": (LIST, False), "smtp": (TABLE, False)}
 SMTP: Schema = {
     "host": (STR, False),
@@ -143,12 +147,36 @@ def parse_admin(ctx: Ctx, doc: dict, s: Settings) -> None:
         )
     if s.smtp.security and "port" not in smtp:
         s.smtp.port = SMTP_PORTS[s.smtp.security]
+    parse_state(ctx, check_table(ctx, top.get("state", {}), STATE, ("state",), "[state]"), s)
     for i, raw in enumerate(top.get("users", [])):
         u = check_table(ctx, raw, USER, ("users", i), "[[users]]")
         if "login" not in u:
             continue
         perms = str_list(ctx, u.get("permissions", []), ("users", i, "permissions"), "permissions")
         s.users.append(User(login=u["login"], name=u.get("name", ""), email=u.get("email", ""), permissions=perms))
+
+
+def parse_state(ctx: Ctx, st: dict, s: Settings) -> None:
+    """[state] backend / dsn; a problem is kept on the State too, so the run refuses instead of going local."""
+    s.state = State(backend=st.get("backend", "sqlite"), dsn=st.get("dsn", ""))
+    problem = None
+    if s.state.backend not in STATE_BACKENDS:
+        problem = ("backend",), f"[state] backend must be one of {', '.join(map(repr, STATE_BACKENDS))}"
+    elif s.state.backend == "postgresql" and not s.state.dsn.strip():
+        problem = ("dsn",), '[state] backend = "postgresql" needs dsn = "${secret:NAME}" or "${ENV_VAR}"'
+    elif s.state.backend == "postgresql" and not REF_ONLY.fullmatch(s.state.dsn.strip()):
+        problem = ("dsn",), (
+            "[state] dsn must not be written in admin.toml; put it in secrets.toml as "
+            '[tokens] "state-dsn" = "postgresql://..." (mode 0600) and write dsn = "${secret:state-dsn}", '
+            'or use an environment variable dsn = "${PGDSN_VAR}"'
+        )
+    if problem:
+        ctx.add(("state", *problem[0]), problem[1])
+        s.state.problem = f"admin.toml: {problem[1]}"
+
+
+#: a whole value that is one ${ENV} or ${secret:NAME} reference
+REF_ONLY = re.compile(r"\$\{\s*(secret:)?[^{}]+\}")
 
 
 # --- db.toml -----------------------------------------------------------------------------------------

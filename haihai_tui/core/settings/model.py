@@ -177,6 +177,20 @@ class Smtp:
         return self.security or ("starttls" if self.starttls else "none")
 
 
+STATE_BACKENDS = ("sqlite", "postgresql")
+
+
+@dataclass
+class State:
+    """admin.toml [state]: where the history, sync state, quota count and run locks live."""
+
+    backend: str = "sqlite"  # "sqlite": files in the data folder; "postgresql": shared by every host
+    #: backend = "postgresql": "${ENV}" or "${secret:NAME}" (a reference; never the DSN itself)
+    dsn: str = ""
+    #: what is wrong with [state] (set at load): the state is then not opened at all, never silently local
+    problem: str = ""
+
+
 @dataclass
 class Secrets:
     tokens: dict[str, Secret] = field(default_factory=dict)
@@ -192,6 +206,7 @@ class Settings:
     config_dir: Path
     admin_emails: list[str] = field(default_factory=list)
     smtp: Smtp = field(default_factory=Smtp)
+    state: State = field(default_factory=State)
     users: list[User] = field(default_factory=list)
     databases: list[Database] = field(default_factory=list)
     integrations: list[Integration] = field(default_factory=list)

@@ -13,8 +13,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static, TextArea
 
 from haihai_tui.core.events import COUNT_WORDS, REPORT_PLACE, Outcome
-from haihai_tui.core.run.history import History, HistoryError, RunRecord
+from haihai_tui.core.run.history import HistoryError, RunRecord
 from haihai_tui.core.run.history_text import sync_words
+from haihai_tui.core.run.state import open_history
 from haihai_tui.core.run.syncstate import SyncStore
 from haihai_tui.core.text import fit_cells, one_line, safe
 from haihai_tui.tui.bindings import scope
@@ -111,7 +112,7 @@ class HistoryScreen(AppScreen):
     def _load(self) -> None:
         ctx = self.happ.ctx
         try:
-            h = History(ctx.paths.history_db)
+            h = open_history(ctx.paths, ctx.settings)
             recs, total = h.list(limit=LIMIT), h.count()
         except HistoryError as e:
             self.app.call_from_thread(self._show_error, str(e))
@@ -119,7 +120,7 @@ class HistoryScreen(AppScreen):
         self.app.call_from_thread(self._fill, recs, total)
 
     def _show_error(self, text: str) -> None:
-        self.query_one("#hist-status", Static).update(safe(text, multiline=True))
+        self.query_one("#hist-status", Static).update(Text(safe(text, multiline=True)))
 
     def _fill(self, recs: list[RunRecord], total: int) -> None:
         table = self.query_one("#runs", DataTable)
@@ -239,9 +240,9 @@ class RunDetailScreen(AppScreen):
     def _load(self) -> None:
         ctx = self.happ.ctx
         try:
-            rec = History(ctx.paths.history_db).get(self.run_id)
+            rec = open_history(ctx.paths, ctx.settings).get(self.run_id)
         except HistoryError as e:
-            self.app.call_from_thread(self.query_one("#detail-text", Static).update, safe(str(e), multiline=True))
+            self.app.call_from_thread(self.query_one("#detail-text", Static).update, Text(safe(str(e), multiline=True)))
             return
         text = decode_result(rec.result_csv) if rec and rec.result_csv else ""
         try:

@@ -1,0 +1,61 @@
+"""`haihai-tui state migrate` against a real server (tests/pg/server.py): a host's SQLite history is copied into the
+shared PostgreSQL state once; running it again adds nothing and says so. The DSN's password (the canary) appears
+nowhere."""
+
+from __future__ import annotations
+
+import httpx
+
+from corefixtures import CANARY
+from haihai_tui.core.events import Outcome
+from haihai_tui.core.run.history import History, RunRecord
+from haihai_tui.core.run.state import open_history
+from haihai_tui.core.settings.context import AppContext
+from pg.server import pg_server  # noqa: F401
+from test_run import mock  # noqa: F401  (fixture)
+from test_state_postgres import history_json, make_host, run_cli, state_dsn  # noqa: F401
+
+
+def _local_runs(paths, n: int) -> list[int]:
+    """``n`` finished runs in the host's SQLite history (as before [state] was set); the last one names the
+    one before it in its sync details."""
+    h = History(paths.history_db, paths.history_journal)
+    ids = []
+    for i in range(n):
+        sync = {"mode": "changes", "new": 1, "since_run": ids[-1]} if ids else {"mode": "full", "new": 2}
+        rec = RunRecord(None, f"2026-11-2{i}T10:00:00+09:00", None, "tanaka", "配配メール 顧客登録", "顧客一覧",
+                        [], f"memo {i}", 2, 100, 1, "h.example", "https://h.example/api", 200, Outcome.RUNNING,
+                        None, "", [], None, {}, "", sync=sync)  # fmt: skip
+        ids.append(h.start(rec))
+        h.finish(ids[-1], outcome=Outcome.DONE, import_ids=[f"imp-{i}"], ended_at=f"2026-11-2{i}T10:00:05+09:00")
+    return ids
+
+
+def test_migrate_copies_the_sqlite_history_once(tmp_path, mock, state_dsn):  # noqa: F811
+    httpx.post(f"{mock.url}/_mock/reset")
+    a = make_host(tmp_path / "a", mock, state_dsn)
+    old = _local_runs(a, 3)
+    first = run_cli(a, "state", "migrate")
+    assert first.returncode == 0, first.stderr
+    assert "copied 3 run(s) from" in first.stdout and "0 were there already" in first.stdout
+    second = run_cli(a, "state", "migrate")
+    assert second.returncode == 0, second.stderr
+    assert "copied 0 run(s)" in second.stdout and "3 were there already" in second.stdout
+    runs = history_json(a)
+    assert [r["memo"] for r in runs] == ["memo 2", "memo 1", "memo 0"]
+    assert [r["import_ids"] for r in runs] == [["imp-2"], ["imp-1"], ["imp-0"]]
+    assert all(r["outcome"] == "done" and r["machine"] for r in runs)
+    # the sync details name the copied run's new number, not the SQLite one
+    assert runs[0]["sync"]["since_run"] == runs[1]["run_id"]
+    assert open_history(a, AppContext(a).settings).count() == 3
+    assert len(old) == 3
+    for r in (first, second):
+        assert CANARY not in r.stdout + r.stderr
+
+
+def test_migrate_without_a_postgresql_state_says_how_to_set_it(tmp_path, mock, state_dsn):  # noqa: F811
+    a = make_host(tmp_path / "a", mock, state_dsn)
+    a.admin.write_text(a.admin.read_text(encoding="utf-8").split("\n[state]\n")[0], encoding="utf-8")
+    r = run_cli(a, "state", "migrate")
+    assert r.returncode == 2
+    assert '[state] backend = "postgresql"' in r.stderr
