@@ -2,7 +2,7 @@
 
 Needs admin.toml ``[state] backend = "postgresql"`` (and its dsn). The local history's journal is written into
 the SQLite file first, so outcomes HaiHai gave that were not written yet are copied too. Running it again copies
-nothing new and says so. The sync modes' confirmed state stays in this host's data folder.
+nothing new and says so. The sync modes' confirmed state is not copied (the first changes run sends every row once).
 """
 
 from __future__ import annotations

@@ -34,9 +34,8 @@ from haihai_tui.core.run.history import (
 )
 from haihai_tui.core.run.prepare import COUNT_KEYS, HISTORY_ATTEMPTS, Prepared, RunRefused
 from haihai_tui.core.run.report import send_report
-from haihai_tui.core.run.state import open_history
+from haihai_tui.core.run.state import open_history, open_sync_store
 from haihai_tui.core.run.sync import confirm_run, target_words
-from haihai_tui.core.run.syncstate import SyncStore
 from haihai_tui.core.settings.model import Settings
 
 
@@ -256,7 +255,7 @@ async def _execute_one(
         )
         recorded = True
         if prepared.sync is not None and prepared.sync.sent is not None:
-            note = await asyncio.to_thread(_confirm, paths, prepared, done, rows, bool(unfetched))
+            note = await asyncio.to_thread(_confirm, paths, prepared, done, rows, bool(unfetched), settings)
             on_event(LogLine(note, "info" if "nothing" not in note else "warning"))
         on_event(StageChanged(Stage.MAIL))
         note = await asyncio.to_thread(send_report, done, g, settings, paths, on_event)
@@ -288,11 +287,13 @@ class RowResults:
     failed_status: str = ""  # a status other than completed (failed): nothing is confirmed
 
 
-def _confirm(paths: Paths, prepared: Prepared, done: RunRecord, rows: RowResults, unfetched: bool) -> str:
+def _confirm(
+    paths: Paths, prepared: Prepared, done: RunRecord, rows: RowResults, unfetched: bool, settings=None
+) -> str:
     """Write what HaiHai confirmed of this run part into the sync state; the words say what was kept."""
     try:
         return confirm_run(
-            SyncStore(paths.history_db),
+            open_sync_store(paths, settings),
             done.run_id or 0,
             prepared.integration.name,
             prepared.sync,  # type: ignore[arg-type]

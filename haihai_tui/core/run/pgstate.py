@@ -1,7 +1,8 @@
 """[state] backend = "postgresql": the shared state's connection, its errors and its schema.
 
 Every host of a team points admin.toml's ``[state] dsn`` (``${ENV}`` or ``${secret:NAME}``) at one
-PostgreSQL database; the history (core/run/pghistory.py) and the run locks (core/run/pglock.py) live there.
+PostgreSQL database; the history (core/run/pghistory.py), the sync state (core/run/pgsync.py) and the run
+locks (core/run/pglock.py) live there.
 The tool creates and upgrades its own tables, recorded in ``haihai_state_version``; a database written by
 a newer haihai-tui is refused (this one would misread it). Errors name the host and the driver's reason,
 never the DSN or its password (``scrub``).
@@ -20,7 +21,7 @@ from haihai_tui.core.records.postgres import CONNECT_TIMEOUT, describe_host, scr
 from haihai_tui.core.run.history import HistoryError
 from haihai_tui.core.secret import Secret
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: pg_advisory_xact_lock key taken while the schema is created or upgraded (two hosts starting at once)
 SCHEMA_LOCK = 0x48414948  # "HAIH"
 
@@ -48,6 +49,23 @@ UPGRADES: dict[int, list[str]] = {
         # who holds an integration's advisory lock, for the refusal message (the lock itself is the truth)
         """CREATE TABLE haihai_run_locks (
             integration text PRIMARY KEY, pid integer, machine text, login text, started text
+        )""",
+    ],
+    # the sync modes' confirmed state (core/run/pgsync.py; the tables of core/run/syncstate.py)
+    2: [
+        "CREATE TABLE haihai_sync_integrations (id serial PRIMARY KEY, name text NOT NULL UNIQUE)",
+        """CREATE TABLE haihai_sync_scopes (
+            id serial PRIMARY KEY, integ integer NOT NULL, ident text NOT NULL UNIQUE,
+            description text NOT NULL, last_run bigint
+        )""",
+        """CREATE TABLE haihai_sync_keys (
+            integ integer NOT NULL, key text NOT NULL, scope integer NOT NULL, digest bytea,
+            state integer NOT NULL, run bigint NOT NULL, reason text, email text,
+            PRIMARY KEY (integ, key)
+        )""",
+        """CREATE TABLE haihai_sync_failures (
+            run bigint NOT NULL, key text NOT NULL, email text, reason text NOT NULL,
+            PRIMARY KEY (run, key)
         )""",
     ],
 }
@@ -107,9 +125,9 @@ class PgState:
         return conn
 
     @contextmanager
-    def connect(self) -> Iterator[psycopg.Connection]:
-        """One connection for one operation; driver errors become :class:`StateUnavailable`."""
-        conn = self.open()
+    def connect(self, *, rows: bool = True) -> Iterator[psycopg.Connection]:
+        """One connection for one operation (rows as dicts, else tuples); driver errors become StateUnavailable."""
+        conn = self.open(rows=rows)
         try:
             yield conn
         except psycopg.Error as e:

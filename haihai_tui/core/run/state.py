@@ -1,10 +1,10 @@
 """Where the run state lives: admin.toml ``[state] backend``.
 
 ``sqlite`` (the default): the history, sync state and run locks are files in this host's data folder.
-``postgresql``: the history and the run locks live in the shared database named by ``[state] dsn`` (core/run/
-pgstate.py), so every host of a team sees one history, one quota count and one lock per integration. The run
-journal (HaiHai's answers not yet written) stays a local file either way. Callers go through these functions
-and get the same API whichever backend is set.
+``postgresql``: they live in the shared database named by ``[state] dsn`` (core/run/pgstate.py), so every
+host of a team sees one history, one quota count, one sync state and one lock per integration. The run
+journal (HaiHai's answers not yet written) stays a local file either way. Callers go through these
+functions and get the same API whichever backend is set.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from haihai_tui.core.paths import Paths
 from haihai_tui.core.run import lock as file_lock
 from haihai_tui.core.run.history import History
 from haihai_tui.core.run.pgstate import PgState, StateUnavailable
+from haihai_tui.core.run.syncstate import SyncStore
 from haihai_tui.core.secret import Secret
 from haihai_tui.core.settings import headers as hdr
 from haihai_tui.core.settings.model import Settings
@@ -52,6 +53,24 @@ def open_history(paths: Paths, settings: Settings | None, environ: dict[str, str
     from haihai_tui.core.run.pghistory import PgHistory
 
     return PgHistory(state, paths.history_journal)
+
+
+def open_sync_store(paths: Paths, settings: Settings | None) -> SyncStore:
+    """The sync modes' confirmed state of this configuration (PostgreSQL's PgSyncStore, or the history file)."""
+    state = shared_state(settings)
+    if state is None:
+        return SyncStore(paths.history_db)
+    from haihai_tui.core.run.pgsync import PgSyncStore
+
+    return PgSyncStore(state)
+
+
+def sync_source(paths: Paths, settings: Settings | None):
+    """What the record list's results read, opened in its worker: the history file, or a function giving the
+    shared store (so a wrong [state] is reported there, not at compose time)."""
+    if settings is None or settings.state.backend == "sqlite" and not settings.state.problem:
+        return paths.history_db
+    return lambda: open_sync_store(paths, settings)
 
 
 def acquire_run_lock(paths: Paths, settings: Settings | None, integration: str, *, login: str):

@@ -7,14 +7,14 @@ from haihai_tui.core.checks.csvbuild import build_csv
 from haihai_tui.core.paths import ensure_private_dir
 from haihai_tui.core.records.query import Query
 from haihai_tui.core.run.refused import RunRefused
-from haihai_tui.core.run.state import open_history
+from haihai_tui.core.run.state import open_history, open_sync_store
 from haihai_tui.core.run.sync import Planner, Scope, ScopeView, SyncPlan
-from haihai_tui.core.run.syncstate import SyncStore, row_key
+from haihai_tui.core.run.syncstate import row_key
 
 
 def sync_planner(paths, target, menu, integ, db, query, mode, retry_run, key_ix, settings=None):
     """The Planner of this run, its state store, and the query it reads (a retry reads the whole database)."""
-    state = SyncStore(paths.history_db)
+    state = open_sync_store(paths, settings)
     scope = Scope.of(integ, menu, target.conditions, target.search)
     retry = None
     if mode == "retry":

@@ -161,6 +161,14 @@ class RecordResult:
         return f"{self.word}: {one_line(self.reason)}" if self.reason else self.word
 
 
+def _store(source) -> SyncStore:
+    """The sync state of ``source``: the history file's path, a store, or a function giving one (core/run/state.py
+    sync_source: the shared PostgreSQL state)."""
+    if isinstance(source, SyncStore):
+        return source
+    return source() if callable(source) else SyncStore(source)
+
+
 def record_results(
     history_db: Path, integration: str, menu: Menu, database: Database, rows: Sequence[Sequence[str]]
 ) -> list[RecordResult]:
@@ -169,7 +177,7 @@ def record_results(
     if ix is None:
         return [RecordResult(RESULT_UNSENT)] * len(rows)
     keys = [row_key(r[ix]) for r in rows]
-    found = SyncStore(history_db).lookup(integration, keys)
+    found = _store(history_db).lookup(integration, keys)
     out = []
     for row, key in zip(rows, keys):
         st = found.get(key)
@@ -189,7 +197,7 @@ def keys_with_result(history_db: Path, integration: str, word: str) -> set[str]:
     state = {RESULT_FAILED: REFUSED, RESULT_OK: CONFIRMED}.get(word)
     if state is None:
         raise ValueError(f"keys_with_result: {word!r} is kept per key only for 成功 and 失敗")
-    return SyncStore(history_db).keys_with_state(integration, state)
+    return _store(history_db).keys_with_state(integration, state)
 
 
 def changed_keys(
@@ -199,7 +207,7 @@ def changed_keys(
     ix = key_index(menu, database)
     if ix is None:
         return set()
-    store = SyncStore(history_db)
+    store = _store(history_db)
     known = store.confirmed_digest_set(integration)
     out: set[str] = set()
     it, get_addr = iter(rows), itemgetter(ix)

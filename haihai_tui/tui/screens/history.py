@@ -15,8 +15,7 @@ from textual.widgets import DataTable, Static, TextArea
 from haihai_tui.core.events import COUNT_WORDS, REPORT_PLACE, Outcome
 from haihai_tui.core.run.history import HistoryError, RunRecord
 from haihai_tui.core.run.history_text import sync_words
-from haihai_tui.core.run.state import open_history
-from haihai_tui.core.run.syncstate import SyncStore
+from haihai_tui.core.run.state import open_history, open_sync_store
 from haihai_tui.core.text import fit_cells, one_line, safe
 from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.screens.base import AppScreen
@@ -246,7 +245,7 @@ class RunDetailScreen(AppScreen):
             return
         text = decode_result(rec.result_csv) if rec and rec.result_csv else ""
         try:
-            failures = SyncStore(ctx.paths.history_db).failures(self.run_id) if rec else []
+            failures = open_sync_store(ctx.paths, ctx.settings).failures(self.run_id) if rec else []
         except Exception:  # the sync state cannot be read: the retry key says so when pressed
             failures = []
         self.app.call_from_thread(self._show, rec, text, failures)

@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from haihai_tui.core.records.query import Condition, Query
 from haihai_tui.core.run.prepare import RunRefused, Target
+from haihai_tui.core.run.state import sync_source
 from haihai_tui.core.settings.context import AppContext
 from haihai_tui.core.settings.model import IMPORT_TYPES
 from haihai_tui.core.text import one_line
@@ -102,7 +103,7 @@ class RecordListScreen(AppScreen):
         yield Static("", id="list-problem", markup=False)  # the database cannot be read: said where the rows go
         db, ctx = self.database, self.ctx
         cols = [(c, (db.field(c).label if db.field(c) else c)) for c in self.menu.columns]
-        view = self.results_view = ResultsView(ctx.paths.history_db, self.menu, db)
+        view = self.results_view = ResultsView(sync_source(ctx.paths, ctx.settings), self.menu, db)
 
         def open_store():  # in a worker thread: SQLite, or PostgreSQL for engine = "postgresql"
             from haihai_tui.core.records.engines import open_records
