@@ -123,7 +123,6 @@ class RecordEditorScreen(AppScreen):
         if self._mounted:
             self.query_one("AppHeader #hdr-title", Static).update(Text(self.TITLE_TEXT))
             self._conflict(None)
-            self._status("loading...")
             self._start()
 
     # -- layout ----------------------------------------------------------------------------------
@@ -168,6 +167,8 @@ class RecordEditorScreen(AppScreen):
                 else:
                     self._show(rec, None)
                 return
+        if self.rowid is not None:
+            self._status("loading...")
         self._load()
 
     def on_unmount(self) -> None:
