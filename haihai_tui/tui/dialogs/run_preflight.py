@@ -164,7 +164,7 @@ class FindingsScreen(ModalScreen[tuple[str, int | None]]):
             )
             if self.blocked:
                 yield Static(
-                    "Errors block the run: correct the rows in 楽楽販売 (or narrow the search), then run again.",
+                    "Errors block the run: correct the rows (e edits one here) or narrow the search, then run again.",
                     classes="dlg-err",
                     markup=False,
                 )
