@@ -316,3 +316,20 @@ async def test_a_select_field_completes_its_choices_and_refuses_others(env) -> N
         await pilot.press("f2")
         await until(pilot, lambda: ed.saved_at is not None, what="the save")
         assert record_at(env, 0).values["pref"] == "大阪府"
+
+
+async def test_f8_in_the_editor_deletes_after_asking(env) -> None:
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_menu(pilot)
+        table = app.screen.table
+        before, first = table.total, record_at(env, 0)
+        await open_editor(pilot)
+        await pilot.press("f8")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        await shown(pilot, first.values["email"], "cannot be undone")
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, RecordListScreen), what="back to the list")
+        await until(pilot, lambda: table.total == before - 1, what="the new count")
+        with records(env) as s:
+            assert get_record(s, first.rowid) is None
