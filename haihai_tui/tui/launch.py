@@ -11,7 +11,7 @@ def run_tui(ctx: AppContext, mock_note: str = "") -> int:
 
     try:
         # runs left 実行中 by a process that died become 結果不明, so nobody re-sends them blindly
-        open_history(ctx.paths, ctx.settings).mark_interrupted()
+        open_history(ctx.paths, ctx.settings, ctx.environ).mark_interrupted()
     except (HistoryError, OSError):
         pass  # the history screen shows what is wrong with the file
     from haihai_tui.tui.app import HaiHaiApp

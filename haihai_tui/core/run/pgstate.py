@@ -98,9 +98,10 @@ class PgState:
         return f"the shared state (PostgreSQL at {self.host})"
 
     def error(self, e: BaseException, doing: str) -> StateUnavailable:
+        """Host, what failed and the driver's reason (its first line: fits the TUI's status lines)."""
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0].removeprefix("connection is bad: ")
         return StateUnavailable(
-            f"{self.where}: {doing}: {scrub(str(e), self.dsn)}; check that the server runs, the [state] dsn "
-            "and the password"
+            f"{self.where}: {doing}: {scrub(reason, self.dsn)}; check the server, the [state] dsn and the password"
         )
 
     def open(self, *, rows: bool = True) -> psycopg.Connection:

@@ -268,7 +268,7 @@ def prepare(
         raise RunRefused(why)
     headers = resolve_headers(settings, integ, environ)
     try:
-        lock = acquire_run_lock(paths, settings, integ.name, login=login or current_login())
+        lock = acquire_run_lock(paths, settings, integ.name, login=login or current_login(), environ=environ)
     except RunLocked as e:
         raise RunBusy(str(e)) from None
     except OSError as e:

@@ -55,9 +55,9 @@ def open_history(paths: Paths, settings: Settings | None, environ: dict[str, str
     return PgHistory(state, paths.history_journal)
 
 
-def open_sync_store(paths: Paths, settings: Settings | None) -> SyncStore:
+def open_sync_store(paths: Paths, settings: Settings | None, environ: dict[str, str] | None = None) -> SyncStore:
     """The sync modes' confirmed state of this configuration (PostgreSQL's PgSyncStore, or the history file)."""
-    state = shared_state(settings)
+    state = shared_state(settings, environ)
     if state is None:
         return SyncStore(paths.history_db)
     from haihai_tui.core.run.pgsync import PgSyncStore
@@ -65,17 +65,19 @@ def open_sync_store(paths: Paths, settings: Settings | None) -> SyncStore:
     return PgSyncStore(state)
 
 
-def sync_source(paths: Paths, settings: Settings | None):
+def sync_source(paths: Paths, settings: Settings | None, environ: dict[str, str] | None = None):
     """What the record list's results read, opened in its worker: the history file, or a function giving the
     shared store (so a wrong [state] is reported there, not at compose time)."""
     if settings is None or settings.state.backend == "sqlite" and not settings.state.problem:
         return paths.history_db
-    return lambda: open_sync_store(paths, settings)
+    return lambda: open_sync_store(paths, settings, environ)
 
 
-def acquire_run_lock(paths: Paths, settings: Settings | None, integration: str, *, login: str):
+def acquire_run_lock(
+    paths: Paths, settings: Settings | None, integration: str, *, login: str, environ: dict[str, str] | None = None
+):
     """Take ``integration``'s run lock (RunLocked when someone holds it): across hosts with PostgreSQL."""
-    state = shared_state(settings)
+    state = shared_state(settings, environ)
     if state is None:
         return file_lock.acquire(Path(paths.data_dir), integration, login=login)
     from haihai_tui.core.run.pglock import acquire

@@ -111,7 +111,7 @@ class HistoryScreen(AppScreen):
     def _load(self) -> None:
         ctx = self.happ.ctx
         try:
-            h = open_history(ctx.paths, ctx.settings)
+            h = open_history(ctx.paths, ctx.settings, ctx.environ)
             recs, total = h.list(limit=LIMIT), h.count()
         except HistoryError as e:
             self.app.call_from_thread(self._show_error, str(e))
@@ -239,13 +239,13 @@ class RunDetailScreen(AppScreen):
     def _load(self) -> None:
         ctx = self.happ.ctx
         try:
-            rec = open_history(ctx.paths, ctx.settings).get(self.run_id)
+            rec = open_history(ctx.paths, ctx.settings, ctx.environ).get(self.run_id)
         except HistoryError as e:
             self.app.call_from_thread(self.query_one("#detail-text", Static).update, Text(safe(str(e), multiline=True)))
             return
         text = decode_result(rec.result_csv) if rec and rec.result_csv else ""
         try:
-            failures = open_sync_store(ctx.paths, ctx.settings).failures(self.run_id) if rec else []
+            failures = open_sync_store(ctx.paths, ctx.settings, ctx.environ).failures(self.run_id) if rec else []
         except Exception:  # the sync state cannot be read: the retry key says so when pressed
             failures = []
         self.app.call_from_thread(self._show, rec, text, failures)

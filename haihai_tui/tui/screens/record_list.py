@@ -103,7 +103,7 @@ class RecordListScreen(AppScreen):
         yield Static("", id="list-problem", markup=False)  # the database cannot be read: said where the rows go
         db, ctx = self.database, self.ctx
         cols = [(c, (db.field(c).label if db.field(c) else c)) for c in self.menu.columns]
-        view = self.results_view = ResultsView(sync_source(ctx.paths, ctx.settings), self.menu, db)
+        view = self.results_view = ResultsView(sync_source(ctx.paths, ctx.settings, ctx.environ), self.menu, db)
 
         def open_store():  # in a worker thread: SQLite, or PostgreSQL for engine = "postgresql"
             from haihai_tui.core.records.engines import open_records
