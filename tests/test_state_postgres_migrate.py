@@ -1,5 +1,5 @@
-"""`haihai-tui state migrate` against a real server (tests/pg/server.py): a host's SQLite history is copied into the
-shared PostgreSQL state once; running it again adds nothing and says so. The DSN's password (the canary) appears
+"""`haihai-tui state migrate` against a real server (tests/pg/server.py): a host's SQLite history and sync state are
+copied into the shared PostgreSQL state once; running it again adds nothing and says so. The DSN's password (the canary)
 nowhere."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from haihai_tui.core.run.history import History, RunRecord
 from haihai_tui.core.run.state import open_history
 from haihai_tui.core.settings.context import AppContext
 from pg.server import pg_server  # noqa: F401
-from test_run import mock  # noqa: F401  (fixture)
-from test_state_postgres import history_json, make_host, run_cli, state_dsn  # noqa: F401
+from test_run import mock, received  # noqa: F401  (fixtures)
+from test_state_postgres import OTHER_HOST, history_json, make_host, run_cli, state_dsn  # noqa: F401
+from test_state_postgres_sync import _changes
 
 
 def _local_runs(paths, n: int) -> list[int]:
@@ -59,3 +60,26 @@ def test_migrate_without_a_postgresql_state_says_how_to_set_it(tmp_path, mock, s
     r = run_cli(a, "state", "migrate")
     assert r.returncode == 2
     assert '[state] backend = "postgresql"' in r.stderr
+
+
+def test_migrate_copies_the_sync_state_so_another_host_sends_nothing_unchanged(tmp_path, mock, state_dsn):  # noqa: F811
+    httpx.post(f"{mock.url}/_mock/reset")
+    a, b = make_host(tmp_path / "a", mock, state_dsn), make_host(tmp_path / "b", mock, state_dsn)
+    with_state = a.admin.read_text(encoding="utf-8")
+    a.admin.write_text(with_state.split("\n[state]\n")[0], encoding="utf-8")  # host a still on SQLite
+    local = _changes(a)
+    assert local.returncode == 0, local.stderr
+    assert len(received(mock)) == 1
+    a.admin.write_text(with_state, encoding="utf-8")  # [state] set: copy what host a had
+    first = run_cli(a, "state", "migrate")
+    assert first.returncode == 0, first.stderr
+    assert "copied 1 run(s)" in first.stdout and "4 sync state key(s) added" in first.stdout
+    again = run_cli(a, "state", "migrate")
+    assert "copied 0 run(s)" in again.stdout and "1 were there already" in again.stdout
+    assert "0 sync state key(s) added" in again.stdout
+    other = _changes(b, host=OTHER_HOST)
+    assert other.returncode == 0, other.stderr
+    runs = history_json(b)
+    assert f"nothing changed since run #{runs[1]['run_id']}" in other.stdout + other.stderr  # the copied run's number
+    assert len(received(mock)) == 1  # nothing sent again
+    assert CANARY not in first.stdout + first.stderr + again.stdout + other.stdout + other.stderr

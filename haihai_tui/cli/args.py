@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     stsub = st.add_subparsers(dest="state_command", metavar="ACTION", required=True)
     mig = stsub.add_parser(
         "migrate",
-        help="copy this host's SQLite run history into the shared PostgreSQL state (running it again adds nothing)",
+        help="copy this host's SQLite run history and sync state into the shared PostgreSQL state (idempotent)",
     )
     _common(mig)
 

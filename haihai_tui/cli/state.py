@@ -1,8 +1,8 @@
-"""haihai-tui state migrate: copy this host's SQLite run history into the shared PostgreSQL state.
+"""haihai-tui state migrate: copy this host's SQLite run history and sync state into the shared state.
 
 Needs admin.toml ``[state] backend = "postgresql"`` (and its dsn). The local history's journal is written into
 the SQLite file first, so outcomes HaiHai gave that were not written yet are copied too. Running it again copies
-nothing new and says so. The sync modes' confirmed state is not copied (the first changes run sends every row once).
+nothing new and says so. The sync modes' confirmed state is copied with it.
 """
 
 from __future__ import annotations
