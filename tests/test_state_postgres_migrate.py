@@ -1,6 +1,6 @@
 """`haihai-tui state migrate` against a real server (tests/pg/server.py): a host's SQLite history and sync state are
 copied into the shared PostgreSQL state once; running it again adds nothing and says so. The DSN's password (the canary)
-nowhere."""
+appears nowhere."""
 
 from __future__ import annotations
 
