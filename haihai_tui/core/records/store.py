@@ -232,7 +232,7 @@ class RecordStore:
         replace: bool = False,
         on_progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
-        batch: int = BATCH,
+        batch: int | None = None,
     ) -> ImportResult:
         """Load a CSV (UTF-8 with or without BOM, else Windows-31J) in one transaction; see importer.py.
 
