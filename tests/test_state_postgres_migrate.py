@@ -83,3 +83,22 @@ def test_migrate_copies_the_sync_state_so_another_host_sends_nothing_unchanged(t
     assert f"nothing changed since run #{runs[1]['run_id']}" in other.stdout + other.stderr  # the copied run's number
     assert len(received(mock)) == 1  # nothing sent again
     assert CANARY not in first.stdout + first.stderr + again.stdout + other.stdout + other.stderr
+
+
+def test_a_journalled_outcome_of_a_local_run_is_kept_for_migrate(tmp_path, mock, state_dsn):  # noqa: F811
+    """The shared state opened before `state migrate`: an answer journalled for a run of the SQLite file (written
+    before [state] was set) goes into that file, not away, and migrate then copies it as HaiHai answered."""
+    a = make_host(tmp_path / "a", mock, state_dsn)
+    local = History(a.history_db, a.history_journal)
+    rec = RunRecord(None, "2026-11-20T10:00:00+09:00", None, "tanaka", "配配メール 顧客登録", "顧客一覧", [],
+                    "late", 2, 100, 1, "h.example", "https://h.example/api", None, Outcome.RUNNING, None, "", [],
+                    None, {}, "")  # fmt: skip
+    run_id = local.start(rec)
+    local.journal_outcome(run_id, rec.started_at, {"outcome": Outcome.DONE, "import_ids": ["imp-late"]})
+    shared = open_history(a, AppContext(a).settings)  # replays the journal at start
+    assert shared.count() == 0 and a.history_journal.read_text(encoding="utf-8") == ""
+    kept = History(a.history_db, a.history_journal).get(run_id)
+    assert kept.outcome is Outcome.DONE and kept.import_ids == ["imp-late"]
+    assert run_cli(a, "state", "migrate").returncode == 0
+    (copied,) = history_json(a)
+    assert copied["outcome"] == "done" and copied["import_ids"] == ["imp-late"] and copied["memo"] == "late"

@@ -46,8 +46,11 @@ _LIST_COLS = ", ".join(f'"{c}"' for c in RECORD_COLUMNS if c != "result_csv")
 class PgHistory(History):
     """History whose runs live in PostgreSQL; the journal stays a local file."""
 
-    def __init__(self, state: PgState, journal: Path) -> None:
+    def __init__(self, state: PgState, journal: Path, local: Path | None = None) -> None:
         self.state = state
+        #: this host's SQLite history from before [state] was set: journal entries of its runs go there
+        #: (for ``state migrate``), not away
+        self.local = local
         self.path = state.where  # type: ignore[assignment]  # named in messages where the SQLite file would be
         self.journal = Path(journal)
         with self.state.connect():  # reachable, schema created or upgraded (or a newer one refused)
@@ -133,6 +136,7 @@ class PgHistory(History):
 
     def _apply_journal(self, merged: dict[tuple[int, str], dict[str, Any]]) -> int:
         changed = 0
+        stale: dict[tuple[int, str], dict[str, Any]] = {}
         with self._connect() as db, db.transaction():
             for (run_id, started_at), fields_ in merged.items():
                 if not fields_:
@@ -144,11 +148,17 @@ class PgHistory(History):
                     "WHERE run_id = %s AND started_at = %s",
                     (run_id, started_at),
                 ).fetchone()
-                if row is None or [row[n] for n in names] == [values[n] for n in names]:
+                if row is None:
+                    stale[(run_id, started_at)] = fields_
+                    continue
+                if [row[n] for n in names] == [values[n] for n in names]:
                     continue
                 sets = ", ".join(f'"{n}" = %s' for n in names)
                 db.execute(f"UPDATE haihai_runs SET {sets} WHERE run_id = %s", [*values.values(), run_id])
                 changed += 1
+        if stale and self.local is not None and self.local.is_file():
+            # a run of the local history file (written before the shared state was set): kept there
+            History(self.local, self.journal.with_name(".unused-journal"))._apply_journal(stale)
         return changed
 
     # -- reading -------------------------------------------------------------------------------

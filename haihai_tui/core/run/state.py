@@ -52,7 +52,7 @@ def open_history(paths: Paths, settings: Settings | None, environ: dict[str, str
         return History(paths.history_db, paths.history_journal)
     from haihai_tui.core.run.pghistory import PgHistory
 
-    return PgHistory(state, paths.history_journal)
+    return PgHistory(state, paths.history_journal, paths.history_db)
 
 
 def open_sync_store(paths: Paths, settings: Settings | None, environ: dict[str, str] | None = None) -> SyncStore:
