@@ -309,3 +309,21 @@ def test_outcome_lost_after_accept_is_replayed_from_the_local_journal(
     assert a.history_journal.read_text(encoding="utf-8") == ""
     assert len(received(mock)) == 1
     assert CANARY not in journal + warned
+
+
+def test_check_connects_to_the_shared_state_and_changes_nothing(tmp_path, mock, state_dsn, pg_server):  # noqa: F811
+    a = make_host(tmp_path / "a", mock, state_dsn)
+    ok = run_cli(a, "check")
+    assert "shared state" not in ok.stdout + ok.stderr
+    dbname = state_dsn.split("dbname=")[1].split()[0]
+    with pg_server.connect(dbname=dbname) as c:  # check only looked: no table made
+        assert c.execute("SELECT to_regclass('haihai_state_version')").fetchone()[0] is None
+    gone = tmp_path / "nosock"
+    gone.mkdir()
+    sec = a.secrets.read_text(encoding="utf-8").replace(str(pg_server.socket_dir), str(gone))
+    a.secrets.write_text(sec, encoding="utf-8")
+    bad = run_cli(a, "check")
+    assert bad.returncode == 1
+    line = next(ln for ln in bad.stdout.splitlines() if "shared state" in ln)
+    assert line.startswith("admin.toml:") and f"PostgreSQL at {gone}:5432/" in line and "cannot connect" in line
+    assert CANARY not in bad.stdout + bad.stderr + ok.stdout + ok.stderr

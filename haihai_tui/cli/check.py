@@ -37,6 +37,28 @@ def source_report(ctx: AppContext) -> list[Problem]:
     return found
 
 
+def state_report(ctx: AppContext) -> list[Problem]:
+    """admin.toml [state] backend = "postgresql": connect (short timeout, nothing changed) and say what is wrong."""
+    from haihai_tui.core.run.pgstate import StateUnavailable
+    from haihai_tui.core.run.state import shared_state
+    from haihai_tui.core.settings.loaded import Ctx
+
+    st = ctx.settings.state
+    if st.backend != "postgresql" or st.problem:
+        return []  # the default, or its settings are wrong already (load reported it)
+    found: list[Problem] = []
+    tf = ctx.loaded.files.get("admin")
+    where = Ctx(ctx.paths.admin.name, tf.text if tf else "", found)
+    try:
+        state = shared_state(ctx.settings, ctx.environ)
+        why = state.probe() if state is not None else None
+    except StateUnavailable as e:
+        why = str(e)
+    if why:
+        where.add(("state", "dsn"), why)
+    return found
+
+
 def cmd_check(args) -> int:
     paths = paths_of(args)
     if not paths.config_dir.exists():
@@ -47,7 +69,7 @@ def cmd_check(args) -> int:
         )
         return 1
     ctx = AppContext(paths)
-    problems = check_report(ctx) + source_report(ctx)
+    problems = check_report(ctx) + source_report(ctx) + state_report(ctx)
     for p in problems:
         print(p)
     errors = sum(p.is_error for p in problems)

@@ -104,6 +104,19 @@ class PgState:
             f"{self.where}: {doing}: {scrub(reason, self.dsn)}; check the server, the [state] dsn and the password"
         )
 
+    def probe(self) -> str | None:
+        """For `check`: connect and read the schema version, changing nothing; None when usable, else why not."""
+        try:
+            with psycopg.connect(
+                self.dsn.reveal(), connect_timeout=CONNECT_TIMEOUT, autocommit=True, application_name="haihai-tui check"
+            ) as conn:
+                have = schema_version(conn)
+        except psycopg.Error as e:
+            return str(self.error(e, "cannot connect"))
+        if have is not None and have > SCHEMA_VERSION:
+            return newer_schema(self.where, have)
+        return None
+
     def open(self, *, rows: bool = True) -> psycopg.Connection:
         """A new autocommit connection (its own session: the advisory locks of pglock live on one)."""
         try:
@@ -155,10 +168,7 @@ def ensure_schema(conn: psycopg.Connection, where: str) -> int:
                 conn.execute("CREATE TABLE haihai_state_version (version integer NOT NULL)")
                 have = 0
             if have > SCHEMA_VERSION:
-                raise StateUnavailable(
-                    f"{where} was written by a newer haihai-tui (state schema {have}, this one knows "
-                    f"{SCHEMA_VERSION}); upgrade haihai-tui on this host (nothing was changed)"
-                )
+                raise StateUnavailable(newer_schema(where, have))
             for version in range(have + 1, SCHEMA_VERSION + 1):
                 for statement in UPGRADES[version]:
                     conn.execute(statement)
@@ -166,6 +176,13 @@ def ensure_schema(conn: psycopg.Connection, where: str) -> int:
             return SCHEMA_VERSION
     except psycopg.Error as e:
         raise StateUnavailable(f"{where}: cannot create or upgrade its tables: {one_reason(e)}") from None
+
+
+def newer_schema(where: str, have: int) -> str:
+    return (
+        f"{where} was written by a newer haihai-tui (state schema {have}, this one knows "
+        f"{SCHEMA_VERSION}); upgrade haihai-tui on this host (nothing was changed)"
+    )
 
 
 def one_reason(e: BaseException) -> str:
