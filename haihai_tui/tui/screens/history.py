@@ -73,7 +73,8 @@ def decode_result(data: bytes) -> str:
 class HistoryScreen(AppScreen):
     TITLE_TEXT = "システム連携状況確認 History"
     HELP_TEXT = (
-        "Every run of every integration on this machine's history file, newest first. Enter opens "
+        "Every run of every integration in this machine's history (or every host's, with a shared state "
+        "in PostgreSQL), newest first. Enter opens "
         "the details: the request (no token is ever stored), HaiHai's answer, the counts and the "
         "row-level result. 結果不明 means the upload left but no answer came: check HaiHai before "
         "sending again."
@@ -172,7 +173,8 @@ def describe_run(r: RunRecord) -> Text:
     t.append(f" {r.outcome.label} ({r.outcome.value}) ", style=STATE_STYLE[r.outcome] or "bold")
     t.append("  dry run (nothing sent)\n" if r.dry_run else "\n")
     t.append(f"Started {o(_when(r.started_at))}   ended {o(_when(r.ended_at))}\n")
-    t.append(f"Who: {o(r.executor)}   Integration: {o(r.integration)}   Menu: {o(r.menu)}\n")
+    host = f" on {o(r.machine)}" if r.machine else ""  # with a shared state, runs of every host are here
+    t.append(f"Who: {o(r.executor)}{host}   Integration: {o(r.integration)}   Menu: {o(r.menu)}\n")
     t.append(f"Memo: {o(r.memo) or '-'}\n")
     t.append("\nRequest\n", style="bold")
     t.append(f"  host {o(r.host)}   URL {o(r.url)}\n")
