@@ -126,6 +126,11 @@ class PgState:
                 autocommit=True,
                 application_name="haihai-tui state",
                 row_factory=dict_row if rows else psycopg.rows.tuple_row,
+                # TCP keepalives: a run lock's idle connection is noticed when the network drops it (not a socket)
+                keepalives=1,
+                keepalives_idle=30,
+                keepalives_interval=10,
+                keepalives_count=3,
             )
         except psycopg.Error as e:
             raise self.error(e, "cannot connect") from None
