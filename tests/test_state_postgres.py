@@ -30,7 +30,7 @@ from haihai_tui.core.run.execute import execute
 from haihai_tui.core.run.history import QuotaExceeded, RunRecord
 from haihai_tui.core.run.pgstate import SCHEMA_VERSION, StateUnavailable
 from haihai_tui.core.run.prepare import RunBusy, Target, prepare
-from haihai_tui.core.run.state import open_history, shared_state
+from haihai_tui.core.run.state import acquire_run_lock, open_history, shared_state
 from haihai_tui.core.secret import Secret
 from haihai_tui.core.settings import store
 from haihai_tui.core.settings.context import AppContext
@@ -327,3 +327,23 @@ def test_check_connects_to_the_shared_state_and_changes_nothing(tmp_path, mock, 
     line = next(ln for ln in bad.stdout.splitlines() if "shared state" in ln)
     assert line.startswith("admin.toml:") and f"PostgreSQL at {gone}:5432/" in line and "cannot connect" in line
     assert CANARY not in bad.stdout + bad.stderr + ok.stdout + ok.stderr
+
+
+def test_another_hosts_run_left_running_becomes_unknown_once_its_lock_is_gone(tmp_path, mock, state_dsn, pg_server):  # noqa: F811
+    a = make_host(tmp_path / "a", mock, state_dsn)
+    ctx = AppContext(a)
+    h = open_history(a, ctx.settings)
+    rec = RunRecord(None, "", None, "x", INTEG, MENU, [], "", 1, 1, 1, "h.example", "", None,
+                    Outcome.RUNNING, None, "", [], None, {}, "")  # fmt: skip
+    run_id = h.start(rec)
+    dbname = state_dsn.split("dbname=")[1].split()[0]
+    with pg_server.connect(dbname=dbname) as c:  # the run is another machine's: its pid means nothing here
+        c.execute("UPDATE haihai_runs SET machine = 'batch-01', pid = 1 WHERE run_id = %s", (run_id,))
+    held = acquire_run_lock(a, ctx.settings, INTEG, login="batch")  # its process still holds the run lock
+    try:
+        assert h.mark_interrupted() == 0 and h.get(run_id).outcome is Outcome.RUNNING
+    finally:
+        held.release()  # the process died: the server let the lock go with its connection
+    assert h.mark_interrupted() == 1
+    gone = h.get(run_id)
+    assert gone.outcome is Outcome.UNKNOWN and "check HaiHai before re-sending" in gone.message

@@ -37,6 +37,7 @@ from haihai_tui.core.run.history import (
     clean_url,
     now_iso,
 )
+from haihai_tui.core.run.pglock import LOCK_HELD
 from haihai_tui.core.run.pgstate import PgState
 
 _COLS = ", ".join(f'"{c}"' for c in RECORD_COLUMNS)
@@ -109,22 +110,24 @@ class PgHistory(History):
         return rec
 
     def mark_interrupted(self) -> int:
-        """This machine's RUNNING runs whose process is gone become UNKNOWN (other hosts' runs are theirs)."""
+        """RUNNING runs whose process is gone become UNKNOWN: this machine's by their pid; another machine's when
+        nobody holds its integration's run lock (the server let it go with the dead process's connection)."""
         self._replay_quietly()
         me, boot = socket.gethostname(), boot_id()
         with self._connect() as db, db.transaction():
             gone = []
             for r in db.execute(
-                "SELECT run_id, pid, proc_start, boot_id, machine FROM haihai_runs WHERE outcome = %s AND machine = %s "
-                "FOR UPDATE",
-                (Outcome.RUNNING.value, me),
+                f"SELECT run_id, pid, proc_start, boot_id, machine, ({LOCK_HELD}) AS locked FROM haihai_runs "
+                "WHERE outcome = %s FOR UPDATE",
+                (Outcome.RUNNING.value,),
             ).fetchall():
                 run_boot, pid = r["boot_id"], r["pid"]
-                if (
-                    (run_boot and boot and run_boot != boot)
-                    or pid is None
-                    or not _pid_is_ours(pid, r["proc_start"] or "")
-                ):
+                if r["machine"] != me:
+                    dead = not r["locked"]
+                else:
+                    stale = run_boot and boot and run_boot != boot
+                    dead = stale or pid is None or not _pid_is_ours(pid, r["proc_start"] or "")
+                if dead:
                     gone.append(r["run_id"])
             for run_id in gone:
                 db.execute(

@@ -21,6 +21,13 @@ from haihai_tui.core.run.pgstate import PgState
 
 #: the advisory lock key of an integration (64-bit, from its exact name)
 KEY_SQL = "hashtextextended('haihai-tui run ' || %s, 0)"
+#: SQL (in a SELECT over haihai_runs) true while some session holds the run lock of the row's integration:
+#: pg_locks shows a bigint advisory key as classid (high 32 bits) and objid (low 32 bits), objsubid 1
+LOCK_HELD = """SELECT EXISTS (
+    SELECT 1 FROM pg_locks l, LATERAL (SELECT hashtextextended('haihai-tui run ' || integration, 0) AS k) h
+    WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND l.classid::text::bigint = ((h.k >> 32) & 4294967295) AND l.objid::text::bigint = (h.k & 4294967295))"""
 
 
 @dataclass
