@@ -39,7 +39,7 @@ def source_report(ctx: AppContext) -> list[Problem]:
 
 def state_report(ctx: AppContext) -> list[Problem]:
     """admin.toml [state] backend = "postgresql": connect (short timeout, nothing changed) and say what is wrong."""
-    from haihai_tui.core.run.pgstate import StateUnavailable
+    from haihai_tui.core.run.history import StateUnavailable
     from haihai_tui.core.run.state import shared_state
     from haihai_tui.core.settings.loaded import Ctx
 

@@ -38,6 +38,10 @@ class HistoryError(Exception):
     """The history file cannot be used; the message names the file and says what to do."""
 
 
+class StateUnavailable(HistoryError):
+    """The shared state cannot be reached or used; the message names the host and the reason."""
+
+
 class HistoryBusy(HistoryError):
     """Another process held the history locked for longer than the busy timeout."""
 

@@ -18,7 +18,7 @@ from psycopg import conninfo
 from psycopg.rows import dict_row
 
 from haihai_tui.core.records.postgres import CONNECT_TIMEOUT, describe_host, scrub
-from haihai_tui.core.run.history import HistoryError
+from haihai_tui.core.run.history import StateUnavailable
 from haihai_tui.core.secret import Secret
 
 SCHEMA_VERSION = 2
@@ -69,10 +69,6 @@ UPGRADES: dict[int, list[str]] = {
         )""",
     ],
 }
-
-
-class StateUnavailable(HistoryError):
-    """The shared state cannot be reached or used; the message names the host and the reason."""
 
 
 def dsn_host(dsn: Secret) -> str:

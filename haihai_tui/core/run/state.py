@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from haihai_tui.core.paths import Paths
 from haihai_tui.core.run import lock as file_lock
-from haihai_tui.core.run.history import History
-from haihai_tui.core.run.pgstate import PgState, StateUnavailable
+from haihai_tui.core.run.history import History, StateUnavailable
 from haihai_tui.core.run.syncstate import SyncStore
 from haihai_tui.core.secret import Secret
 from haihai_tui.core.settings import headers as hdr
 from haihai_tui.core.settings.model import Settings
+
+if TYPE_CHECKING:  # psycopg loads only when a shared state is configured (it costs ~85 ms at start-up)
+    from haihai_tui.core.run.pgstate import PgState
 
 _STATES: dict[str, PgState] = {}  # one per DSN in this process: the schema is checked once
 
@@ -41,6 +44,8 @@ def shared_state(settings: Settings | None, environ: dict[str, str] | None = Non
         raise StateUnavailable(f"admin.toml [state] dsn: {hv.missing or 'not a reference'}")
     raw = hv.value.reveal()
     if raw not in _STATES:
+        from haihai_tui.core.run.pgstate import PgState  # lazy: see the TYPE_CHECKING import above
+
         _STATES[raw] = PgState(hv.value)
     return _STATES[raw]
 
