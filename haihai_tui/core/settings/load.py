@@ -165,10 +165,13 @@ def parse_state(ctx: Ctx, st: dict, s: Settings) -> None:
     elif s.state.backend == "postgresql" and not s.state.dsn.strip():
         problem = ("dsn",), '[state] backend = "postgresql" needs dsn = "${secret:NAME}" or "${ENV_VAR}"'
     elif s.state.backend == "postgresql" and not REF_ONLY.fullmatch(s.state.dsn.strip()):
-        problem = ("dsn",), (
-            "[state] dsn must not be written in admin.toml; put it in secrets.toml as "
-            '[tokens] "state-dsn" = "postgresql://..." (mode 0600) and write dsn = "${secret:state-dsn}", '
-            'or use an environment variable dsn = "${PGDSN_VAR}"'
+        problem = (
+            ("dsn",),
+            (
+                "[state] dsn must not be written in admin.toml; put it in secrets.toml as "
+                '[tokens] "state-dsn" = "postgresql://..." (mode 0600) and write dsn = "${secret:state-dsn}", '
+                'or use an environment variable dsn = "${PGDSN_VAR}"'
+            ),
         )
     if problem:
         ctx.add(("state", *problem[0]), problem[1])

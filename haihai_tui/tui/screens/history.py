@@ -297,6 +297,7 @@ class RunDetailScreen(AppScreen):
         from haihai_tui.tui.dialogs.common import MessageScreen
         from haihai_tui.tui.dialogs.run_confirm import ConfirmRunScreen
         from haihai_tui.tui.dialogs.run_preflight import FindingsScreen, PreflightScreen
+
         split, memo = False, f"retry of run #{rec.run_id}"
         while True:
             target = Target(rec.menu, rec.integration)
