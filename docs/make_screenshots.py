@@ -57,9 +57,8 @@ async def shoot(base: Path, mock_url: str) -> list[Path]:
 
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        # the record list: down to 顧客一覧 (after the four settings entries), open it, search
-        for _ in range(4):
-            await pilot.press("down")
+        # the record list: 顧客一覧 is the entry above the last one (システム連携状況確認); open it, search
+        await pilot.press("G", "up")
         await pilot.press("enter")
         await until(pilot, lambda: type(app.screen).__name__ == "RecordListScreen")
         await pilot.press("slash", *"大和", "enter")
@@ -88,7 +87,7 @@ async def shoot(base: Path, mock_url: str) -> list[Path]:
         while type(app.screen).__name__ != "StartScreen":
             await pilot.press("escape")
             await pilot.pause(0.1)
-        await pilot.press("up", "up", "up", "up", "down", "down")
+        await pilot.press("g", "down", "down", "down")  # permissions, users, system settings, integrations
         await pilot.press("enter")
         await until(pilot, lambda: type(app.screen).__name__ == "IntegrationsScreen")
         await pilot.press("enter")
