@@ -10,7 +10,6 @@ user info, and the import_settings carry no token by construction.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 from haihai_tui.core.events import REPORT_PLACE, Outcome
 from haihai_tui.core.paths import HISTORY_JOURNAL_FILE, ensure_private_dir
 from haihai_tui.core.procs import boot_id, pid_alive, start_time
+from haihai_tui.core.run import journal
 from haihai_tui.core.text import one_line
 
 SCHEMA_VERSION = 1
@@ -229,19 +229,7 @@ class History:
         those that fit get a run id; the others get :class:`QuotaExceeded` and send nothing. Finishing a
         run with ``requests=0`` releases the reservation.
         """
-        rec.outcome = Outcome.RUNNING
-        rec.started_at = rec.started_at or now_iso()
-        rec.url = clean_url(rec.url)
-        rec.host = rec.host or (urlsplit(rec.url).hostname or "")
-        rec.machine = socket.gethostname()
-        values = {name: _to_sql(name, getattr(rec, name)) for name in RECORD_COLUMNS}
-        values.update(
-            started_epoch=_epoch(rec.started_at),
-            pid=os.getpid(),
-            proc_start=start_time(os.getpid()),
-            boot_id=boot_id(),
-            machine=socket.gethostname(),
-        )
+        values = start_values(rec)
         names = list(values)
         sql = f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         with self._connect() as db:
@@ -257,15 +245,7 @@ class History:
 
     def finish(self, run_id: int, **changes: Any) -> RunRecord:
         """Update the named fields (ended_at = now unless given) and return the stored record."""
-        unknown = sorted(set(changes) - set(RECORD_COLUMNS))
-        if unknown:
-            raise TypeError(f"History.finish: unknown field(s) {', '.join(unknown)}")
-        changes.setdefault("ended_at", now_iso())
-        if "url" in changes:
-            changes["url"] = clean_url(changes["url"])
-        values = {name: _to_sql(name, value) for name, value in changes.items()}
-        if "started_at" in changes:
-            values["started_epoch"] = _epoch(changes["started_at"])
+        values = finish_values(changes)
         sql = f"UPDATE runs SET {', '.join(f'{n} = ?' for n in values)} WHERE run_id = ?"
         with self._connect() as db:
             if db.execute(sql, [*values.values(), run_id]).rowcount == 0:
@@ -302,7 +282,7 @@ class History:
     # -- the journal: HaiHai's answer first, the database when it can -----------------------------
 
     def journal_outcome(self, run_id: int, started_at: str, changes: dict[str, Any]) -> None:
-        """Append the outcome of run ``run_id`` to the journal (one JSON line, fsync'd).
+        """Append the outcome of run ``run_id`` to the journal (one JSON line, fsync'd; see core/run/journal.py).
 
         Called as soon as HaiHai has answered, before the database is written: if the database is
         busy or the process dies, :meth:`replay_journal` (run at every start) puts it in the history.
@@ -313,15 +293,7 @@ class History:
             for k, v in changes.items()
             if k in RECORD_COLUMNS and k != "result_csv"
         }
-        line = json.dumps({"run_id": run_id, "started_at": started_at, "fields": fields_}, ensure_ascii=False)
-        ensure_private_dir(self.journal.parent)
-        fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # replay truncates under the same lock: no line is lost
-            os.write(fd, (line + "\n").encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        journal.append(self.journal, run_id, started_at, fields_)
 
     def replay_journal(self) -> int:
         """Write journalled outcomes the database does not have yet; return how many runs changed.
@@ -330,34 +302,11 @@ class History:
         time, so a stale journal never touches a new history file's runs). When every entry is in,
         the journal is emptied. Raises HistoryBusy when the database stays locked."""
         try:
-            fd = os.open(self.journal, os.O_RDWR)
-        except FileNotFoundError:
-            return 0
-        except OSError as e:
-            raise HistoryError(f"{self.journal}: cannot read the run journal: {e.strerror or e}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with os.fdopen(os.dup(fd), "rb") as f:
-                data = f.read()
-            if not data:
-                return 0
-            merged: dict[tuple[int, str], dict[str, Any]] = {}
-            for raw in data.splitlines():
-                try:
-                    entry = json.loads(raw)
-                    key = (int(entry["run_id"]), str(entry["started_at"]))
-                    fields_ = {k: v for k, v in dict(entry["fields"]).items() if k in RECORD_COLUMNS}
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line torn by a crash mid-write: the run is then 結果不明, as before
-                merged.setdefault(key, {}).update(fields_)
-            changed = self._apply_journal(merged)
-            os.ftruncate(fd, 0)
-            os.fsync(fd)
-            return changed
-        finally:
-            os.close(fd)
+            return journal.replay(self.journal, RECORD_COLUMNS, self._apply_journal)
+        except journal.JournalUnreadable as e:
+            raise HistoryError(str(e)) from None
 
-    def _apply_journal(self, merged: dict[tuple[int, str], dict[str, Any]]) -> int:
+    def _apply_journal(self, merged: journal.Entries) -> int:
         """Write the journal's entries (by (run id, start time)) the database does not have; how many changed."""
         changed = 0
         with self._connect() as db:
@@ -432,14 +381,52 @@ class History:
 
     @staticmethod
     def _used(db: sqlite3.Connection, host: str, now: datetime | None) -> int:
-        now = (now or datetime.now(UTC)).astimezone(JST)
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
         (used,) = db.execute(
             "SELECT COALESCE(SUM(requests), 0) FROM runs WHERE host = ? AND dry_run = 0 "
             "AND started_epoch >= ? AND started_epoch < ?",
-            (host, day.timestamp(), (day + timedelta(days=1)).timestamp()),
+            (host, *quota_day(now)),
         ).fetchone()
         return int(used)
+
+
+def start_values(rec: RunRecord) -> dict[str, Any]:
+    """Make ``rec`` a RUNNING run of this process and machine; the column values to insert (SQLite and PostgreSQL)."""
+    rec.outcome = Outcome.RUNNING
+    rec.started_at = rec.started_at or now_iso()
+    rec.url = clean_url(rec.url)
+    rec.host = rec.host or (urlsplit(rec.url).hostname or "")
+    rec.machine = socket.gethostname()
+    values = {name: _to_sql(name, getattr(rec, name)) for name in RECORD_COLUMNS}
+    values.update(
+        started_epoch=_epoch(rec.started_at),
+        pid=os.getpid(),
+        proc_start=start_time(os.getpid()),
+        boot_id=boot_id(),
+    )
+    return values
+
+
+def finish_values(changes: dict[str, Any]) -> dict[str, Any]:
+    """The column values :meth:`History.finish` writes for ``changes`` (ended_at = now unless given).
+
+    Raises TypeError for a field that is not a record column."""
+    unknown = sorted(set(changes) - set(RECORD_COLUMNS))
+    if unknown:
+        raise TypeError(f"History.finish: unknown field(s) {', '.join(unknown)}")
+    changes.setdefault("ended_at", now_iso())
+    if "url" in changes:
+        changes["url"] = clean_url(changes["url"])
+    values = {name: _to_sql(name, value) for name, value in changes.items()}
+    if "started_at" in changes:
+        values["started_epoch"] = _epoch(changes["started_at"])
+    return values
+
+
+def quota_day(now: datetime | None = None) -> tuple[float, float]:
+    """The epoch bounds [start, end) of the daily quota's day (00:00 to 24:00 JST) that holds ``now``."""
+    now = (now or datetime.now(UTC)).astimezone(JST)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day.timestamp(), (day + timedelta(days=1)).timestamp()
 
 
 def _to_sql(name: str, value: Any) -> Any:

@@ -11,32 +11,31 @@ the next start (``replay_journal``), matched by run id and start time, never sen
 
 from __future__ import annotations
 
-import os
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 
 from haihai_tui.core.events import Outcome
-from haihai_tui.core.procs import boot_id, start_time
+from haihai_tui.core.procs import boot_id
 from haihai_tui.core.run.history import (
     INTERRUPTED_MESSAGE,
-    JST,
     RECORD_COLUMNS,
     History,
     HistoryError,
     QuotaExceeded,
     RunRecord,
-    _epoch,
     _from_row,
     _pid_is_ours,
     _to_sql,
-    clean_url,
+    finish_values,
     now_iso,
+    quota_day,
+    start_values,
 )
+from haihai_tui.core.run.journal import Entries
 from haihai_tui.core.run.pglock import LOCK_HELD
 from haihai_tui.core.run.pgstate import PgState
 
@@ -64,18 +63,7 @@ class PgHistory(History):
     # -- writing -------------------------------------------------------------------------------
 
     def start(self, rec: RunRecord, *, daily_quota: int | None = None, now: datetime | None = None) -> int:
-        rec.outcome = Outcome.RUNNING
-        rec.started_at = rec.started_at or now_iso()
-        rec.url = clean_url(rec.url)
-        rec.host = rec.host or (urlsplit(rec.url).hostname or "")
-        rec.machine = socket.gethostname()
-        values = {name: _to_sql(name, getattr(rec, name)) for name in RECORD_COLUMNS}
-        values.update(
-            started_epoch=_epoch(rec.started_at),
-            pid=os.getpid(),
-            proc_start=start_time(os.getpid()),
-            boot_id=boot_id(),
-        )
+        values = start_values(rec)
         names = list(values)
         sql = (
             f"INSERT INTO haihai_runs ({', '.join(f'{chr(34)}{n}{chr(34)}' for n in names)}) "
@@ -92,15 +80,7 @@ class PgHistory(History):
         return rec.run_id
 
     def finish(self, run_id: int, **changes: Any) -> RunRecord:
-        unknown = sorted(set(changes) - set(RECORD_COLUMNS))
-        if unknown:
-            raise TypeError(f"History.finish: unknown field(s) {', '.join(unknown)}")
-        changes.setdefault("ended_at", now_iso())
-        if "url" in changes:
-            changes["url"] = clean_url(changes["url"])
-        values = {name: _to_sql(name, value) for name, value in changes.items()}
-        if "started_at" in changes:
-            values["started_epoch"] = _epoch(changes["started_at"])
+        values = finish_values(changes)
         sql = f"UPDATE haihai_runs SET {', '.join(f'{chr(34)}{n}{chr(34)} = %s' for n in values)} WHERE run_id = %s"
         with self._connect() as db:
             if db.execute(sql, [*values.values(), run_id]).rowcount == 0:
@@ -137,9 +117,9 @@ class PgHistory(History):
                 )
         return len(gone)
 
-    def _apply_journal(self, merged: dict[tuple[int, str], dict[str, Any]]) -> int:
+    def _apply_journal(self, merged: Entries) -> int:
         changed = 0
-        stale: dict[tuple[int, str], dict[str, Any]] = {}
+        stale: Entries = {}
         with self._connect() as db, db.transaction():
             for (run_id, started_at), fields_ in merged.items():
                 if not fields_:
@@ -199,12 +179,10 @@ class PgHistory(History):
 
 
 def _used(db: psycopg.Connection, host: str, now: datetime | None) -> int:
-    now = (now or datetime.now(UTC)).astimezone(JST)
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     row = db.execute(
         "SELECT COALESCE(SUM(requests), 0) AS used FROM haihai_runs WHERE host = %s AND dry_run = 0 "
         "AND started_epoch >= %s AND started_epoch < %s",
-        (host, day.timestamp(), (day + timedelta(days=1)).timestamp()),
+        (host, *quota_day(now)),
     ).fetchone()
     return int(row["used"])
 
