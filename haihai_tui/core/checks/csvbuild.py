@@ -330,20 +330,38 @@ def build_csv(
     daily_quota: int = 240,
 ) -> BuiltCsv:
     """Check and write ``rows`` in one pass; see the module docstring. Raises BuildCancelled on cancel."""
+    enc = _checked_encoding(encoding, max_rows, max_bytes, max_findings)
+    b = _Builder(labels, enc, header, Path(dest_dir), max_rows, max_bytes, split, rowids, max_findings, daily_quota)
+    return _drive(b, rows, b.chunk, on_rows, cancel)
+
+
+def _checked_encoding(encoding: str, max_rows: int, max_bytes: int, max_findings: int) -> str:
+    """The normalized encoding, once the limits are checked (``build_csv`` and ``build_csv_from_lines``)."""
     enc = normalize_encoding(encoding)
     if max_rows < 1 or max_bytes < 1 or max_findings < 1:
         raise ValueError("max_rows, max_bytes and max_findings must be at least 1")
-    b = _Builder(labels, enc, header, Path(dest_dir), max_rows, max_bytes, split, rowids, max_findings, daily_quota)
+    return enc
+
+
+def _drive(
+    b: _Builder,
+    items: Iterable,
+    step: Callable[[list], None],
+    on_rows: Callable[[int], None] | None,
+    cancel: threading.Event | None,
+) -> BuiltCsv:
+    """Feed ``items`` to ``step`` a chunk (``b.room()`` items) at a time, then finish ``b``; on cancel or any
+    error no file is kept. ``step`` is ``b.chunk`` for rows, ``_LineBuilder.line_chunk`` for CSV lines."""
     try:
         b.checks.check_labels()
-        it = iter(rows)
+        it = iter(items)
         while True:
             if cancel is not None and cancel.is_set():
                 raise BuildCancelled("cancelled while building the CSV; no file was kept")
             chunk = list(itertools.islice(it, b.room()))
             if not chunk:
                 break
-            b.chunk(chunk)
+            step(chunk)
             if on_rows is not None:
                 on_rows(b.total)
         return b.finish()

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from pathlib import Path
 
-from haihai_tui.core.checks.csvbuild import BuildCancelled, BuiltCsv, _Builder
-from haihai_tui.core.encodings import normalize_encoding
+from haihai_tui.core.checks.csvbuild import BuiltCsv, _Builder, _checked_encoding, _drive
 
 __all__ = ["build_csv_from_lines", "parse_lines"]
 
@@ -84,24 +82,7 @@ def build_csv_from_lines(
 ) -> BuiltCsv:
     """``build_csv`` for ``(line, cell)`` items (``cell`` is column ``column``'s value). Same result as
     ``build_csv`` on the rows the lines hold."""
-    enc = normalize_encoding(encoding)
-    if max_rows < 1 or max_bytes < 1 or max_findings < 1:
-        raise ValueError("max_rows, max_bytes and max_findings must be at least 1")
+    enc = _checked_encoding(encoding, max_rows, max_bytes, max_findings)
     b = _LineBuilder(labels, enc, header, Path(dest_dir), max_rows, max_bytes, split, None, max_findings, daily_quota)
     b.column = column
-    try:
-        b.checks.check_labels()
-        it = iter(items)
-        while True:
-            if cancel is not None and cancel.is_set():
-                raise BuildCancelled("cancelled while building the CSV; no file was kept")
-            chunk = list(itertools.islice(it, b.room()))
-            if not chunk:
-                break
-            b.line_chunk(chunk)
-            if on_rows is not None:
-                on_rows(b.total)
-        return b.finish()
-    except BaseException:
-        b.sink.discard()
-        raise
+    return _drive(b, items, b.line_chunk, on_rows, cancel)

@@ -36,7 +36,7 @@ from psycopg import conninfo
 
 from haihai_tui.core.records.errors import ReadOnlyRecords, RecordSourceError
 from haihai_tui.core.records.query import Query
-from haihai_tui.core.records.store import Cursor, Page, RecordQueryError
+from haihai_tui.core.records.store import Cursor, Page, check_fields, page_of, seek
 from haihai_tui.core.secret import MASK, Secret
 from haihai_tui.core.settings.model import Database
 from haihai_tui.core.text import one_line
@@ -295,11 +295,7 @@ class PgRecordStore:
                 ).fetchall()
             else:
                 raw = self._seek(plan, select, after, False, 0, limit + 1)
-        more = len(raw) > limit
-        del raw[limit:]
-        rows = list(map(itemgetter(slice(0, len(columns))), raw))
-        nxt = Cursor(raw[-1][-2], raw[-1][-1]) if more and raw else None
-        return Page(rows, [r[-1] for r in raw], nxt)
+        return page_of(raw, limit, len(columns))
 
     def rows_at(
         self, q: Query, columns: Sequence[str], start: int, count: int, *, with_rowid: bool = False
@@ -399,10 +395,7 @@ class PgRecordStore:
     # --- internals -------------------------------------------------------------------------------
 
     def _check(self, names: Iterable[str]) -> None:
-        for n in names:
-            if n not in self._exprs:
-                listing = ", ".join(f"{f.id} ({f.label})" for f in self.database.fields)
-                raise RecordQueryError(f"no field {n!r} in {self.database.name}; fields are: {listing}")
+        check_fields(names, self._exprs, self.database)
 
     def _columns(self, columns: Sequence[str]) -> str:
         self._check(columns)
@@ -426,21 +419,7 @@ class PgRecordStore:
         return anchors
 
     def _seek(self, plan: _Plan, select: str, at: Cursor, inclusive: bool, skip: int, count: int) -> list[tuple]:
-        out: list[tuple] = []
-        for where, params, order in plan.parts(at, inclusive):
-            sql = f"FROM {self.table} WHERE {where} ORDER BY {order}"
-            rows = self._conn.execute(f"SELECT {select} {sql} LIMIT %s OFFSET %s", params + [count, skip]).fetchall()
-            if not rows and skip:
-                skip -= self._conn.execute(
-                    f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT %s) x", params + [skip]
-                ).fetchone()[0]
-            else:
-                skip = 0
-            out += rows
-            count -= len(rows)
-            if count <= 0:
-                break
-        return out
+        return seek(self._conn.execute, self.table, plan.parts(at, inclusive), select, skip, count, "%s")
 
 
 def _csv_cell(value: str) -> str:

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -117,7 +117,7 @@ class QueryPlan:
     def __init__(self, q: Query, database: Database):
         known = {f.id for f in database.fields}
         names = [c.field_id for c in q.conditions] + list(q.search_fields) + [q.sort_field or ""]
-        _check_fields([n for n in names if n], known, database)
+        check_fields([n for n in names if n], known, database)
         parts, self.params = [], []
         for c in q.conditions:
             if c.op == "=":
@@ -167,11 +167,43 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _check_fields(names: Iterable[str], known: set[str], database: Database) -> None:
+def check_fields(names: Iterable[str], known: Container[str], database: Database) -> None:
     for n in names:
         if n not in known:
             listing = ", ".join(f"{f.id} ({f.label})" for f in database.fields)
             raise RecordQueryError(f"no field {n!r} in {database.name}; fields are: {listing}")
+
+
+def page_of(raw: list[tuple], limit: int, width: int) -> Page:
+    """The Page of ``raw``: up to ``limit + 1`` rows of ``width`` columns, then the sort key and the rowid.
+
+    The extra row only says that there is more (the SQLite and the PostgreSQL store both page this way)."""
+    more = len(raw) > limit
+    del raw[limit:]
+    rows = list(map(itemgetter(slice(0, width)), raw))
+    nxt = Cursor(raw[-1][-2], raw[-1][-1]) if more and raw else None
+    return Page(rows, [r[-1] for r in raw], nxt)
+
+
+def seek(
+    execute: Callable, table: str, parts: Iterable[tuple[str, list, str]], select: str, skip: int, count: int, mark: str
+) -> list[tuple]:
+    """``count`` rows of ``select`` after ``skip`` rows, through the ``parts`` of a seek (``plan.parts``), in order.
+
+    ``execute`` is the connection's (SQLite or PostgreSQL), ``mark`` its parameter placeholder (``?`` or ``%s``)."""
+    out: list[tuple] = []
+    for where, params, order in parts:
+        sql = f"FROM {table} WHERE {where} ORDER BY {order}"
+        rows = execute(f"SELECT {select} {sql} LIMIT {mark} OFFSET {mark}", params + [count, skip]).fetchall()
+        if not rows and skip:  # all of this part was skipped, or less: how much of ``skip`` is left
+            skip -= execute(f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT {mark}) x", params + [skip]).fetchone()[0]
+        else:
+            skip = 0
+        out += rows
+        count -= len(rows)
+        if count <= 0:
+            break
+    return out
 
 
 class RecordStore:
@@ -260,7 +292,7 @@ class RecordStore:
 
     def insert_rows(self, rows: Iterable[Sequence[str]], field_ids: Sequence[str]) -> int:
         """Append rows (cells in ``field_ids`` order) in one transaction; returns how many."""
-        _check_fields(field_ids, {f.id for f in self.database.fields}, self.database)
+        check_fields(field_ids, {f.id for f in self.database.fields}, self.database)
         sql = f"INSERT INTO {TABLE} ({', '.join(map(column, field_ids))}) VALUES ({', '.join('?' * len(field_ids))})"
         it, n = iter(rows), 0
         with self._lock:
@@ -327,11 +359,7 @@ class RecordStore:
                 ).fetchall()
             else:
                 raw = self._seek(plan, select, after, False, 0, limit + 1)
-        more = len(raw) > limit
-        del raw[limit:]
-        rows = list(map(itemgetter(slice(0, len(columns))), raw))
-        nxt = Cursor(raw[-1][-2], raw[-1][-1]) if more and raw else None
-        return Page(rows, [r[-1] for r in raw], nxt)
+        return page_of(raw, limit, len(columns))
 
     def rows_at(
         self, q: Query, columns: Sequence[str], start: int, count: int, *, with_rowid: bool = False
@@ -397,7 +425,7 @@ class RecordStore:
 
     def _columns(self, columns: Sequence[str]) -> str:
         """``"f_a", "f_b", `` (with the trailing comma, ready to prepend to more SELECT terms)."""
-        _check_fields(columns, {f.id for f in self.database.fields}, self.database)
+        check_fields(columns, {f.id for f in self.database.fields}, self.database)
         return "".join(f"{column(c)}, " for c in columns)
 
     def _ensure_index(self, q: Query) -> None:
@@ -430,21 +458,7 @@ class RecordStore:
 
     def _seek(self, plan: QueryPlan, select: str, at: Cursor, inclusive: bool, skip: int, count: int) -> list[tuple]:
         """``count`` rows after ``skip`` rows, from ``at`` on (or after it), in the query's order."""
-        out: list[tuple] = []
-        for where, params, order in plan.parts(at, inclusive):
-            sql = f"FROM {TABLE} WHERE {where} ORDER BY {order}"
-            rows = self._conn.execute(f"SELECT {select} {sql} LIMIT ? OFFSET ?", params + [count, skip]).fetchall()
-            if not rows and skip:  # all of this part was skipped, or less: how much of ``skip`` is left
-                skip -= self._conn.execute(
-                    f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT ?)", params + [skip]
-                ).fetchone()[0]
-            else:
-                skip = 0
-            out += rows
-            count -= len(rows)
-            if count <= 0:
-                break
-        return out
+        return seek(self._conn.execute, TABLE, plan.parts(at, inclusive), select, skip, count, "?")
 
     def _data_version(self) -> int:
         return self._conn.execute("PRAGMA data_version").fetchone()[0]
