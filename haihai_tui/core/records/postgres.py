@@ -35,8 +35,9 @@ import psycopg
 from psycopg import conninfo
 
 from haihai_tui.core.records.errors import ReadOnlyRecords, RecordSourceError
+from haihai_tui.core.records.paging import Cursor, Page, page_of, seek
 from haihai_tui.core.records.query import Query
-from haihai_tui.core.records.store import Cursor, Page, check_fields, page_of, seek
+from haihai_tui.core.records.store import check_fields
 from haihai_tui.core.secret import MASK, Secret
 from haihai_tui.core.settings.model import Database
 from haihai_tui.core.text import one_line

@@ -17,15 +17,15 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 
 from haihai_tui.core.paths import ensure_private_dir
 from haihai_tui.core.records.importer import BATCH, ImportResult, ProgressFn, import_file
+from haihai_tui.core.records.paging import Cursor, Page, page_of, seek
 from haihai_tui.core.records.query import Query
 from haihai_tui.core.settings.model import Database
 from haihai_tui.core.text import one_line
@@ -40,6 +40,7 @@ __all__ = [
     "RecordQueryError",
     "RecordStore",
     "check_database_id",
+    "check_fields",
     "column",
 ]
 
@@ -94,21 +95,6 @@ def check_database_id(name: str) -> str:
             f'"customers")'
         )
     return name
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """Where a page ended: the sort key (None when in import order) and the rowid of its last row."""
-
-    key: str | None
-    rowid: int
-
-
-@dataclass
-class Page:
-    rows: list[tuple[str, ...]]
-    rowids: list[int]
-    next: Cursor | None  # None = this was the last page
 
 
 class QueryPlan:
@@ -172,38 +158,6 @@ def check_fields(names: Iterable[str], known: Container[str], database: Database
         if n not in known:
             listing = ", ".join(f"{f.id} ({f.label})" for f in database.fields)
             raise RecordQueryError(f"no field {n!r} in {database.name}; fields are: {listing}")
-
-
-def page_of(raw: list[tuple], limit: int, width: int) -> Page:
-    """The Page of ``raw``: up to ``limit + 1`` rows of ``width`` columns, then the sort key and the rowid.
-
-    The extra row only says that there is more (the SQLite and the PostgreSQL store both page this way)."""
-    more = len(raw) > limit
-    del raw[limit:]
-    rows = list(map(itemgetter(slice(0, width)), raw))
-    nxt = Cursor(raw[-1][-2], raw[-1][-1]) if more and raw else None
-    return Page(rows, [r[-1] for r in raw], nxt)
-
-
-def seek(
-    execute: Callable, table: str, parts: Iterable[tuple[str, list, str]], select: str, skip: int, count: int, mark: str
-) -> list[tuple]:
-    """``count`` rows of ``select`` after ``skip`` rows, through the ``parts`` of a seek (``plan.parts``), in order.
-
-    ``execute`` is the connection's (SQLite or PostgreSQL), ``mark`` its parameter placeholder (``?`` or ``%s``)."""
-    out: list[tuple] = []
-    for where, params, order in parts:
-        sql = f"FROM {table} WHERE {where} ORDER BY {order}"
-        rows = execute(f"SELECT {select} {sql} LIMIT {mark} OFFSET {mark}", params + [count, skip]).fetchall()
-        if not rows and skip:  # all of this part was skipped, or less: how much of ``skip`` is left
-            skip -= execute(f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT {mark}) x", params + [skip]).fetchone()[0]
-        else:
-            skip = 0
-        out += rows
-        count -= len(rows)
-        if count <= 0:
-            break
-    return out
 
 
 class RecordStore:
