@@ -14,35 +14,19 @@ from haihai_tui.tui.dialogs.run_confirm import ConfirmRunScreen
 from haihai_tui.tui.dialogs.run_preflight import FindingsScreen
 from haihai_tui.tui.screens.record_editor import RecordEditorScreen
 from haihai_tui.tui.screens.record_list import RecordListScreen
-
-try:  # tests/tui is on sys.path (pytest's default "prepend" import mode, no __init__.py)
-    from runfixtures import (  # noqa: F401
-        CANARY,
-        EMOJI_ROW,
-        SIZE,
-        assert_no_canary,
-        env,
-        make_app,
-        mock_server,
-        open_menu,
-        screen_text,
-        search,
-        until,
-    )
-except ImportError:  # pragma: no cover
-    from .runfixtures import (  # noqa: F401
-        CANARY,
-        EMOJI_ROW,
-        SIZE,
-        assert_no_canary,
-        env,
-        make_app,
-        mock_server,
-        open_menu,
-        screen_text,
-        search,
-        until,
-    )
+from runfixtures import (  # noqa: F401  (tests/tui is on sys.path)
+    CANARY,
+    EMOJI_ROW,
+    SIZE,
+    assert_no_canary,
+    env,
+    make_app,
+    mock_server,
+    open_menu,
+    screen_text,
+    search,
+    until,
+)
 
 
 def records(env) -> RecordStore:

@@ -9,43 +9,23 @@ from haihai_tui.tui.dialogs.run_confirm import ConfirmRunScreen
 from haihai_tui.tui.dialogs.run_preflight import FindingsScreen
 from haihai_tui.tui.screens.progress import ProgressScreen
 from haihai_tui.tui.screens.record_list import RecordListScreen
-
-try:  # tests/tui is on sys.path (pytest's default "prepend" import mode, no __init__.py)
-    from runfixtures import (  # noqa: F401
-        CANARY,
-        CLEAN_ROWS,
-        CLEAN_SEARCH,
-        DANGER,
-        EMOJI_ROW,
-        MALFORMED_ROW,
-        SIZE,
-        assert_no_canary,
-        env,
-        make_app,
-        mock_server,
-        open_menu,
-        screen_text,
-        search,
-        until,
-    )
-except ImportError:  # pragma: no cover
-    from .runfixtures import (  # noqa: F401
-        CANARY,
-        CLEAN_ROWS,
-        CLEAN_SEARCH,
-        DANGER,
-        EMOJI_ROW,
-        MALFORMED_ROW,
-        SIZE,
-        assert_no_canary,
-        env,
-        make_app,
-        mock_server,
-        open_menu,
-        screen_text,
-        search,
-        until,
-    )
+from runfixtures import (  # noqa: F401  (tests/tui is on sys.path)
+    CANARY,
+    CLEAN_ROWS,
+    CLEAN_SEARCH,
+    DANGER,
+    EMOJI_ROW,
+    MALFORMED_ROW,
+    SIZE,
+    assert_no_canary,
+    env,
+    make_app,
+    mock_server,
+    open_menu,
+    screen_text,
+    search,
+    until,
+)
 
 
 async def pick_integration(pilot, index: int = 0) -> None:

@@ -18,39 +18,21 @@ from haihai_tui.tui.screens.history import HistoryScreen, RunDetailScreen
 from haihai_tui.tui.screens.integration_form import IntegrationFormScreen
 from haihai_tui.tui.screens.progress import ProgressScreen
 from haihai_tui.tui.screens.record_list import RecordListScreen
-
-try:  # tests/tui is on sys.path (pytest's default "prepend" import mode, no __init__.py)
-    from runfixtures import (  # noqa: F401
-        CANARY,
-        CLEAN_ROWS,
-        CLEAN_SEARCH,
-        REGISTER,
-        SIZE,
-        assert_no_canary,
-        env,
-        make_app,
-        mock_server,
-        open_menu,
-        screen_text,
-        search,
-        until,
-    )
-except ImportError:  # pragma: no cover
-    from .runfixtures import (  # noqa: F401
-        CANARY,
-        CLEAN_ROWS,
-        CLEAN_SEARCH,
-        REGISTER,
-        SIZE,
-        assert_no_canary,
-        env,
-        make_app,
-        mock_server,
-        open_menu,
-        screen_text,
-        search,
-        until,
-    )
+from runfixtures import (  # noqa: F401  (tests/tui is on sys.path)
+    CANARY,
+    CLEAN_ROWS,
+    CLEAN_SEARCH,
+    REGISTER,
+    SIZE,
+    assert_no_canary,
+    env,
+    make_app,
+    mock_server,
+    open_menu,
+    screen_text,
+    search,
+    until,
+)
 
 
 def set_sync(env, mode: str) -> None:

@@ -12,8 +12,7 @@ import dataclasses
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
-from textual.widget import Widget
+from textual.containers import VerticalScroll
 from textual.widgets import Input, Static
 
 from haihai_tui.core.encodings import SETTING_ENCODINGS
@@ -34,23 +33,10 @@ from haihai_tui.core.text import one_line, safe
 from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.screens.base import AppScreen
 from haihai_tui.tui.widgets.kvgrid import Choice, KVGrid
+from haihai_tui.tui.widgets.masked_input import MaskedInput, field_row
 from haihai_tui.tui.widgets.safe_input import SafeInput
 
 ProblemRow = tuple[str, str, str]  # (where, severity, message)
-
-
-class MaskedInput(SafeInput):
-    """An Input that shows ``*`` per character while ``password`` is on (no ambiguous-width bullets)."""
-
-    @property
-    def _value(self) -> Text:
-        if self.password:
-            return Text("*" * len(self.value), no_wrap=True, overflow="ignore", end="")
-        return super()._value
-
-
-def field_row(label: str, widget: Widget) -> Horizontal:
-    return Horizontal(Static(one_line(label), classes="f-label", markup=False), widget, classes="f-row")
 
 
 class IntegrationFormScreen(AppScreen):
@@ -74,7 +60,6 @@ class IntegrationFormScreen(AppScreen):
             )
         tok = hdr.token_header(self.base)
         self.token_name, self.token_raw = tok if tok else (TOKEN_HEADER, "")
-        self.revealed: str | None = None
         self.snapshot: Integration | None = None
         self.new = integ is None or copy
         self._shown: dict[str, str] = {}
@@ -182,8 +167,7 @@ class IntegrationFormScreen(AppScreen):
         return self.query_one(wid, Input).value
 
     def typed_token(self) -> str:
-        value = self._in("#f-token")
-        return "" if not value or value == self.revealed else value
+        return self.query_one("#f-token", MaskedInput).typed()
 
     def current(self) -> Integration:
         name = self._in("#f-name").strip()
@@ -322,11 +306,7 @@ class IntegrationFormScreen(AppScreen):
         if hv is None or not isinstance(hv.value, Secret):
             self.refuse("There is no stored token to reveal" + (f": {hv.missing}" if hv and hv.missing else "."))
             return
-        box = self.query_one("#f-token", MaskedInput)
-        self.revealed = hv.value.reveal()
-        box.value = self.revealed
-        box.password = False
-        box.focus()
+        self.query_one("#f-token", MaskedInput).reveal(hv.value.reveal())
 
     def action_save(self) -> None:
         if self._refusal():
@@ -346,7 +326,7 @@ class IntegrationFormScreen(AppScreen):
         if not ok:
             return
         self.happ.reload_settings()
-        self.snapshot, self.revealed = g, None
-        self.query_one("#f-token", MaskedInput).value = ""
+        self.snapshot = g
+        self.query_one("#f-token", MaskedInput).forget()
         self.notify(f"確定: saved {one_line(g.name)!r} to db.toml.", markup=False)
         self.app.pop_screen()

@@ -25,8 +25,8 @@ from haihai_tui.core.settings.validate import system_problems
 from haihai_tui.core.text import one_line, safe
 from haihai_tui.tui.bindings import scope
 from haihai_tui.tui.screens.base import AppScreen
-from haihai_tui.tui.screens.integration_form import MaskedInput, field_row
 from haihai_tui.tui.widgets.kvgrid import Choice
+from haihai_tui.tui.widgets.masked_input import MaskedInput, field_row
 from haihai_tui.tui.widgets.safe_input import SafeInput
 
 Values = tuple[list[str], Smtp]
@@ -59,7 +59,6 @@ class SystemSettingsScreen(AppScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.revealed: str | None = None
         self.snapshot: tuple | None = None
         self.loaded: Values | None = None
         self.sending = False
@@ -144,8 +143,7 @@ class SystemSettingsScreen(AppScreen):
         return self.query_one(wid, Input).value
 
     def typed_password(self) -> str:
-        value = self._in("#f-password")
-        return "" if not value or value == self.revealed else value
+        return self.query_one("#f-password", MaskedInput).typed()
 
     def current(self) -> Values:
         port = self._in("#f-port").strip()
@@ -245,11 +243,7 @@ class SystemSettingsScreen(AppScreen):
         if stored is None:
             self.refuse("There is no stored SMTP password to reveal.")
             return
-        box = self.query_one("#f-password", MaskedInput)
-        self.revealed = stored.reveal()
-        box.value = self.revealed
-        box.password = False
-        box.focus()
+        self.query_one("#f-password", MaskedInput).reveal(stored.reveal())
 
     def action_save(self) -> None:
         if self._refused():
@@ -280,8 +274,8 @@ class SystemSettingsScreen(AppScreen):
         s = self.happ.ctx.settings
         self.loaded = (list(s.admin_emails), s.smtp)
         box = self.query_one("#f-password", MaskedInput)
-        self.revealed = None
-        box.value, box.password = "", True
+        box.forget()
+        box.password = True
         box.placeholder = self.password_placeholder()
         self.snapshot = self.state()
         self.revalidate()
