@@ -13,8 +13,9 @@ import pytest
 
 from haihai_tui.core.records import store as records
 from haihai_tui.core.records.importer import RecordImportError
+from haihai_tui.core.records.paging import Cursor
 from haihai_tui.core.records.query import Condition, Query, parse_condition
-from haihai_tui.core.records.store import Cursor, RecordQueryError, RecordStore
+from haihai_tui.core.records.store import RecordQueryError, RecordStore
 from haihai_tui.core.settings.model import Database, FieldDef
 from haihai_tui.core.text import safe
 

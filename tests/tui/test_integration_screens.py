@@ -8,8 +8,9 @@ import tomllib
 
 from conftest import CANARY, SIZE, burst, no_canary, notes, paste, screen_text, type_text
 from haihai_tui.tui.dialogs.common import ConfirmScreen
-from haihai_tui.tui.screens.integration_form import IntegrationFormScreen, MaskedInput
+from haihai_tui.tui.screens.integration_form import IntegrationFormScreen
 from haihai_tui.tui.screens.integrations import IntegrationsScreen
+from haihai_tui.tui.widgets.masked_input import MaskedInput
 
 REGISTER = "配配メール 顧客登録"
 STOP = "配配メール 配信停止"

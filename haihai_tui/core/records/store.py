@@ -32,9 +32,7 @@ from haihai_tui.core.text import one_line
 
 __all__ = [
     "ANCHOR_EVERY",
-    "Cursor",
     "DatabaseIdError",
-    "Page",
     "QueryPlan",
     "RecordFileError",
     "RecordQueryError",
