@@ -292,48 +292,23 @@ class RunDetailScreen(AppScreen):
 
     @work(exclusive=True, group="run-flow", exit_on_error=False)
     async def _retry_flow(self, rec: RunRecord) -> None:
-        """pre-flight (retry_run) -> findings -> confirm (-> split) -> RunService.start -> progress."""
-        from haihai_tui.core.run.prepare import RunRefused, Target
-        from haihai_tui.tui.dialogs.common import MessageScreen
-        from haihai_tui.tui.dialogs.run_confirm import ConfirmRunScreen
-        from haihai_tui.tui.dialogs.run_preflight import FindingsScreen, PreflightScreen
+        """The one run flow (tui/dialogs/run_flow.py) on the rows HaiHai refused in ``rec``."""
+        from haihai_tui.core.run.prepare import Target
+        from haihai_tui.tui.dialogs.run_flow import confirm_and_start
 
-        split, memo = False, f"retry of run #{rec.run_id}"
-        while True:
-            target = Target(rec.menu, rec.integration)
-            pf = await self.app.push_screen_wait(PreflightScreen(target, split, retry_run=rec.run_id))
-            if pf.error:
-                await self.app.push_screen_wait(MessageScreen(pf.error, title="Cannot retry / 再送できません"))
-                return
-            p = pf.prepared
-            if p is None:
-                self.notify("Pre-flight cancelled; nothing was sent.", markup=False)
-                return
-            if p.hard_errors or p.built.warning_count:
-                choice, _row = await self.app.push_screen_wait(FindingsScreen(p))
-                if choice != "continue":
-                    p.discard()
-                    self.notify("Not sent: correct the rows in the record list, then retry.", markup=False)
-                    return
-            answer = await self.app.push_screen_wait(ConfirmRunScreen(p, memo, pf.caution))
-            memo = answer.memo
-            if answer.action == "split":
-                p.discard()
-                split = True
-                continue
-            if answer.action != "run":
-                p.discard()
-                self.notify("Not sent.", markup=False)
-                return
-            try:
-                self.happ.runs.start(
-                    p, memo=memo, confirm_dangerous=bool(p.dangerous), accept_warnings=bool(p.built.warning_count)
-                )
-            except RunRefused as e:
-                self.notify(str(e), severity="error", markup=False)
-                return
+        def leave(_choice: str, _row: int | None, _findings) -> None:
+            self.notify("Not sent: correct the rows in the record list, then retry.", markup=False)
+
+        started = await confirm_and_start(
+            self,
+            Target(rec.menu, rec.integration),
+            memo=f"retry of run #{rec.run_id}",
+            retry_run=rec.run_id,
+            refused_title="Cannot retry / 再送できません",
+            on_findings_exit=leave,
+        )
+        if started:
             self.app.action_progress()  # the progress screen (the App's; it links back to this history)
-            return
 
     def action_copy(self) -> None:
         if self.result_text:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from textual import work
 
-from haihai_tui.core.run.prepare import RunRefused, Target
+from haihai_tui.core.run.prepare import Target
 from haihai_tui.core.settings.model import IMPORT_TYPES
 from haihai_tui.core.text import one_line
-from haihai_tui.tui.dialogs.common import MessageScreen, PickScreen
-from haihai_tui.tui.dialogs.removal_confirm import removal_confirmed
-from haihai_tui.tui.dialogs.run_confirm import ConfirmRunScreen
-from haihai_tui.tui.dialogs.run_preflight import FindingsScreen, PreflightScreen
+from haihai_tui.tui.dialogs.common import PickScreen
+from haihai_tui.tui.dialogs.run_flow import confirm_and_start
+from haihai_tui.tui.dialogs.run_preflight import FindingsScreen
 from haihai_tui.tui.screens.progress import ProgressScreen
 
 
@@ -62,58 +61,20 @@ class RunFlow:
 
     @work(exclusive=True, group="run-flow", exit_on_error=False)
     async def _run_flow(self, integration: str) -> None:
-        """pre-flight -> findings -> confirm (-> split: pre-flight again) -> RunService.start."""
-        split, memo = False, ""
-        while True:
-            pf = await self.app.push_screen_wait(PreflightScreen(self.target(integration), split))
-            if pf.error:
-                await self.app.push_screen_wait(MessageScreen(pf.error, title="Cannot run / 実行できません"))
-                return
-            p = pf.prepared
-            if p is None:
-                self.notify("Pre-flight cancelled; nothing was sent.", markup=False)
-                return
-            if p.hard_errors or p.built.warning_count:
-                findings = FindingsScreen(p)
-                choice, row = await self.app.push_screen_wait(findings)
-                if choice != "continue":
-                    p.discard()
-                    if choice in ("jump", "edit") and row is not None:
-                        column = findings.chosen.column if findings.chosen else None
-                        self.table.focus()
-                        self.table.jump_to(row - 1)
-                        ids = [c.id for c in self.table.columns]
-                        f = self.database.field(column) if (self.database and column) else None
-                        if f is not None and f.id in ids:  # the finding's column too: Enter opens on it
-                            self.table.cursor_column = ids.index(f.id)
-                        if choice == "edit":
-                            self._edit_finding(row - 1, column)
-                    return
-            answer = await self.app.push_screen_wait(ConfirmRunScreen(p, memo, pf.caution))
-            memo = answer.memo
-            if answer.action == "split":
-                p.discard()
-                split = True
-                continue
-            if answer.action != "run":
-                p.discard()
-                self.notify("Not sent.", markup=False)
-                return
-            if not await removal_confirmed(self.app, p):  # a mirror run's removals: typed "remove N"
-                p.discard()
-                self.notify("Not sent: the removals were not confirmed (nothing sent, nobody removed).", markup=False)
-                return
-            runs = self.happ.runs
-            try:
-                runs.start(
-                    p,
-                    memo=answer.memo,
-                    confirm_dangerous=bool(p.dangerous),
-                    accept_warnings=bool(p.built.warning_count),
-                    confirm_removal=p.removal is not None,
-                )
-            except RunRefused as e:
-                self.notify(str(e), severity="error", markup=False)
-                return
+        """The one run flow (tui/dialogs/run_flow.py) on what the list shows; then the progress panel."""
+        if await confirm_and_start(self, self.target(integration), on_findings_exit=self._leave_findings):
             self.app.push_screen(ProgressScreen())
+
+    def _leave_findings(self, choice: str, row: int | None, findings: FindingsScreen) -> None:
+        """Enter on a finding jumps to its row (and column); e opens the editor on it."""
+        if choice not in ("jump", "edit") or row is None:
             return
+        column = findings.chosen.column if findings.chosen else None
+        self.table.focus()
+        self.table.jump_to(row - 1)
+        ids = [c.id for c in self.table.columns]
+        f = self.database.field(column) if (self.database and column) else None
+        if f is not None and f.id in ids:  # the finding's column too: Enter opens on it
+            self.table.cursor_column = ids.index(f.id)
+        if choice == "edit":
+            self._edit_finding(row - 1, column)
